@@ -1,0 +1,1 @@
+"""Small shared helpers: backend detection and logging."""
