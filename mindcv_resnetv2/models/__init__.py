@@ -1,0 +1,16 @@
+"""The ResNetV2 model zoo: registry, networks and their summaries."""
+from . import resnetv2  # noqa: F401  (registers the models)
+from .registry import create_model, get_default_cfg, is_model, list_models, model_entrypoint, register_model
+from .resnetv2 import PreActBlock, ResNetV2, preact_resnet_cifar
+
+__all__ = [
+    "create_model",
+    "get_default_cfg",
+    "is_model",
+    "list_models",
+    "model_entrypoint",
+    "register_model",
+    "PreActBlock",
+    "ResNetV2",
+    "preact_resnet_cifar",
+]

@@ -1,0 +1,417 @@
+"""ResNetV2: the pre-activation residual network of He et al., "Identity Mappings in Deep Residual Networks" (2016).
+
+One network class covers every variant; presets choose the depth, the block, the stem and the details below.
+
+Two layouts share the same parameter naming (`conv1`, `layerN.i.bnK/convK`, `down_sample`, `classifier`):
+
+* MindCV layout (`resnetv2_50`, `resnetv2_101`): the stem is conv-BN-ReLU followed by a 3x3/2 max-pool with
+  MindSpore's `pad_mode="same"` (which pads bottom/right only); the projection shortcut is 1x1 conv + BN; there is
+  no final BN-ReLU before pooling. These match MindCV's published checkpoints name for name.
+* Paper layout (`preact_resnet*`): stem conv (no norm) and a 3x3/2 max-pool with padding 1; every block is
+  BN-ReLU-conv; the projection is a bare 1x1 conv; a final BN-ReLU precedes pooling. Equal to timm's resnetv2.
+
+In both, a block pre-activates its input once and feeds that tensor to the projection shortcut too.
+"""
+import math
+
+import numpy as np
+from mindspore import Tensor, nn, ops
+from mindspore.common import initializer as init
+
+from .layers import DropPath
+from .registry import register_model
+
+BLOCK_TYPES = ("basic", "bottleneck")
+STEM_TYPES = ("mindcv", "paper", "cifar")
+
+
+def _conv(in_channels, out_channels, kernel_size, stride=1):
+    """A bias-free convolution with symmetric zero padding of kernel_size // 2 (so 1x1 convs are unpadded)."""
+    padding = kernel_size // 2
+    return nn.Conv2d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        pad_mode="pad" if padding else "valid",
+        padding=padding,
+        has_bias=False,
+    )
+
+
+class PreActBlock(nn.Cell):
+    """Pre-activation residual unit: (BN-ReLU-conv) x 2 for "basic", x 3 for "bottleneck" (1x1, 3x3, 1x1).
+
+    The stride sits on the 3x3 convolution. When the shape changes, the shortcut is a 1x1 projection of the
+    pre-activated input (followed by BN in the MindCV layout); otherwise it is the untouched input.
+    """
+
+    def __init__(self, block_type, in_channels, width, stride, shortcut_norm, drop_path_rate):
+        super().__init__()
+        self.is_bottleneck = block_type == "bottleneck"
+        out_channels = width * 4 if self.is_bottleneck else width
+        self.relu = nn.ReLU()
+        self.bn1 = nn.BatchNorm2d(in_channels)
+        if self.is_bottleneck:
+            self.conv1 = _conv(in_channels, width, 1)
+            self.bn2 = nn.BatchNorm2d(width)
+            self.conv2 = _conv(width, width, 3, stride)
+            self.bn3 = nn.BatchNorm2d(width)
+            self.conv3 = _conv(width, out_channels, 1)
+        else:
+            self.conv1 = _conv(in_channels, width, 3, stride)
+            self.bn2 = nn.BatchNorm2d(width)
+            self.conv2 = _conv(width, width, 3)
+        self.down_sample = None
+        if stride != 1 or in_channels != out_channels:
+            projection = [_conv(in_channels, out_channels, 1, stride)]
+            if shortcut_norm:
+                projection.append(nn.BatchNorm2d(out_channels))
+            self.down_sample = nn.SequentialCell(projection)
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+        self.out_channels = out_channels
+
+    def construct(self, x):
+        preact = self.relu(self.bn1(x))
+        shortcut = x
+        if self.down_sample is not None:
+            shortcut = self.down_sample(preact)
+        out = self.conv1(preact)
+        out = self.conv2(self.relu(self.bn2(out)))
+        if self.is_bottleneck:
+            out = self.conv3(self.relu(self.bn3(out)))
+        return self.drop_path(out) + shortcut
+
+
+class ResNetV2(nn.Cell):
+    """The pre-activation ResNet, configured by its preset (see the module docstring for the two layouts).
+
+    Args:
+        layers: blocks per stage, e.g. (3, 4, 6, 3).
+        block: "basic" or "bottleneck".
+        widths: base width of each stage (bottleneck outputs are 4x this).
+        stem: "mindcv" (conv-BN-ReLU, "same" max-pool), "paper" (conv, max-pool padding 1) or "cifar" (3x3 conv).
+        shortcut_norm: BN after the projection conv (MindCV layout).
+        final_norm: BN-ReLU after the last stage (paper layout).
+        drop_rate: dropout before the classifier. drop_path_rate: stochastic depth, rising linearly to this
+            value over the blocks. features_only: construct returns the stage outputs instead of logits.
+        out_indices: which stages (1-based) features_only returns; default all.
+    """
+
+    def __init__(
+        self,
+        layers,
+        block="bottleneck",
+        widths=(64, 128, 256, 512),
+        stem="paper",
+        shortcut_norm=False,
+        final_norm=True,
+        num_classes=1000,
+        in_channels=3,
+        stem_channels=64,
+        drop_rate=0.0,
+        drop_path_rate=0.0,
+        features_only=False,
+        out_indices=None,
+    ):
+        super().__init__()
+        if block not in BLOCK_TYPES:
+            raise ValueError(f"block must be one of {BLOCK_TYPES}, got {block!r}")
+        if stem not in STEM_TYPES:
+            raise ValueError(f"stem must be one of {STEM_TYPES}, got {stem!r}")
+        if len(layers) != len(widths):
+            raise ValueError(f"layers {tuple(layers)} and widths {tuple(widths)} must have the same length")
+        num_stages = len(layers)
+        self.out_indices = tuple(out_indices) if out_indices is not None else tuple(range(1, num_stages + 1))
+        bad = [i for i in self.out_indices if not 1 <= i <= num_stages]
+        if bad:
+            raise ValueError(f"out_indices {bad} out of range 1..{num_stages}")
+        self.features_only = features_only
+        self.num_classes = num_classes
+        self.drop_rate = drop_rate
+
+        self.relu = nn.ReLU()
+        self.stem_norm = stem == "mindcv"
+        if stem == "cifar":
+            self.conv1 = _conv(in_channels, stem_channels, 3)
+            self.max_pool = None
+            reduction = 1
+        else:
+            self.conv1 = _conv(in_channels, stem_channels, 7, stride=2)
+            if self.stem_norm:
+                self.bn1 = nn.BatchNorm2d(stem_channels)
+                self.max_pool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="same")
+            else:
+                self.max_pool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="pad", padding=1)
+            reduction = 4
+
+        total_blocks = sum(layers)
+        block_index = 0
+        in_ch = stem_channels
+        self.feature_info = []
+        stages = []
+        for stage_index, (depth, width) in enumerate(zip(layers, widths)):
+            stride = 1 if stage_index == 0 else 2
+            reduction *= stride
+            blocks = []
+            for i in range(depth):
+                rate = drop_path_rate * block_index / max(total_blocks - 1, 1)
+                unit = PreActBlock(block, in_ch, width, stride if i == 0 else 1, shortcut_norm, rate)
+                in_ch = unit.out_channels
+                blocks.append(unit)
+                block_index += 1
+            stages.append(nn.SequentialCell(blocks))
+            self.feature_info.append(dict(num_chs=in_ch, reduction=reduction, module=f"layer{stage_index + 1}"))
+        # Stages as layer1..layerN attributes: the parameter names MindCV's checkpoints use.
+        self.stage_names = tuple(f"layer{i + 1}" for i in range(num_stages))
+        for name, stage in zip(self.stage_names, stages):
+            setattr(self, name, stage)
+        self.num_features = in_ch
+
+        self.norm = nn.BatchNorm2d(in_ch) if final_norm else None
+        if final_norm:
+            self.feature_info[-1]["module"] = "norm"
+        self.dropout = nn.Dropout(p=drop_rate) if drop_rate > 0 else nn.Identity()
+        self.classifier = nn.Dense(in_ch, num_classes) if num_classes > 0 else nn.Identity()
+        self._init_weights()
+
+    def _init_weights(self):
+        """He-normal (fan_out) convolutions, BN 1/0, classifier uniform(+-1/sqrt(fan_in)) with zero bias."""
+        for _, cell in self.cells_and_names():
+            if isinstance(cell, nn.Conv2d):
+                cell.weight.set_data(
+                    init.initializer(init.HeNormal(mode="fan_out", nonlinearity="relu"), cell.weight.shape, cell.weight.dtype)
+                )
+            elif isinstance(cell, nn.BatchNorm2d):
+                cell.gamma.set_data(init.initializer("ones", cell.gamma.shape, cell.gamma.dtype))
+                cell.beta.set_data(init.initializer("zeros", cell.beta.shape, cell.beta.dtype))
+            elif isinstance(cell, nn.Dense):
+                bound = 1.0 / math.sqrt(cell.in_channels)
+                cell.weight.set_data(init.initializer(init.Uniform(bound), cell.weight.shape, cell.weight.dtype))
+                cell.bias.set_data(init.initializer("zeros", cell.bias.shape, cell.bias.dtype))
+
+    def forward_stem(self, x):
+        x = self.conv1(x)
+        if self.stem_norm:
+            x = self.relu(self.bn1(x))
+        if self.max_pool is not None:
+            x = self.max_pool(x)
+        return x
+
+    def forward_features(self, x):
+        """Stem and stages (and the final BN-ReLU of the paper layout): the unpooled feature map."""
+        x = self.forward_stem(x)
+        for name in self.stage_names:
+            x = getattr(self, name)(x)
+        if self.norm is not None:
+            x = self.relu(self.norm(x))
+        return x
+
+    def forward_stages(self, x):
+        """The output of every stage listed in out_indices (the last one after the final BN-ReLU, if any)."""
+        x = self.forward_stem(x)
+        outputs = ()
+        for index, name in enumerate(self.stage_names, 1):
+            x = getattr(self, name)(x)
+            if index == len(self.stage_names) and self.norm is not None:
+                x = self.relu(self.norm(x))
+            if index in self.out_indices:
+                outputs += (x,)
+        return outputs
+
+    def forward_head(self, x, pre_logits=False):
+        """Global average pooling, dropout and the classifier; `pre_logits` stops before the classifier."""
+        x = ops.mean(x, (2, 3))
+        if pre_logits:
+            return x
+        return self.classifier(self.dropout(x))
+
+    def construct(self, x):
+        if self.features_only:
+            return self.forward_stages(x)
+        return self.forward_head(self.forward_features(x))
+
+
+def cifar_layers(depth, block):
+    """Blocks per stage of the paper's 3-stage CIFAR net: depth 6n+2 (basic) or 9n+2 (bottleneck)."""
+    per_block = 3 if block == "bottleneck" else 2
+    if depth < 3 * per_block + 2 or (depth - 2) % (3 * per_block):
+        raise ValueError(
+            f"depth {depth} is not valid for a {block} CIFAR ResNetV2: it must be {3 * per_block}n+2 with n >= 1 "
+            f"(e.g. {3 * per_block + 2}, {6 * per_block + 2}, ...)"
+        )
+    n = (depth - 2) // (3 * per_block)
+    return (n, n, n)
+
+
+def dummy_input(net, batch_size=1, image_size=None):
+    """A zero batch of the model's default input size, for shape checks and FLOP counting."""
+    size = image_size or net.default_cfg["input_size"][1:]
+    channels = net.conv1.in_channels
+    return Tensor(np.zeros((batch_size, channels, size[0], size[1]), np.float32))
+
+
+IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+CIFAR_MEAN = (0.4914 * 255, 0.4822 * 255, 0.4465 * 255)
+CIFAR_STD = (0.2470 * 255, 0.2435 * 255, 0.2616 * 255)
+
+
+def _cfg(url="", **overrides):
+    """Default configuration of an ImageNet model; mean/std on the 0-255 scale, as MindCV recipes write them."""
+    cfg = dict(
+        url=url,
+        sha256=None,
+        num_classes=1000,
+        input_size=(3, 224, 224),
+        crop_pct=0.875,
+        interpolation="bilinear",
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        first_conv="conv1",
+        classifier="classifier",
+    )
+    cfg.update(overrides)
+    return cfg
+
+
+def _cifar_cfg(**overrides):
+    return _cfg(num_classes=10, input_size=(3, 32, 32), crop_pct=1.0, mean=CIFAR_MEAN, std=CIFAR_STD, **overrides)
+
+
+MINDCV_DOWNLOADS = "https://download.mindspore.cn/toolkits/mindcv/resnetv2/"
+TIMM_NOTE = "convert timm's weights with: python -m mindcv_resnetv2.convert timm model.safetensors out.ckpt --model {}"
+
+default_cfgs = {
+    # MindCV's published checkpoints; the 8 hex digits in each name are the start of the file's sha256.
+    "resnetv2_50": _cfg(url=MINDCV_DOWNLOADS + "resnetv2_50-3c2f143b.ckpt"),
+    "resnetv2_101": _cfg(url=MINDCV_DOWNLOADS + "resnetv2_101-5d4c49a1.ckpt"),
+    **{f"preact_resnet{d}": _cfg() for d in (18, 34, 152, 200)},
+    # timm publishes weights of the same design (timm/resnetv2_50.a1h_in1k, timm/resnetv2_101.a1h_in1k).
+    "preact_resnet50": _cfg(source="timm/resnetv2_50.a1h_in1k", note=TIMM_NOTE.format("preact_resnet50")),
+    "preact_resnet101": _cfg(source="timm/resnetv2_101.a1h_in1k", note=TIMM_NOTE.format("preact_resnet101")),
+    **{f"preact_resnet{d}_cifar": _cifar_cfg() for d in (20, 29, 56, 110, 164, 1001)},
+}
+
+MINDCV_LAYOUT = dict(stem="mindcv", shortcut_norm=True, final_norm=False)
+PAPER_LAYOUT = dict(stem="paper", shortcut_norm=False, final_norm=True)
+IMAGENET_DEPTHS = {
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+    200: ("bottleneck", (3, 24, 36, 3)),
+}
+
+
+def _build(name, depth, layout, **kwargs):
+    block, layers = IMAGENET_DEPTHS[depth]
+    net = ResNetV2(layers, block=block, **layout, **kwargs)
+    net.default_cfg = default_cfgs[name]
+    return net
+
+
+def preact_resnet_cifar(depth, block=None, **kwargs):
+    """The paper's CIFAR ResNetV2 of any valid depth: 3 stages of widths 16/32/64, 3x3 stem, 32x32 input.
+
+    `block` defaults to the paper's choice: basic units below depth 164 when 6n+2 allows it, bottleneck otherwise.
+    """
+    if block is None:
+        block = "basic" if (depth - 2) % 6 == 0 and depth < 164 else "bottleneck"
+    net = ResNetV2(
+        cifar_layers(depth, block),
+        block=block,
+        widths=(16, 32, 64),
+        stem="cifar",
+        stem_channels=16,
+        shortcut_norm=False,
+        final_norm=True,
+        **kwargs,
+    )
+    net.default_cfg = default_cfgs.get(f"preact_resnet{depth}_cifar", _cifar_cfg())
+    return net
+
+
+@register_model
+def resnetv2_50(**kwargs):
+    """ResNetV2-50 in MindCV's layout: loads MindCV's published checkpoints (25,553,064 trainable parameters)."""
+    return _build("resnetv2_50", 50, MINDCV_LAYOUT, **kwargs)
+
+
+@register_model
+def resnetv2_101(**kwargs):
+    """ResNetV2-101 in MindCV's layout (44,545,192 trainable parameters)."""
+    return _build("resnetv2_101", 101, MINDCV_LAYOUT, **kwargs)
+
+
+@register_model
+def preact_resnet18(**kwargs):
+    """Pre-activation ResNet-18 as in the paper (basic units)."""
+    return _build("preact_resnet18", 18, PAPER_LAYOUT, **kwargs)
+
+
+@register_model
+def preact_resnet34(**kwargs):
+    """Pre-activation ResNet-34 as in the paper (basic units)."""
+    return _build("preact_resnet34", 34, PAPER_LAYOUT, **kwargs)
+
+
+@register_model
+def preact_resnet50(**kwargs):
+    """Pre-activation ResNet-50 as in the paper; numerically equal to timm's resnetv2_50."""
+    return _build("preact_resnet50", 50, PAPER_LAYOUT, **kwargs)
+
+
+@register_model
+def preact_resnet101(**kwargs):
+    """Pre-activation ResNet-101 as in the paper; numerically equal to timm's resnetv2_101."""
+    return _build("preact_resnet101", 101, PAPER_LAYOUT, **kwargs)
+
+
+@register_model
+def preact_resnet152(**kwargs):
+    """Pre-activation ResNet-152 as in the paper."""
+    return _build("preact_resnet152", 152, PAPER_LAYOUT, **kwargs)
+
+
+@register_model
+def preact_resnet200(**kwargs):
+    """Pre-activation ResNet-200 as in the paper (its ImageNet experiments, Table 5)."""
+    return _build("preact_resnet200", 200, PAPER_LAYOUT, **kwargs)
+
+
+@register_model
+def preact_resnet20_cifar(**kwargs):
+    """Small CIFAR ResNetV2 (basic units, n=3) for quick runs."""
+    return preact_resnet_cifar(20, **kwargs)
+
+
+@register_model
+def preact_resnet29_cifar(**kwargs):
+    """Small CIFAR ResNetV2 (bottleneck units, n=3) for quick runs."""
+    return preact_resnet_cifar(29, **kwargs)
+
+
+@register_model
+def preact_resnet56_cifar(**kwargs):
+    """CIFAR ResNetV2-56 (basic units, n=9)."""
+    return preact_resnet_cifar(56, **kwargs)
+
+
+@register_model
+def preact_resnet110_cifar(**kwargs):
+    """The paper's CIFAR ResNet-110 (basic units, n=18): 6.37% CIFAR-10 error."""
+    return preact_resnet_cifar(110, **kwargs)
+
+
+@register_model
+def preact_resnet164_cifar(**kwargs):
+    """The paper's CIFAR ResNet-164 (bottleneck units, n=18): 5.46% CIFAR-10 error."""
+    return preact_resnet_cifar(164, **kwargs)
+
+
+@register_model
+def preact_resnet1001_cifar(**kwargs):
+    """The paper's CIFAR ResNet-1001 (bottleneck units, n=111): 4.92% CIFAR-10 error."""
+    return preact_resnet_cifar(1001, **kwargs)
