@@ -1,0 +1,499 @@
+"""Reading, checking, loading and atomically saving MindSpore checkpoints (.ckpt and .safetensors).
+
+One module serves train, validate, `create_model(checkpoint_path=...)` and the weight converters, so every
+path into a network gets the same guarantees:
+
+* a file is fully validated before any parameter is assigned: an error never leaves a network half-loaded;
+* loading is strict: missing and unexpected names and shape mismatches are errors naming the parameters;
+* entries that are not model weights are recognised and ignored: optimizer slots (`moments.*`, `moment1.*`,
+  `adam_m.*`, ...), training counters (`learning_rate`, `global_step`, `scale_sense`, ...), our own
+  `train_state.*` values, and EMA weights (`ema.*`, MindCV's naming) unless `use_ema=True` picks them;
+* a different class count in the classifier (fine-tuning) drops the checkpoint's classifier;
+* a save never leaves a truncated file under the final name and the file stays writable by its owner.
+
+File layout of a training checkpoint written by `save_training_checkpoint` (one file, all parts):
+    <param name>               model parameters and BN statistics, exactly as `save_checkpoint(net)` writes them
+    <optimizer param name>     the optimizer's own parameters (`global_step`, `learning_rate`, `moments.<param>`)
+    ema.<param name>           EMA copy of the model, if any (the names MindCV's TrainStep gives its EMA weights)
+    train_state.<key>          scalars of the run: epoch, step, loss scale, best metric, seed ...
+Such a file loads into a bare network with `load_checkpoint` like any weights file.
+"""
+import dataclasses
+import hashlib
+import logging
+import os
+import re
+import uuid
+
+import mindspore as ms
+import numpy as np
+
+_logger = logging.getLogger(__name__)
+
+EMA_PREFIX = "ema."
+TRAIN_STATE_PREFIX = "train_state."
+FORMAT_BY_EXTENSION = {".ckpt": "ckpt", ".safetensors": "safetensors"}
+
+# Scalar training-state entries that MindSpore's optimizers, loss-scale cells, callbacks and MindCV's TrainStep
+# save beside the weights. Per-parameter optimizer slots ("<slot>.<param name>") are recognised by shape of name.
+TRAINING_SCALAR_NAMES = frozenset(
+    {
+        "learning_rate",
+        "global_step",
+        "momentum",
+        "weight_decay",
+        "beta1_power",
+        "beta2_power",
+        "scale_sense",
+        "loss_scale",
+        "current_iterator_step",
+        "last_overflow_iterator_step",
+        "epoch_num",
+        "step_num",
+        "updates",
+    }
+)
+
+# MindCV names published weights "<model>-<first 8 hex digits of sha256>[-suffix].ckpt".
+_HASH_IN_NAME = re.compile(r"-(?P<prefix>[0-9a-f]{8})(?:-[^.]+)?\.(?:ckpt|safetensors)$")
+_MAX_LISTED_NAMES = 10
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: unreadable, corrupted, hash mismatch, or not matching the network."""
+
+
+@dataclasses.dataclass
+class CheckpointParts:
+    """The entries of one checkpoint file, sorted by role (see the module docstring for the layout)."""
+
+    model: dict
+    ema: dict
+    optimizer: dict
+    train_state: dict
+    unknown: dict
+
+
+@dataclasses.dataclass
+class LoadReport:
+    """What `load_checkpoint` did: names loaded, tolerated as missing/unexpected (non-strict), ignored, dropped."""
+
+    source: str
+    loaded: list
+    missing: list
+    unexpected: list
+    ignored: list
+    reinitialized: list
+    used_ema: bool
+
+
+def _name_list(names):
+    """Names for an error message: all of them up to a limit, then how many more."""
+    names = sorted(names)
+    shown = ", ".join(names[:_MAX_LISTED_NAMES])
+    if len(names) > _MAX_LISTED_NAMES:
+        shown += f", ... ({len(names) - _MAX_LISTED_NAMES} more)"
+    return shown
+
+
+def checkpoint_format(path):
+    """'ckpt' or 'safetensors' from the file extension; anything else is an error naming the path."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in FORMAT_BY_EXTENSION:
+        raise CheckpointError(
+            f"Checkpoint path '{path}' has extension '{ext}'; expected one of {', '.join(FORMAT_BY_EXTENSION)}."
+        )
+    return FORMAT_BY_EXTENSION[ext]
+
+
+def file_sha256(path):
+    """Hex sha256 of a file, read in chunks so large checkpoints do not need to fit in memory twice."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_hash_in_name(path):
+    """If the file name carries a sha256 prefix in MindCV's style, check the content matches it."""
+    match = _HASH_IN_NAME.search(os.path.basename(path))
+    if not match:
+        return
+    expected = match.group("prefix")
+    actual = file_sha256(path)
+    if not actual.startswith(expected):
+        raise CheckpointError(
+            f"Checkpoint '{path}' is named for sha256 {expected}... but its content hashes to {actual[:8]}... "
+            f"(full: {actual}). The file is corrupted or incomplete (a partial download?): fetch it again. "
+            "If those 8 hex digits are not a hash, rename the file or pass verify_hash=False."
+        )
+
+
+def _to_numpy(value):
+    """A checkpoint value as numpy (bfloat16 widened to float32, which numpy lacks); strings stay strings."""
+    if isinstance(value, str):
+        return value
+    if value.dtype == ms.bfloat16:
+        value = value.astype(ms.float32)
+    return value.asnumpy()
+
+
+def read_checkpoint(path, verify_hash=True):
+    """All entries of a .ckpt or .safetensors file as {name: numpy array (or str)}, after checking the file.
+
+    Errors name the path: missing file, unknown extension, sha256 not matching a hash-named file, unreadable or
+    truncated content.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        reason = "is a directory, not a file" if os.path.isdir(path) else "does not exist"
+        raise FileNotFoundError(f"Checkpoint file '{path}' {reason}.")
+    fmt = checkpoint_format(path)
+    if verify_hash:
+        verify_hash_in_name(path)
+    try:
+        entries = ms.load_checkpoint(path, format=fmt)
+    except Exception as exc:  # MindSpore raises ValueError/RuntimeError for bad protobuf or safetensors headers
+        raise CheckpointError(
+            f"Cannot read checkpoint '{path}' as {fmt}: {exc}. The file is unreadable or truncated "
+            "(a partial download or an interrupted save?)."
+        ) from exc
+    return {name: _to_numpy(value) for name, value in entries.items()}
+
+
+def _optimizer_slot_target(name, weight_names):
+    """The parameter an optimizer slot like 'moments.layer1.0.conv1.weight' belongs to, else None."""
+    slot, _, rest = name.partition(".")
+    if slot and rest in weight_names:
+        return rest
+    return None
+
+
+def split_checkpoint(entries, model_names=None):
+    """Sort checkpoint entries by role: model weights, EMA weights (prefix removed), optimizer state, run state.
+
+    `model_names` are the parameter names of the target network; without it, every name that is not
+    recognisably something else counts as a model weight. Names matching nothing known go to `unknown`.
+    """
+    ema = {name[len(EMA_PREFIX):]: value for name, value in entries.items() if name.startswith(EMA_PREFIX)}
+    train_state = {
+        name[len(TRAIN_STATE_PREFIX):]: _scalar(value)
+        for name, value in entries.items()
+        if name.startswith(TRAIN_STATE_PREFIX)
+    }
+    rest = {
+        name: value
+        for name, value in entries.items()
+        if not name.startswith(EMA_PREFIX) and not name.startswith(TRAIN_STATE_PREFIX)
+    }
+    weight_names = set(model_names) if model_names is not None else set(rest) | set(ema)
+    model, optimizer, unknown = {}, {}, {}
+    for name, value in rest.items():
+        if model_names is not None and name in weight_names:
+            model[name] = value
+        elif name in TRAINING_SCALAR_NAMES or _optimizer_slot_target(name, weight_names):
+            optimizer[name] = value
+        elif model_names is None:
+            model[name] = value
+        else:
+            unknown[name] = value
+    return CheckpointParts(model=model, ema=ema, optimizer=optimizer, train_state=train_state, unknown=unknown)
+
+
+def _scalar(value):
+    """A saved 0-d/1-element array back as a Python int, float or bool."""
+    if isinstance(value, str):
+        return value
+    return np.asarray(value).reshape(()).item()
+
+
+def _check_shapes(targets, values, source):
+    """Error naming every parameter whose saved shape differs from the network's, with both shapes."""
+    mismatched = [
+        f"{name}: checkpoint {tuple(np.shape(values[name]))} vs network {tuple(targets[name].shape)}"
+        for name in sorted(values)
+        if tuple(np.shape(values[name])) != tuple(targets[name].shape)
+    ]
+    if mismatched:
+        listed = "; ".join(mismatched[:_MAX_LISTED_NAMES])
+        more = f"; ... ({len(mismatched) - _MAX_LISTED_NAMES} more)" if len(mismatched) > _MAX_LISTED_NAMES else ""
+        raise CheckpointError(f"Shape mismatch loading '{source}' ({len(mismatched)} parameters): {listed}{more}.")
+
+
+def _assign(targets, values):
+    """Copy already-validated values into parameters, cast to each parameter's dtype."""
+    for name, value in values.items():
+        param = targets[name]
+        param.set_data(ms.Tensor(np.asarray(value), dtype=param.dtype))
+
+
+def _drop_mismatched_classifier(model_values, targets, classifier_name):
+    """Names of the classifier entries to drop because only the class count differs (fine-tuning), else []."""
+    weight_name, bias_name = f"{classifier_name}.weight", f"{classifier_name}.bias"
+    if weight_name not in model_values or weight_name not in targets:
+        return []
+    saved, wanted = np.shape(model_values[weight_name]), tuple(targets[weight_name].shape)
+    if saved == wanted or saved[1:] != wanted[1:]:
+        return []
+    dropped = [weight_name] + ([bias_name] if bias_name in model_values else [])
+    _logger.warning(
+        "Checkpoint classifier '%s' has %d classes, the network %d: dropped %s from the checkpoint; "
+        "the network keeps its freshly initialised classifier (fine-tuning).",
+        classifier_name,
+        saved[0],
+        wanted[0],
+        ", ".join(dropped),
+    )
+    return dropped
+
+
+def load_state_dict(
+    net,
+    entries,
+    source="<state dict>",
+    strict=True,
+    use_ema=False,
+    num_classes_mismatch="reinit",
+    classifier_name="classifier",
+):
+    """Load checkpoint entries {name: array} into `net`, validating everything before assigning anything.
+
+    strict: missing or unexpected names are errors (non-strict: logged and returned in the report).
+    use_ema: take the `ema.`-prefixed weights instead of the raw ones (error if the file has none).
+    num_classes_mismatch: "reinit" drops a classifier whose class count differs (fine-tuning), "error" refuses.
+    Shape mismatches are always errors.
+    """
+    if num_classes_mismatch not in ("reinit", "error"):
+        raise ValueError(f"num_classes_mismatch must be 'reinit' or 'error', got {num_classes_mismatch!r}.")
+    targets = net.parameters_dict()
+    parts = split_checkpoint(entries, model_names=targets)
+    if use_ema:
+        if not parts.ema:
+            raise CheckpointError(
+                f"use_ema=True but '{source}' holds no EMA weights (no '{EMA_PREFIX}'-prefixed entries)."
+            )
+        values, unused_weights = _ema_values(parts, targets, source), parts.model
+    else:
+        values, unused_weights = dict(parts.model), parts.ema
+    ignored = sorted(parts.optimizer) + [TRAIN_STATE_PREFIX + n for n in parts.train_state]
+    ignored += [(n if use_ema else EMA_PREFIX + n) for n in unused_weights]
+
+    dropped = []
+    if num_classes_mismatch == "reinit":
+        dropped = _drop_mismatched_classifier(values, targets, classifier_name)
+    for name in dropped:
+        del values[name]
+    missing = sorted(set(targets) - set(values) - set(dropped))
+    unexpected = sorted(parts.unknown)
+    if strict and (missing or unexpected):
+        raise CheckpointError(_strict_message(source, missing, unexpected, parts, use_ema))
+    if missing or unexpected:
+        _logger.warning(
+            "Non-strict load of '%s': %d missing (%s), %d unexpected (%s).",
+            source,
+            len(missing),
+            _name_list(missing),
+            len(unexpected),
+            _name_list(unexpected),
+        )
+    _check_shapes(targets, values, source)
+    _assign(targets, values)
+    _logger.info(
+        "Loaded %d parameters from '%s'%s; ignored %d non-model entries.",
+        len(values),
+        source,
+        " (EMA weights)" if use_ema else "",
+        len(ignored),
+    )
+    return LoadReport(
+        source=source,
+        loaded=sorted(values),
+        missing=missing,
+        unexpected=unexpected,
+        ignored=ignored,
+        reinitialized=dropped,
+        used_ema=use_ema,
+    )
+
+
+def _ema_values(parts, targets, source):
+    """EMA weights for the network; names the EMA lacks but the raw weights have are taken raw, with a log line."""
+    values = {name: value for name, value in parts.ema.items() if name in targets}
+    from_raw = [name for name in targets if name not in values and name in parts.model]
+    if from_raw:
+        _logger.info(
+            "'%s' has no EMA copy of %d parameters (%s): using their raw values.",
+            source,
+            len(from_raw),
+            _name_list(from_raw),
+        )
+        values.update({name: parts.model[name] for name in from_raw})
+    parts.unknown.update({EMA_PREFIX + name: value for name, value in parts.ema.items() if name not in targets})
+    return values
+
+
+def _strict_message(source, missing, unexpected, parts, use_ema):
+    """The strict-load error: every missing and unexpected name (truncated), plus the likely cause."""
+    lines = [f"Checkpoint '{source}' does not match the network (strict load)."]
+    if missing:
+        lines.append(f"Missing from the checkpoint ({len(missing)}): {_name_list(missing)}.")
+    if unexpected:
+        lines.append(f"Unexpected in the checkpoint ({len(unexpected)}): {_name_list(unexpected)}.")
+    if missing and not parts.model and parts.ema and not use_ema:
+        lines.append(f"The file holds only '{EMA_PREFIX}' weights: pass use_ema=True.")
+    elif missing and not unexpected:
+        lines.append("A file cut short (partial download or interrupted save) also loses its last entries.")
+    elif missing and unexpected:
+        lines.append("Is the checkpoint for another model (or another layout: resnetv2_* vs preact_resnet*)?")
+    lines.append("Pass strict=False to load the matching entries anyway.")
+    return " ".join(lines)
+
+
+def load_checkpoint(
+    net,
+    path,
+    strict=True,
+    use_ema=False,
+    num_classes_mismatch="reinit",
+    classifier_name="classifier",
+    verify_hash=True,
+):
+    """Read a .ckpt/.safetensors file and load it into `net`; see `read_checkpoint` and `load_state_dict`."""
+    entries = read_checkpoint(path, verify_hash=verify_hash)
+    return load_state_dict(
+        net,
+        entries,
+        source=os.fspath(path),
+        strict=strict,
+        use_ema=use_ema,
+        num_classes_mismatch=num_classes_mismatch,
+        classifier_name=classifier_name,
+    )
+
+
+def _current_umask():
+    """The process umask (reading it means setting it; it is restored at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _as_tensor(value):
+    """A Parameter, Tensor, numpy array or Python number as something MindSpore can save."""
+    if isinstance(value, (ms.Parameter, ms.Tensor)):
+        return value
+    return ms.Tensor(np.asarray(value))
+
+
+def _named_values(params):
+    """{name: value} from a Cell, a dict, or an iterable of Parameters (e.g. a ParameterTuple)."""
+    if isinstance(params, ms.nn.Cell):
+        return {p.name: p for p in params.get_parameters()}
+    if isinstance(params, dict):
+        return dict(params)
+    return {p.name: p for p in params}
+
+
+def save_checkpoint(params, path, extra=None):
+    """Atomically write `params` (Cell, {name: value} or Parameters) plus `extra` {name: value} to `path`.
+
+    The format follows the extension (.ckpt or .safetensors). MindSpore writes a temporary file in the same
+    directory, which is flushed to disk and then renamed over `path`: a crash mid-save leaves the previous file
+    intact and no temporary behind. The result is readable and writable by its owner (MindSpore alone makes 0400).
+    """
+    path = os.fspath(path)
+    fmt = checkpoint_format(path)
+    values = _named_values(params)
+    for name, value in (extra or {}).items():
+        if name in values:
+            raise ValueError(f"Extra checkpoint entry '{name}' collides with a parameter of the same name.")
+        values[name] = value
+    entries = [{"name": name, "data": _as_tensor(value)} for name, value in values.items()]
+
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    stem, ext = os.path.splitext(os.path.basename(path))
+    temp_path = os.path.join(directory, f".{stem}.{uuid.uuid4().hex[:8]}.tmp{ext}")
+    try:
+        ms.save_checkpoint(entries, temp_path, format=fmt)
+        os.chmod(temp_path, 0o666 & ~_current_umask() | 0o600)
+        with open(temp_path, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(temp_path, path)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+        raise
+    _fsync_directory(directory)
+    return path
+
+
+def _fsync_directory(directory):
+    """Make the rename durable (POSIX); platforms that cannot open directories skip it."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _ema_named_values(ema):
+    """EMA parameters under `ema.<param name>`, from an EMA copy of the net or MindCV-style `ema.`-named Parameters."""
+    return {
+        (name if name.startswith(EMA_PREFIX) else EMA_PREFIX + name): value
+        for name, value in _named_values(ema).items()
+    }
+
+
+def _state_values(net, optimizer=None, ema=None):
+    """{file name: Parameter} for every part of a training checkpoint: net, EMA, optimizer (minus the net's)."""
+    values = _named_values(net)
+    if ema is not None:
+        values.update(_ema_named_values(ema))
+    if optimizer is not None:
+        values.update({name: p for name, p in _named_values(optimizer).items() if name not in values})
+    return values
+
+
+def save_training_checkpoint(path, net, optimizer=None, ema=None, train_state=None):
+    """One atomic file with everything needed to resume: weights, optimizer state, EMA weights, run scalars.
+
+    optimizer: the optimizer (or the train-step cell: any Cell whose extra parameters are training state).
+    ema: an EMA copy of the net (Cell) or MindCV-style `ema.`-named Parameters.
+    train_state: {key: int/float/bool}, e.g. epoch, step, loss_scale, best_metric, seed.
+    """
+    extra = {}
+    for key, value in (train_state or {}).items():
+        if not isinstance(value, (bool, int, float, np.integer, np.floating)):
+            raise TypeError(f"train_state['{key}'] = {value!r}: only int, float and bool values can be saved.")
+        extra[TRAIN_STATE_PREFIX + key] = np.asarray(value)
+    return save_checkpoint(_state_values(net, optimizer, ema), path, extra=extra)
+
+
+def restore_training_checkpoint(path, net, optimizer=None, ema=None):
+    """Restore what `save_training_checkpoint` wrote into the same objects; returns the train_state dict.
+
+    Every part asked for must be in the file with matching shapes (strict); all checks pass before any value is
+    assigned, so a bad file leaves net, optimizer and EMA untouched.
+    """
+    path = os.fspath(path)
+    entries = read_checkpoint(path)
+    targets = _state_values(net, optimizer, ema)
+    missing = sorted(set(targets) - set(entries))
+    if missing:
+        raise CheckpointError(
+            f"Cannot resume from '{path}': it lacks {len(missing)} entries the run needs: {_name_list(missing)}. "
+            "Was it saved by save_training_checkpoint with the same model, optimizer and EMA settings?"
+        )
+    values = {name: entries[name] for name in targets}
+    _check_shapes(targets, values, path)
+    _assign(targets, values)
+    train_state = split_checkpoint(entries).train_state
+    _logger.info("Resumed %d entries from '%s': %s", len(values), path, train_state)
+    return train_state
