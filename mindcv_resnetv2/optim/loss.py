@@ -1,0 +1,93 @@
+"""Classification losses with label smoothing that accept hard labels and MixUp/CutMix soft targets alike.
+
+Both losses compute in float32 whatever the logits' dtype, so mixed precision (amp O2/O3) does not lose the
+loss's precision, and both work in graph mode and PyNative.
+"""
+import mindspore as ms
+from mindspore import nn, ops
+
+LOSS_NAMES = ("ce", "bce")
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_fraction(name, value):
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+
+
+class _SmoothedLoss(nn.Cell):
+    """Shared part of both losses: argument checks, class weights and auxiliary logits.
+
+    Logits may be a tuple (main, aux1, aux2, ...) as returned by networks with auxiliary heads; the loss is then
+    loss(main) + aux_factor * sum(loss(aux_i)). With aux_factor 0 only the main logits count.
+    """
+
+    def __init__(self, weight=None, reduction="mean", label_smoothing=0.0, aux_factor=0.0):
+        super().__init__()
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        _check_fraction("label_smoothing", label_smoothing)
+        if aux_factor < 0:
+            raise ValueError(f"aux_factor must be >= 0, got {aux_factor!r}")
+        self.weight = None if weight is None else ms.Tensor(weight, ms.float32)
+        self.reduction = reduction
+        self.label_smoothing = float(label_smoothing)
+        self.aux_factor = float(aux_factor)
+
+    def construct(self, logits, labels):
+        if isinstance(logits, (tuple, list)):
+            loss = self.single_loss(logits[0], labels)
+            if self.aux_factor > 0:
+                for aux_logits in logits[1:]:
+                    loss = loss + self.aux_factor * self.single_loss(aux_logits, labels)
+            return loss
+        return self.single_loss(logits, labels)
+
+
+class CrossEntropySmooth(_SmoothedLoss):
+    """Softmax cross-entropy; labels are class indices (B,) or class probabilities (B, C).
+
+    Smoothing mixes the target with the uniform distribution: t * (1 - s) + s / C, for both label kinds.
+    Semantics are those of `mindspore.ops.cross_entropy`: with a class `weight`, the mean over hard labels
+    divides by the summed weights of the labelled classes, the mean over soft targets divides by the batch size.
+    """
+
+    def single_loss(self, logits, labels):
+        logits = logits.astype(ms.float32)
+        if labels.ndim == 2:
+            labels = labels.astype(ms.float32)
+        return ops.cross_entropy(logits, labels, self.weight, reduction=self.reduction,
+                                 label_smoothing=self.label_smoothing)
+
+
+class BinaryCrossEntropySmooth(_SmoothedLoss):
+    """Per-class sigmoid cross-entropy; labels are class indices (B,) (made one-hot) or targets in [0, 1] (B, C).
+
+    Smoothing uses the same rule as CrossEntropySmooth, t * (1 - s) + s / C, so a recipe's label_smoothing means
+    the same target distribution under either loss. `weight` (C,) rescales each class's term.
+    """
+
+    def single_loss(self, logits, labels):
+        logits = logits.astype(ms.float32)
+        num_classes = logits.shape[-1]
+        if labels.ndim == 1:
+            targets = ops.one_hot(labels, num_classes, ms.Tensor(1.0, ms.float32), ms.Tensor(0.0, ms.float32))
+        else:
+            targets = labels.astype(ms.float32)
+        if self.label_smoothing > 0:
+            targets = targets * (1.0 - self.label_smoothing) + self.label_smoothing / num_classes
+        return ops.binary_cross_entropy_with_logits(logits, targets, self.weight, reduction=self.reduction)
+
+
+def create_loss(name="CE", weight=None, reduction="mean", label_smoothing=0.0, aux_factor=0.0):
+    """The recipe's `loss` ("CE" or "BCE", any case) as an nn.Cell called as loss_fn(logits, labels).
+
+    weight: optional per-class weights (sequence or array of length C). reduction: "mean", "sum" or "none".
+    label_smoothing in [0, 1). aux_factor: weight of auxiliary logits when the network returns a tuple.
+    """
+    key = str(name).lower()
+    if key == "ce":
+        return CrossEntropySmooth(weight, reduction, label_smoothing, aux_factor)
+    if key == "bce":
+        return BinaryCrossEntropySmooth(weight, reduction, label_smoothing, aux_factor)
+    raise ValueError(f"unknown loss {name!r}; valid names (any case): {', '.join(n.upper() for n in LOSS_NAMES)}")
