@@ -1,0 +1,107 @@
+"""Contradictions between keys that are each valid alone: errors for settings that cannot work, warnings
+for settings that run but probably do not do what the user meant. Every message says what to change."""
+import logging
+import os
+
+from .schema import KEYS, NO_EFFECT, ConfigError
+
+_logger = logging.getLogger(__name__)
+
+# Entry points that train; the others (validate, infer, export, bench) only read weights and data.
+TRAINING_ENTRIES = ("train",)
+ENTRIES = ("train", "validate", "infer", "export", "bench")
+
+# Schedulers whose decay_epochs is the length of the decay (not a step size).
+_DECAY_LENGTH_SCHEDULERS = ("cosine_decay", "polynomial_decay")
+
+
+def check_config(cfg, entry="train"):
+    """Raise ConfigError listing every contradiction in `cfg`; log a warning for each doubtful setting."""
+    if entry not in ENTRIES:
+        raise ValueError(f"unknown entry {entry!r}; expected one of {', '.join(ENTRIES)}")
+    errors, warnings = [], []
+    _check_files(cfg, entry, errors, warnings)
+    _check_data(cfg, errors, warnings)
+    if entry in TRAINING_ENTRIES:
+        _check_training(cfg, errors, warnings)
+    _check_no_effect_keys(cfg, warnings)
+    for message in warnings:
+        _logger.warning(message)
+    if errors:
+        raise ConfigError("; ".join(errors))
+    return cfg
+
+
+def _check_files(cfg, entry, errors, warnings):
+    if cfg.ckpt_path and not os.path.isfile(cfg.ckpt_path):
+        errors.append(f"ckpt_path {cfg.ckpt_path!r} is not a file; give an existing checkpoint or leave ckpt_path empty")
+    if entry not in TRAINING_ENTRIES:
+        return
+    if cfg.resume not in ("", "auto") and not os.path.isfile(cfg.resume):
+        errors.append(
+            f"resume {cfg.resume!r} is not a file; give an existing checkpoint, or resume: auto to continue from "
+            f"the latest checkpoint in ckpt_save_dir"
+        )
+    if cfg.resume and cfg.ckpt_path:
+        warnings.append("ckpt_path is not used when resuming (resume restores the weights); drop one of them")
+    if cfg.pretrained and cfg.ckpt_path:
+        warnings.append("ckpt_path replaces the pretrained weights; set pretrained: False or drop ckpt_path")
+
+
+def _check_data(cfg, errors, warnings):
+    if len(cfg.mean) != len(cfg.std):
+        errors.append(f"mean has {len(cfg.mean)} values but std has {len(cfg.std)}; give one of each per channel")
+    elif len(cfg.mean) not in (1, cfg.in_channels):
+        errors.append(
+            f"mean and std have {len(cfg.mean)} values but in_channels is {cfg.in_channels}; give one per channel"
+        )
+    if isinstance(cfg.re_value, list) and len(cfg.re_value) not in (1, cfg.in_channels):
+        errors.append(f"re_value has {len(cfg.re_value)} values but in_channels is {cfg.in_channels}")
+
+
+def _check_training(cfg, errors, warnings):
+    if cfg.ckpt_save_policy == "top_k" and not cfg.val_while_train:
+        errors.append(
+            "ckpt_save_policy top_k keeps the checkpoints with the best validation accuracy, so it needs "
+            "val_while_train: True; set it, or use ckpt_save_policy: latest_k"
+        )
+    if cfg.min_lr > cfg.lr:
+        errors.append(f"min_lr {cfg.min_lr} is above lr {cfg.lr}; lower min_lr")
+    if (cfg.opt == "nesterov" or cfg.use_nesterov) and cfg.momentum == 0:
+        errors.append("Nesterov updates need momentum > 0; set momentum (e.g. 0.9) or use_nesterov: False")
+    if cfg.use_nesterov and cfg.opt not in ("sgd", "momentum", "nesterov"):
+        warnings.append(f"use_nesterov has no effect with opt {cfg.opt}; use opt momentum or nesterov")
+    _check_schedule_length(cfg, warnings)
+    if cfg.cutmix_prob != 1.0 and cfg.mixup == 0 and cfg.cutmix == 0:
+        warnings.append("cutmix_prob has no effect while mixup and cutmix are 0; set mixup or cutmix > 0")
+    if cfg.val_while_train and cfg.val_interval > cfg.epoch_size:
+        warnings.append(
+            f"val_interval {cfg.val_interval} is longer than epoch_size {cfg.epoch_size}, so no validation runs; "
+            f"lower val_interval"
+        )
+
+
+def _check_schedule_length(cfg, warnings):
+    if cfg.warmup_epochs > cfg.epoch_size:
+        warnings.append(
+            f"warmup_epochs {cfg.warmup_epochs} is longer than epoch_size {cfg.epoch_size}: the run ends during "
+            f"warm-up; lower warmup_epochs"
+        )
+    elif cfg.scheduler in _DECAY_LENGTH_SCHEDULERS and cfg.warmup_epochs + cfg.decay_epochs > cfg.epoch_size:
+        warnings.append(
+            f"warmup_epochs + decay_epochs = {cfg.warmup_epochs + cfg.decay_epochs} is more than epoch_size "
+            f"{cfg.epoch_size}: the run ends before lr reaches min_lr; set decay_epochs to "
+            f"{max(cfg.epoch_size - cfg.warmup_epochs, 1)}"
+        )
+    if cfg.scheduler == "multi_step_decay":
+        late = [m for m in cfg.multi_step_decay_milestones if m >= cfg.epoch_size]
+        if late:
+            warnings.append(
+                f"multi_step_decay_milestones {late} are not before epoch_size {cfg.epoch_size} and never apply"
+            )
+
+
+def _check_no_effect_keys(cfg, warnings):
+    for key in KEYS:
+        if key.role == NO_EFFECT and getattr(cfg, key.name) != key.default:
+            warnings.append(f"{key.name} is accepted for MindCV compatibility but has no effect here ({key.help})")

@@ -1,0 +1,286 @@
+"""Every recipe key: its type, default, topic and meaning, in one table that the parser, --help and the
+markdown reference all read, so they cannot drift apart.
+
+Names, meanings and defaults follow MindCV's train/validate configuration so that MindCV recipes run
+unchanged; the deviations are deliberate and stated in the key's help (model, device_target, choices
+restricted to what this project implements). Keys this project adds are marked "(new)".
+"""
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from .values import Bool, ErasingValue, Float, Int, IntChoice, List, Str, is_null
+
+
+class ConfigError(ValueError):
+    """A recipe or command-line problem the user must fix; the message names the key, value and source."""
+
+
+# Topics in the order --help and the reference list them.
+GROUPS = {
+    "system": "System",
+    "distributed": "Distributed",
+    "dataset": "Dataset",
+    "augmentation": "Augmentation",
+    "model": "Model and initial weights",
+    "loss": "Loss",
+    "optimizer": "Optimizer",
+    "scheduler": "Learning-rate schedule",
+    "amp": "Mixed precision and loss scaling",
+    "training": "Training loop",
+    "checkpoint": "Checkpoints and resume",
+    "logging": "Logs and metrics",
+    "compatibility": "Accepted for MindCV compatibility, no effect",
+}
+
+# What a key does here: used by the package, an older MindCV spelling of another key, or accepted only so
+# that MindCV recipes load.
+USED, ALIAS, NO_EFFECT = "used", "alias", "no_effect"
+
+DATASETS = ("imagenet", "cifar10", "cifar100", "mnist", "fashion_mnist", "synthetic")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "lamb", "lars", "rmsprop")
+SCHEDULERS = (
+    "constant", "cosine_decay", "step_decay", "multi_step_decay", "exponential_decay", "polynomial_decay", "one_cycle",
+)
+AMP_LEVELS = ("O0", "O1", "O2", "O3")
+IMAGENET_MEAN = [0.485 * 255, 0.456 * 255, 0.406 * 255]
+IMAGENET_STD = [0.229 * 255, 0.224 * 255, 0.225 * 255]
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    kind: Any
+    default: Any
+    group: str
+    help: str
+    nullable: bool = False
+    role: str = USED
+
+    def parse(self, value):
+        """The canonical value of `value`, or ValueError saying what is accepted."""
+        if self.nullable and is_null(value):
+            return None
+        if value is None:
+            raise ValueError(f"a value is required ({self.type_text()})")
+        return self.kind.parse(value)
+
+    def type_text(self):
+        text = self.kind.name
+        choices = getattr(self.kind, "choices", None)
+        if choices:
+            text = " | ".join(str(choice) for choice in choices)
+        elif getattr(self.kind, "range_text", None) and self.kind.range_text():
+            text = f"{text} {self.kind.range_text()}"
+        return f"{text} | null" if self.nullable else text
+
+
+_PROB = dict(low=0.0, high=1.0)
+
+KEYS = (
+    # system
+    Key("mode", IntChoice((0, 1)), 0, "system", "0 = graph mode (compiled, fast), 1 = PyNative (eager, for debugging)."),
+    Key("device_target", Str(("auto", "Ascend", "GPU", "CPU")), "auto", "system",
+         "Device to run on; auto = the device of the installed MindSpore package. A device that package cannot "
+         "use falls back to it with a warning. (MindCV assumed Ascend.)"),
+    Key("jit_level", Str(("auto", "O0", "O1", "O2")), "auto", "system",
+         "(new) Graph compile level in graph mode; auto = O2 on Ascend (as MindCV's published results), "
+         "O0 on CPU and GPU. Resolved when the recipe is read."),
+    Key("seed", Int(), 42, "system", "Seed of Python, NumPy, MindSpore and the data pipeline."),
+    # distributed
+    Key("distribute", Bool(), False, "distributed",
+         "Data-parallel training/validation over the devices msrun starts; False for one device."),
+    # dataset
+    Key("dataset", Str(DATASETS), "imagenet", "dataset",
+         "imagenet = an ImageFolder tree data_dir/<split>/<class>/<image>; synthetic = random images."),
+    Key("data_dir", Str(), "./", "dataset", "Root folder of the dataset."),
+    Key("train_split", Str(), "train", "dataset", "Sub-folder (split) used for training."),
+    Key("val_split", Str(), "val", "dataset", "Sub-folder (split) used for validation."),
+    Key("dataset_download", Bool(), False, "dataset",
+         "Download CIFAR, MNIST or Fashion-MNIST into data_dir when missing (needs network)."),
+    Key("num_parallel_workers", Int(low=1), 8, "dataset", "Worker threads of the data pipeline per device."),
+    Key("shuffle", Bool(), True, "dataset", "Shuffle the training data every epoch."),
+    Key("num_samples", Int(low=1), None, "dataset",
+         "Use only this many samples of the split being read: the train split in train.py, the val split in "
+         "validate.py (as in MindCV). null = all. Validation during training always uses the whole val split.",
+         nullable=True),
+    Key("batch_size", Int(low=1), 128, "dataset", "Images per device per step (the global batch is this x devices)."),
+    Key("drop_remainder", Bool(), True, "dataset", "Drop the last incomplete training batch."),
+    Key("aug_repeats", Int(low=0), 0, "dataset",
+         "Repeated augmentation (DeiT): each image appears this many times per epoch, on different devices. "
+         "0 or 1 = off; 3 is the usual choice."),
+    # augmentation
+    Key("image_resize", Int(low=1), 224, "augmentation", "Side of the square training/eval crop in pixels."),
+    Key("scale", List(Float(low=0.0, low_open=True), length=2), [0.08, 1.0], "augmentation",
+         "Area range of the random-resized crop, as fractions of the image."),
+    Key("ratio", List(Float(low=0.0, low_open=True), length=2), [0.75, 1.333], "augmentation",
+         "Aspect-ratio range of the random-resized crop."),
+    Key("crop_padding", Int(low=0), None, "augmentation",
+         "(new) Small-image training crop: pad every side by this many pixels, then random-crop image_resize "
+         "(the CIFAR papers use 4). null = random-resized crop (ImageNet style).", nullable=True),
+    Key("hflip", Float(**_PROB), 0.5, "augmentation", "Probability of a horizontal flip."),
+    Key("vflip", Float(**_PROB), 0.0, "augmentation", "Probability of a vertical flip."),
+    Key("color_jitter", Float(low=0.0), 0.4, "augmentation",
+         "Brightness, contrast and saturation jitter strength; null or 0 = off.", nullable=True),
+    Key("interpolation", Str(("bilinear", "bicubic", "nearest", "area", "lanczos")), "bilinear", "augmentation",
+         "Resize interpolation."),
+    Key("auto_augment", Str(), None, "augmentation",
+         "Auto-augment policy string as MindCV/timm write it, e.g. randaug-m9-n2-mstd0.5, autoaug, "
+         "trivialaugwide, augmix-m3-w3. null = off.", nullable=True),
+    Key("re_prob", Float(**_PROB), 0.0, "augmentation", "Probability of random erasing."),
+    Key("re_scale", List(Float(low=0.0, low_open=True), length=2), [0.02, 0.33], "augmentation",
+         "Area range of the erased rectangle, as fractions of the image."),
+    Key("re_ratio", List(Float(low=0.0, low_open=True), length=2), [0.3, 3.3], "augmentation",
+         "Aspect-ratio range of the erased rectangle."),
+    Key("re_value", ErasingValue(), 0, "augmentation",
+         "Fill of the erased rectangle: a number, one number per channel, or 'random'."),
+    Key("re_max_attempts", Int(low=1), 10, "augmentation",
+         "Attempts to place the erased rectangle before giving up on the image."),
+    Key("mean", List(Float()), IMAGENET_MEAN, "augmentation", "Per-channel mean on the 0-255 scale."),
+    Key("std", List(Float(low=0.0, low_open=True)), IMAGENET_STD, "augmentation",
+         "Per-channel standard deviation on the 0-255 scale."),
+    Key("crop_pct", Float(low=0.0, high=1.0, low_open=True), 0.875, "augmentation",
+         "Eval: resize the short side to floor(image_resize / crop_pct), then center-crop image_resize."),
+    Key("mixup", Float(low=0.0), 0.0, "augmentation", "MixUp Beta(alpha, alpha) parameter; 0 = off (0.2 is usual)."),
+    Key("cutmix", Float(low=0.0), 0.0, "augmentation", "CutMix Beta(alpha, alpha) parameter; 0 = off (1.0 is usual)."),
+    Key("cutmix_prob", Float(**_PROB), 1.0, "augmentation",
+         "Probability that a batch gets MixUp/CutMix when either is on."),
+    # model
+    Key("model", Str(), "resnetv2_50", "model",
+         "Registered model name, e.g. resnetv2_50, preact_resnet50, preact_resnet164_cifar. "
+         "(MindCV's default mobilenet_v2_035_224 is not in this zoo.)"),
+    Key("num_classes", Int(low=1), None, "model", "Classes of the classifier; null = read from the dataset.",
+         nullable=True),
+    Key("in_channels", Int(low=1), 3, "model", "Input image channels (1 keeps MNIST-like data grayscale)."),
+    Key("drop_rate", Float(low=0.0, high=1.0), None, "model", "Dropout before the classifier; null = the model's.",
+         nullable=True),
+    Key("drop_path_rate", Float(low=0.0, high=1.0), None, "model",
+         "Stochastic-depth rate of the residual branches; null = the model's.", nullable=True),
+    Key("pretrained", Bool(), False, "model", "Start from the registry's weights for the model (local file or cache)."),
+    Key("ckpt_path", Str(), "", "model",
+         "Initialise the model from this checkpoint (fine-tuning to another num_classes works). "
+         "validate.py: the weights to evaluate. A missing file is an error."),
+    # loss
+    Key("loss", Str(("CE", "BCE")), "CE", "loss", "CE = softmax cross-entropy, BCE = binary cross-entropy."),
+    Key("label_smoothing", Float(low=0.0, high=1.0), 0.0, "loss", "Label smoothing factor."),
+    Key("reduction", Str(("mean", "sum")), "mean", "loss", "How per-sample losses are combined."),
+    # optimizer
+    Key("opt", Str(OPTIMIZERS), "adam", "optimizer", "Optimizer. nesterov = momentum with Nesterov updates."),
+    Key("momentum", Float(low=0.0), 0.9, "optimizer", "Momentum of sgd/momentum/nesterov/lars/rmsprop."),
+    Key("weight_decay", Float(low=0.0), 1e-6, "optimizer", "L2 weight decay."),
+    Key("use_nesterov", Bool(), False, "optimizer", "Nesterov updates for opt momentum/sgd."),
+    Key("weight_decay_filter", Str(("disable", "auto", "norm_and_bias")), "disable", "optimizer",
+         "Parameters exempt from weight decay: disable = none; norm_and_bias = normalisation weights and "
+         "biases; auto = none here, leaving MindSpore's own filtering."),
+    Key("filter_bias_and_bn", Bool(), None, "optimizer",
+         "Older MindCV spelling: true = weight_decay_filter norm_and_bias, false = disable.",
+         nullable=True, role=ALIAS),
+    Key("eps", Float(low=0.0, low_open=True), 1e-10, "optimizer", "Denominator term of adam/adamw/lamb/rmsprop."),
+    # scheduler
+    Key("scheduler", Str(SCHEDULERS), "cosine_decay", "scheduler", "Learning-rate schedule, computed per step."),
+    Key("lr", Float(low=0.0), 0.001, "scheduler", "Peak learning rate (after warm-up)."),
+    Key("min_lr", Float(low=0.0), 1e-6, "scheduler", "Final learning rate of cosine/polynomial decay."),
+    Key("warmup_epochs", Int(low=0), 3, "scheduler", "Warm-up epochs before the schedule starts."),
+    Key("warmup_factor", Float(low=0.0, high=1.0), 0.0, "scheduler",
+         "Warm-up starts at lr x warmup_factor."),
+    Key("warmup_mode", Str(("linear", "constant")), "linear", "scheduler",
+         "(new) linear = rise from lr x warmup_factor to lr; constant = hold lr x warmup_factor, then jump to lr "
+         "(the pre-activation paper's 0.01 warm-up for ResNet-110/1001)."),
+    Key("decay_epochs", Int(low=1), 100, "scheduler",
+         "cosine/polynomial: epochs of decay after warm-up; step_decay: epochs between decays."),
+    Key("decay_rate", Float(low=0.0, low_open=True), 0.9, "scheduler",
+         "Factor of step, multi-step and exponential decay (per decay, per epoch for exponential)."),
+    Key("multi_step_decay_milestones", List(Int(low=1), increasing=True), [30, 60, 90], "scheduler",
+         "multi_step_decay: lr is multiplied by decay_rate once this many epochs are done (each milestone)."),
+    Key("lr_epoch_stair", Bool(), False, "scheduler", "Change lr once per epoch instead of every step."),
+    Key("num_cycles", Int(low=1), 1, "scheduler", "cosine_decay: number of cosine cycles (restarts)."),
+    Key("cycle_decay", Float(low=0.0, low_open=True), 1.0, "scheduler", "cosine_decay: peak lr factor per cycle."),
+    Key("polynomial_power", Float(low=0.0, low_open=True), 1.0, "scheduler",
+         "(new) polynomial_decay: power of the decay (1 = linear)."),
+    # amp
+    Key("amp_level", Str(AMP_LEVELS), "O0", "amp",
+         "Mixed precision: O0 float32; O1 float16 for white-listed ops; O2 float16 except a black-list "
+         "(BatchNorm stays float32); O3 all float16."),
+    Key("val_amp_level", Str(AMP_LEVELS), "O0", "amp", "Mixed-precision level of validation."),
+    Key("loss_scale_type", Str(("fixed", "dynamic", "auto")), "fixed", "amp",
+         "fixed = loss_scale throughout; dynamic = grows/shrinks on overflow; auto = dynamic where the device "
+         "supports it with float16, else fixed."),
+    Key("loss_scale", Float(low=0.0, low_open=True), 1.0, "amp", "Loss scale (initial value when dynamic)."),
+    Key("drop_overflow_update", Bool(), False, "amp", "Skip the optimizer update of a step whose gradients overflow."),
+    Key("dynamic_loss_scale", Bool(), None, "amp",
+         "Older MindCV spelling: true = loss_scale_type dynamic, false = fixed.", nullable=True, role=ALIAS),
+    # training
+    Key("epoch_size", Int(low=1), 90, "training", "Total training epochs (a resumed run stops at the same total)."),
+    Key("dataset_sink_mode", Bool(), True, "training", "Feed data to the device in sinks of one epoch (faster)."),
+    Key("val_while_train", Bool(), False, "training", "Validate during training (needed for best/top_k checkpoints)."),
+    Key("val_interval", Int(low=1), 1, "training", "Validate every this many epochs."),
+    Key("ema", Bool(), False, "training",
+         "Keep an exponential moving average of the weights; it is validated and saved beside the raw weights."),
+    Key("ema_decay", Float(low=0.0, high=1.0, low_open=True), 0.9999, "training", "EMA decay per step."),
+    Key("clip_grad", Bool(), False, "training", "Clip gradients by global norm."),
+    Key("clip_value", Float(low=0.0, low_open=True), 15.0, "training", "Global-norm limit of clip_grad."),
+    Key("gradient_accumulation_steps", Int(low=1), 1, "training", "Accumulate gradients of this many steps per update."),
+    Key("nonfinite_patience", Int(low=1), 3, "training",
+         "(new) Stop the run after this many consecutive steps with a NaN/Inf loss; the last good checkpoint is kept."),
+    # checkpoint
+    Key("ckpt_save_dir", Str(), "./ckpt", "checkpoint", "Folder of checkpoints, logs, metrics and the resolved recipe."),
+    Key("ckpt_save_interval", Int(low=1), 1, "checkpoint", "Save a checkpoint every this many epochs."),
+    Key("ckpt_save_policy", Str(("latest_k", "top_k")), "latest_k", "checkpoint",
+         "Which keep_checkpoint_max checkpoints to keep: the latest, or the best by validation accuracy."),
+    Key("keep_checkpoint_max", Int(low=1), 10, "checkpoint", "Checkpoints kept (older runs' files in the folder count)."),
+    Key("resume", Str(), "", "checkpoint",
+         "(new) Continue a run: a checkpoint path, or auto = the latest checkpoint in ckpt_save_dir (a fresh "
+         "start when there is none). Restores weights, optimizer, schedule position, loss scale, EMA and RNG."),
+    Key("resume_opt", Bool(), False, "checkpoint",
+         "MindCV's way to resume: with ckpt_path, the same as resume: <ckpt_path>.", role=ALIAS),
+    Key("overwrite", Bool(), False, "checkpoint",
+         "(new) Allow a new run into a ckpt_save_dir that holds another run's checkpoints."),
+    # logging
+    Key("log_interval", Int(low=1), 100, "logging", "Log the training loss every this many steps."),
+    Key("metrics_file", Str(), "metrics.csv", "logging",
+         "(new) Per-epoch metrics table (one row per epoch); relative paths are inside ckpt_save_dir."),
+    Key("plot", Bool(), True, "logging", "(new) Write a PNG of loss and accuracy curves at the end of the run."),
+    # compatibility
+    Key("aux_factor", Float(low=0.0), 0.0, "compatibility", "Auxiliary-head loss weight; ResNetV2 has no auxiliary head.",
+         role=NO_EFFECT),
+    Key("aug_splits", Int(low=0), 0, "compatibility", "AugMix split batches (JSD loss); not implemented.",
+         role=NO_EFFECT),
+    Key("layer_decay", Float(low=0.0), None, "compatibility", "Layer-wise lr decay (for ViTs); not implemented.",
+         nullable=True, role=NO_EFFECT),
+    Key("amp_cast_list", Str(), None, "compatibility",
+         "Custom float16 cast list; the built-in lists of amp_level are used.", nullable=True, role=NO_EFFECT),
+    Key("eval_shuffle", Bool(), False, "compatibility", "Shuffle validation data; it cannot change the metrics.",
+         role=NO_EFFECT),
+    Key("enable_modelarts", Bool(), False, "compatibility", "Huawei ModelArts integration.", role=NO_EFFECT),
+    Key("data_url", Str(), "/cache/data/", "compatibility", "ModelArts dataset URL.", role=NO_EFFECT),
+    Key("multi_data_url", Str(), "/cache/data/", "compatibility", "ModelArts multi-dataset URL.", role=NO_EFFECT),
+    Key("ckpt_url", Str(), "/cache/output/", "compatibility", "ModelArts pretrained-model URL.", role=NO_EFFECT),
+    Key("train_url", Str(), "/cache/output/", "compatibility", "ModelArts output URL.", role=NO_EFFECT),
+)
+
+KEY_BY_NAME = {key.name: key for key in KEYS}
+assert len(KEY_BY_NAME) == len(KEYS), "duplicate key in the schema"
+assert all(key.group in GROUPS for key in KEYS), "key with an unknown group"
+
+# `config` is the recipe path itself: accepted (and ignored) inside a recipe, as MindCV's saved recipes carry it.
+CONFIG_PATH_KEY = "config"
+
+
+def defaults():
+    """Every key with its default value (lists copied, so callers may change them)."""
+    return {key.name: list(key.default) if isinstance(key.default, list) else key.default for key in KEYS}
+
+
+def closest_keys(name, limit=3):
+    """Valid keys spelled most like `name`, for 'did you mean' hints."""
+    return difflib.get_close_matches(name, list(KEY_BY_NAME), n=limit, cutoff=0.6)
+
+
+def unknown_key_message(name, where):
+    """The error text for a key that does not exist, with the nearest valid keys; `where` reads like
+    "on the command line" or "in recipe x.yaml"."""
+    hints = closest_keys(name)
+    hint = f"; did you mean {' or '.join(repr(h) for h in hints)}?" if hints else \
+        "; run with --help (or python -m mindcv_resnetv2.config --markdown) for the list of keys"
+    return f"unknown key {name!r} {where}{hint}"
+
