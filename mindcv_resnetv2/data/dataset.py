@@ -1,0 +1,108 @@
+"""``create_dataset``: one shard of one split for one epoch, as a MindSpore dataset with its class names attached.
+
+Sample order is decided in Python (``sharding.epoch_indices``) and handed to MindSpore as an ordered subset, so the
+order is a pure function of (seed, epoch, shard) and never depends on MindSpore's global random state. Rebuild the
+dataset for every epoch (pass ``epoch``); ``get_dataset_size()`` is the number of samples this shard yields.
+
+Corrupt images: ImageFolder data is decoded lazily by MindSpore's C++ ops. A file that cannot be decoded stops the
+iteration with ``UnreadableImageError`` naming the file (see ``loader``); run
+``python -m mindcv_resnetv2.data.check ROOT`` before a long run to list every unreadable file at once.
+"""
+import dataclasses
+import os
+
+import mindspore.dataset as msds
+import numpy as np
+
+from . import sources
+from .download import download_dataset
+from .sharding import epoch_indices
+
+ARRAY_DATASETS = ("cifar10", "cifar100", "mnist", "fashion_mnist", "synthetic")
+SMALL_IMAGE_DATASETS = ("cifar10", "cifar100", "mnist", "fashion_mnist")
+SYNTHETIC_LENGTH = {True: 256, False: 64}
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardInfo:
+    """What the loader needs to know about the dataset it batches (seeds and whether images are still encoded)."""
+    name: str
+    seed: int
+    epoch: int
+    shard_id: int
+    num_shards: int
+    is_training: bool
+    encoded: bool
+
+
+def _canonical(name):
+    return name.lower().replace("-", "_")
+
+
+def read_class_names(name, root, split="train", num_classes=None):
+    """Class names, index = label, without building a pipeline (e.g. to write them next to checkpoints)."""
+    name = _canonical(name)
+    if name in ("cifar10", "cifar100"):
+        return sources.cifar_class_names(name, root)
+    if name in ("mnist", "fashion_mnist"):
+        return sources.idx_class_names(name)
+    if name == "synthetic":
+        return [str(i) for i in range(num_classes or 10)]
+    return sources.scan_image_folder(root, split)[0]
+
+
+def create_dataset(name="imagenet", root=None, split="train", shuffle=True, num_samples=None, num_shards=None,
+                   shard_id=None, num_parallel_workers=None, download=False, num_aug_repeats=0, seed=0, epoch=0,
+                   is_training=None, in_channels=3, image_size=224, num_classes=10, synthetic_length=None):
+    """One shard's samples of ``split`` for ``epoch``; names other than cifar/mnist/synthetic read an ImageFolder.
+
+    ``is_training`` (default: ``shuffle``) picks the sharding rule: equal shard sizes for training, an exact
+    partition for evaluation (see ``sharding``). ``image_size``, ``num_classes`` and ``synthetic_length`` only
+    apply to ``name="synthetic"``. Grayscale data is repeated to 3 channels unless ``in_channels=1``.
+    """
+    name = _canonical(name)
+    training = bool(shuffle) if is_training is None else bool(is_training)
+    if in_channels not in (1, 3):
+        raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+    if download:
+        download_dataset(name, root)
+    if name in ARRAY_DATASETS:
+        class_names, source, length = _array_source(name, root, split, seed, training, in_channels, image_size,
+                                                    num_classes, synthetic_length)
+    else:
+        class_names, counts = sources.scan_image_folder(root, split)
+        length = sum(counts)
+    indices = epoch_indices(length, shuffle=shuffle, seed=seed, epoch=epoch, num_shards=num_shards,
+                            shard_id=shard_id, equal_shards=training, num_aug_repeats=num_aug_repeats,
+                            num_samples=num_samples)
+    if name in ARRAY_DATASETS:
+        source.indices = indices
+        dataset = msds.GeneratorDataset(source, column_names=["image", "label"], shuffle=False,
+                                        num_parallel_workers=1, python_multiprocessing=False)
+    else:
+        dataset = msds.ImageFolderDataset(
+            os.path.join(root, split), decode=False, extensions=list(sources.IMAGE_EXTENSIONS),
+            class_indexing={c: i for i, c in enumerate(class_names)},
+            sampler=msds.SubsetSampler(indices.tolist()), num_parallel_workers=num_parallel_workers)
+    dataset.class_names = class_names
+    dataset.shard_info = ShardInfo(name, seed, epoch, shard_id or 0, num_shards or 1, training,
+                                   encoded=name not in ARRAY_DATASETS)
+    return dataset
+
+
+def _array_source(name, root, split, seed, training, in_channels, image_size, num_classes, synthetic_length):
+    """(class names, random-access source over the whole split, split length) for in-memory datasets."""
+    if name == "synthetic":
+        length = synthetic_length or SYNTHETIC_LENGTH[training]
+        split_seed = seed * 2 + int(training)
+        source = sources.SyntheticSource(image_size, num_classes, np.arange(length), in_channels, split_seed)
+        return [str(i) for i in range(num_classes)], source, length
+    train_half = sources.is_training_split(name, split)
+    if root is None:
+        raise sources.DatasetLayoutError(f"{name} needs root= (the folder with its files)")
+    if name in ("cifar10", "cifar100"):
+        images, labels = sources.read_cifar(name, root, train_half)
+    else:
+        images, labels = sources.read_idx_pair(root, train_half)
+    source = sources.IndexedArraySource(images, labels, np.arange(len(labels)), in_channels)
+    return read_class_names(name, root), source, len(labels)

@@ -1,0 +1,103 @@
+"""Fetch CIFAR-10/100 (binary), MNIST and Fashion-MNIST with an MD5 check, a progress bar and network timeouts.
+
+The URL table can be redirected without code changes: ``MINDCV_RESNETV2_DATA_MIRROR=<base URL>`` makes every file
+``<base URL>/<file name>`` (a local ``file://`` folder or an internal HTTP mirror). The MD5 sums are those of the
+upstream files (as published by the dataset authors and torchvision's download table).
+"""
+import hashlib
+import logging
+import os
+import socket
+import tarfile
+import urllib.error
+import urllib.request
+
+from tqdm import tqdm
+
+from .sources import CIFAR_DIRS
+
+_logger = logging.getLogger(__name__)
+
+MIRROR_ENV = "MINDCV_RESNETV2_DATA_MIRROR"
+TIMEOUT_SECONDS = 20
+
+_MNIST_BASE = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+_FASHION_BASE = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+
+# dataset -> [(upstream url, md5)]; .tar.gz archives are extracted into root
+DOWNLOADS = {
+    "cifar10": [("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530")],
+    "cifar100": [("https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz", "03b5dce01913d631647c71ecec9e9cb8")],
+    "mnist": [
+        (_MNIST_BASE + "train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        (_MNIST_BASE + "train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+        (_MNIST_BASE + "t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+        (_MNIST_BASE + "t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+    ],
+    "fashion_mnist": [
+        (_FASHION_BASE + "train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        (_FASHION_BASE + "train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+        (_FASHION_BASE + "t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+        (_FASHION_BASE + "t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+    ],
+}
+
+
+class DownloadError(RuntimeError):
+    """A dataset file could not be fetched or failed its checksum; the message names the URL and the remedy."""
+
+
+def md5_of(path):
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_url(url, mirror=None):
+    """``url`` or, with a mirror (argument or env var), ``<mirror>/<file name>``."""
+    mirror = mirror or os.environ.get(MIRROR_ENV)
+    return f"{mirror.rstrip('/')}/{url.rsplit('/', 1)[-1]}" if mirror else url
+
+
+def fetch(url, destination, md5, timeout=TIMEOUT_SECONDS):
+    """Download ``url`` to ``destination`` (skipped when a file with the right MD5 is there); verify the MD5."""
+    if os.path.isfile(destination) and md5_of(destination) == md5:
+        return destination
+    partial = destination + ".part"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=os.path.basename(destination)) as bar:
+                for block in iter(lambda: response.read(1 << 16), b""):
+                    out.write(block)
+                    bar.update(len(block))
+    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise DownloadError(f"could not download {url} ({exc}). Without network access, download the file "
+                            f"elsewhere and place it at {destination!r}, or set {MIRROR_ENV} to a folder/URL "
+                            f"that holds it") from exc
+    actual = md5_of(partial)
+    if actual != md5:
+        os.remove(partial)
+        raise DownloadError(f"{url} downloaded with MD5 {actual}, expected {md5}: the file is damaged or not "
+                            f"the published one; nothing was kept")
+    os.replace(partial, destination)
+    return destination
+
+
+def download_dataset(name, root, mirror=None, timeout=TIMEOUT_SECONDS):
+    """Fetch dataset ``name`` into ``root`` in the layout ``create_dataset`` reads (archives are extracted)."""
+    if name not in DOWNLOADS:
+        raise ValueError(f"download=True supports {sorted(DOWNLOADS)}, not {name!r}; place ImageFolder data by hand")
+    os.makedirs(root, exist_ok=True)
+    for url, md5 in DOWNLOADS[name]:
+        file_name = url.rsplit("/", 1)[-1]
+        path = fetch(resolve_url(url, mirror), os.path.join(root, file_name), md5, timeout)
+        if file_name.endswith(".tar.gz") and not os.path.isdir(os.path.join(root, CIFAR_DIRS[name])):
+            _logger.info("extracting %s", path)
+            with tarfile.open(path, "r:gz") as archive:
+                archive.extractall(root, filter="data")
+    return root

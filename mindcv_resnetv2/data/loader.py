@@ -1,0 +1,121 @@
+"""``create_loader``: map the transforms, batch, optionally MixUp/CutMix; iterate with the epoch's seed in force.
+
+MindSpore's C++ random ops read the global dataset seed when an iterator is created, so the returned ``Loader``
+sets the (seed, epoch, shard) seed around ``create_*_iterator`` and restores the caller's seed and the Python/numpy
+random states afterwards. Hand ``loader.dataset`` to ``mindspore.Model`` only inside ``with loader.seeded():``.
+
+A file that cannot be decoded stops iteration with ``UnreadableImageError`` naming it (MindSpore reports the
+path of the failing row; this turns it into a short, typed error with the remedy).
+"""
+import contextlib
+import random
+import re
+
+import mindspore.dataset as msds
+import mindspore.dataset.transforms as mstransforms
+import numpy as np
+from mindspore import dtype as mstype
+
+from .keyed import KeyedRandomOp
+from .mixing import BatchMixer
+from .sharding import pipeline_seed
+from .transforms import create_transforms
+
+_FAILED_FILE = re.compile(r"The corresponding data file is: (.+?)\. ")
+
+
+class UnreadableImageError(RuntimeError):
+    """An image file of the dataset could not be decoded; ``path`` names it."""
+
+    def __init__(self, path):
+        self.path = path
+        super().__init__(f"cannot decode image file {path!r} (corrupt or truncated). Replace or delete it; "
+                         f"`python -m mindcv_resnetv2.data.check ROOT` lists every unreadable file of a dataset")
+
+
+class _ReportingIterator:
+    def __init__(self, iterator):
+        self.iterator = iterator
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self.iterator)
+        except RuntimeError as exc:
+            match = _FAILED_FILE.search(str(exc))
+            if match:
+                raise UnreadableImageError(match.group(1)) from exc
+            raise
+
+
+class Loader:
+    """The batched pipeline plus the seed its random ops must be built with."""
+
+    def __init__(self, dataset, seed):
+        self.dataset, self.seed = dataset, seed
+
+    @contextlib.contextmanager
+    def seeded(self):
+        """Set this epoch's dataset seed; restore the previous seed and Python/numpy random states on exit."""
+        previous, py_state, np_state = msds.config.get_seed(), random.getstate(), np.random.get_state()
+        msds.config.set_seed(self.seed)
+        try:
+            yield self.dataset
+        finally:
+            msds.config.set_seed(previous)
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+    def create_tuple_iterator(self, num_epochs=1, output_numpy=False, do_copy=True):
+        with self.seeded():
+            iterator = self.dataset.create_tuple_iterator(num_epochs=num_epochs, output_numpy=output_numpy,
+                                                          do_copy=do_copy)
+        return _ReportingIterator(iterator)
+
+    def create_dict_iterator(self, num_epochs=1, output_numpy=False, do_copy=True):
+        with self.seeded():
+            iterator = self.dataset.create_dict_iterator(num_epochs=num_epochs, output_numpy=output_numpy,
+                                                         do_copy=do_copy)
+        return _ReportingIterator(iterator)
+
+    def __iter__(self):
+        return self.create_tuple_iterator()
+
+    def get_dataset_size(self):
+        """Batches per epoch on this shard."""
+        return self.dataset.get_dataset_size()
+
+    def get_batch_size(self):
+        return self.dataset.get_batch_size()
+
+
+def create_loader(dataset, batch_size=32, drop_remainder=True, is_training=True, mixup=0.0, cutmix=0.0,
+                  cutmix_prob=1.0, label_smoothing=0.0, num_classes=1000, transform=None, num_parallel_workers=None,
+                  seed=None, epoch=None, switch_prob=0.5):
+    """Batches of (float32 NCHW images, int32 (B,) labels), or float32 (B, num_classes) soft targets with mixing.
+
+    ``dataset`` comes from ``create_dataset`` (a fresh one per loader; MindSpore datasets cannot be consumed twice).
+    ``seed``/``epoch`` default to the dataset's. Mixing (training only): ``cutmix_prob`` is the probability a batch
+    is mixed at all (MindCV's meaning); with both alphas > 0, CutMix is picked with ``switch_prob``, else MixUp.
+    With mixing on, ``label_smoothing`` is applied to the soft targets here (the loss must not smooth again);
+    without it, labels stay int32 and smoothing is the loss's job.
+    """
+    info = dataset.shard_info
+    seed = info.seed if seed is None else seed
+    epoch = info.epoch if epoch is None else epoch
+    salt = (seed, epoch, info.shard_id)
+    if transform is None:
+        transform = create_transforms(dataset_name=info.name, is_training=is_training)
+    operations = [op.with_salt(salt) if isinstance(op, KeyedRandomOp) else op for op in transform]
+    dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=num_parallel_workers)
+    mixing = is_training and (mixup > 0 or cutmix > 0)
+    if mixing:
+        mixer = BatchMixer(num_classes, mixup, cutmix, cutmix_prob, switch_prob, label_smoothing, salt)
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder, input_columns=["image", "label"],
+                                per_batch_map=mixer)
+    else:
+        dataset = dataset.map(operations=mstransforms.TypeCast(mstype.int32), input_columns="label")
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    return Loader(dataset, pipeline_seed(seed, epoch, info.shard_id))

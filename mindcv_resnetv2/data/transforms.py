@@ -1,0 +1,111 @@
+"""``create_transforms``: the per-image op list for training or evaluation, MindCV recipe keys as arguments.
+
+Training (ImageFolder): decode fused with random-resized-crop, flips, auto-augment or colour jitter, normalize,
+HWC->CHW, random erasing. Small-image datasets (CIFAR, MNIST-like; ``small_image_crop``) use resize, pad
+``crop_padding`` and random-crop instead of random-resized-crop. Evaluation: resize the short side to
+``floor(image_resize / crop_pct)``, center-crop ``image_resize``, normalize, HWC->CHW (small images: resize only).
+Colour jitter is skipped when an auto-augment policy is set (the policies contain colour ops), as in timm/MindCV.
+"""
+import logging
+import math
+
+import mindspore.dataset.vision as vision
+
+from .auto_augment import auto_augment_ops
+from .dataset import ARRAY_DATASETS, SMALL_IMAGE_DATASETS
+from .keyed import RandomErasing
+
+_logger = logging.getLogger(__name__)
+
+IMAGENET_MEAN_255 = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+IMAGENET_STD_255 = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+
+INTERPOLATIONS = {
+    "bilinear": vision.Inter.BILINEAR,
+    "bicubic": vision.Inter.BICUBIC,
+    "nearest": vision.Inter.NEAREST,
+    "area": vision.Inter.AREA,
+}
+# Rotations/affines of the auto-augment ops only support these; others fall back to bilinear there.
+_GEOMETRIC_INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+
+
+def interpolation_mode(name):
+    """MindSpore ``Inter`` for a recipe interpolation name."""
+    if name == "lanczos":
+        raise ValueError("interpolation 'lanczos' is not available in MindSpore's C++ vision ops (only PIL has it); "
+                         f"use one of {sorted(INTERPOLATIONS)} (bicubic is the closest)")
+    if name not in INTERPOLATIONS:
+        raise ValueError(f"unknown interpolation {name!r}; use one of {sorted(INTERPOLATIONS)}")
+    return INTERPOLATIONS[name]
+
+
+def _per_channel(values, in_channels, what):
+    values = [float(v) for v in (values if isinstance(values, (list, tuple)) else [values])]
+    if len(values) == in_channels:
+        return values
+    if in_channels == 1 and len(values) == 3:
+        return [sum(values) / 3.0]
+    raise ValueError(f"{what} has {len(values)} values, the images have {in_channels} channels")
+
+
+def _color_jitter(color_jitter):
+    if isinstance(color_jitter, (int, float)):
+        return vision.RandomColorAdjust(color_jitter, color_jitter, color_jitter)
+    if len(color_jitter) in (3, 4):
+        return vision.RandomColorAdjust(*color_jitter)
+    raise ValueError(f"color_jitter must be a number or (brightness, contrast, saturation[, hue]), "
+                     f"got {color_jitter!r}")
+
+
+def create_transforms(dataset_name="imagenet", is_training=True, image_resize=224, scale=(0.08, 1.0),
+                      ratio=(0.75, 1.333), hflip=0.5, vflip=0.0, color_jitter=0.4, interpolation="bilinear",
+                      auto_augment=None, mean=IMAGENET_MEAN_255, std=IMAGENET_STD_255, re_prob=0.0,
+                      re_scale=(0.02, 0.33), re_ratio=(0.3, 3.3), re_value=0, re_max_attempts=10, crop_pct=0.875,
+                      small_image_crop=None, crop_padding=4, in_channels=3):
+    """The op list for ``dataset.map(operations=..., input_columns="image")``; see the module doc for the order.
+
+    ``small_image_crop``: None picks it for CIFAR/MNIST-like datasets. ``in_channels=1`` turns decoded RGB images
+    gray (ImageFolder data); mean/std with 3 values are then averaged.
+    """
+    name = dataset_name.lower().replace("-", "_")
+    encoded = name not in ARRAY_DATASETS
+    small = name in SMALL_IMAGE_DATASETS if small_image_crop is None else bool(small_image_crop)
+    inter = interpolation_mode(interpolation)
+    mean = _per_channel(mean, in_channels, "mean")
+    std = _per_channel(std, in_channels, "std")
+    ops = []
+    if is_training:
+        if small:
+            ops += [vision.Decode()] if encoded else []
+            ops += [vision.Resize(image_resize, inter), vision.RandomCrop(image_resize, padding=crop_padding)]
+        elif encoded:
+            ops.append(vision.RandomCropDecodeResize(image_resize, scale=tuple(scale), ratio=tuple(ratio),
+                                                     interpolation=inter))
+        else:
+            ops.append(vision.RandomResizedCrop(image_resize, scale=tuple(scale), ratio=tuple(ratio),
+                                                interpolation=inter))
+        if hflip > 0:
+            ops.append(vision.RandomHorizontalFlip(hflip))
+        if vflip > 0:
+            ops.append(vision.RandomVerticalFlip(vflip))
+        if auto_augment:
+            geometric = inter if interpolation in _GEOMETRIC_INTERPOLATIONS else vision.Inter.BILINEAR
+            ops += auto_augment_ops(auto_augment, geometric)
+            if color_jitter:
+                _logger.info("color_jitter=%s is not applied: auto_augment %r already varies colour",
+                             color_jitter, auto_augment)
+        elif color_jitter:
+            ops.append(_color_jitter(color_jitter))
+    else:
+        ops += [vision.Decode()] if encoded else []
+        if small:
+            ops.append(vision.Resize(image_resize, inter))
+        else:
+            ops += [vision.Resize(math.floor(image_resize / crop_pct), inter), vision.CenterCrop(image_resize)]
+    if encoded and in_channels == 1:
+        ops.append(vision.ConvertColor(vision.ConvertMode.COLOR_RGB2GRAY))
+    ops += [vision.Normalize(mean=mean, std=std), vision.HWC2CHW()]
+    if is_training and re_prob > 0:
+        ops.append(RandomErasing(re_prob, tuple(re_scale), tuple(re_ratio), re_value, re_max_attempts))
+    return ops
