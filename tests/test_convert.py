@@ -1,0 +1,115 @@
+"""timm resnetv2 safetensors -> preact_resnet checkpoint, on a synthetic file with timm's keys and shapes."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from mindcv_resnetv2.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from mindcv_resnetv2.convert import convert_timm_checkpoint, timm_name_to_ours
+from mindcv_resnetv2.convert.__main__ import main
+from mindcv_resnetv2.models import create_model
+
+TIMM_TSV = os.path.join(
+    os.path.dirname(__file__), "..", "..", "shared", "reference", "timm_resnetv2_50_state_dict.tsv"
+)
+
+
+def timm_shapes(num_classes=1000):
+    """timm resnetv2_50's state-dict shapes, with the head resized to `num_classes`."""
+    shapes = {}
+    for line in open(TIMM_TSV):
+        name, shape = line.rstrip("\n").split("\t")[:2]
+        shapes[name] = tuple(int(d) for d in shape.strip("()").split(",") if d.strip())
+    shapes["head.fc.weight"] = (num_classes,) + shapes["head.fc.weight"][1:]
+    shapes["head.fc.bias"] = (num_classes,)
+    return shapes
+
+
+def write_timm_file(path, num_classes=1000, drop=(), extra=None):
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for name, shape in timm_shapes(num_classes).items():
+        if name in drop:
+            continue
+        if name.endswith("num_batches_tracked"):
+            arrays[name] = np.array(1234, np.int64)
+        elif name.endswith("running_var"):
+            arrays[name] = rng.uniform(0.5, 2.0, shape).astype(np.float32)
+        else:
+            arrays[name] = rng.standard_normal(shape).astype(np.float32)
+    arrays.update(extra or {})
+    save_file(arrays, str(path), metadata={"format": "pt"})
+    return arrays
+
+
+def test_cli_converts_and_values_land_in_the_right_parameters(tmp_path):
+    source, output = tmp_path / "model.safetensors", tmp_path / "preact_resnet50.ckpt"
+    timm = write_timm_file(source)
+    assert main(["timm", str(source), str(output), "--model", "preact_resnet50"]) == 0
+
+    net = create_model("preact_resnet50", num_classes=1000)
+    report = load_checkpoint(net, output)
+    assert not report.missing and not report.unexpected
+    params = {name: p.asnumpy() for name, p in net.parameters_dict().items()}
+    expected = {
+        "conv1.weight": timm["stem.conv.weight"],
+        "classifier.weight": timm["head.fc.weight"][:, :, 0, 0],
+        "classifier.bias": timm["head.fc.bias"],
+        "layer1.0.down_sample.0.weight": timm["stages.0.blocks.0.downsample.conv.weight"],
+        "layer4.2.bn3.moving_variance": timm["stages.3.blocks.2.norm3.running_var"],
+        "layer3.5.bn1.gamma": timm["stages.2.blocks.5.norm1.weight"],
+        "layer2.3.conv2.weight": timm["stages.1.blocks.3.conv2.weight"],
+        "norm.moving_mean": timm["norm.running_mean"],
+        "norm.beta": timm["norm.bias"],
+    }
+    assert params["classifier.weight"].shape == (1000, 2048)
+    for name, value in expected.items():
+        np.testing.assert_array_equal(params[name], value, err_msg=name)
+    # Every non-counter timm tensor arrived somewhere, each exactly once.
+    assert len(read_checkpoint(output)) == len([k for k in timm if not k.endswith("num_batches_tracked")])
+
+
+def test_fine_tuned_head_sets_the_class_count(tmp_path):
+    source, output = tmp_path / "ft.safetensors", tmp_path / "ft.ckpt"
+    write_timm_file(source, num_classes=10)
+    convert_timm_checkpoint(source, output, model_name="preact_resnet50")
+    assert read_checkpoint(output)["classifier.weight"].shape == (10, 2048)
+
+
+def test_unknown_timm_key_is_named(tmp_path):
+    source = tmp_path / "deep_stem.safetensors"
+    write_timm_file(source, num_classes=2, extra={"stem.conv2.weight": np.zeros((3, 3), np.float32)})
+    with pytest.raises(CheckpointError, match=r"timm key 'stem\.conv2\.weight'"):
+        convert_timm_checkpoint(source, tmp_path / "out.ckpt")
+    assert not (tmp_path / "out.ckpt").exists()
+
+
+def test_missing_timm_key_is_named_by_our_name(tmp_path):
+    source = tmp_path / "incomplete.safetensors"
+    write_timm_file(source, num_classes=2, drop=("stages.2.blocks.1.norm2.running_var",))
+    with pytest.raises(CheckpointError, match=r"Missing from the checkpoint \(1\): layer3\.1\.bn2\.moving_variance"):
+        convert_timm_checkpoint(source, tmp_path / "out.ckpt")
+    assert not (tmp_path / "out.ckpt").exists()
+
+
+def test_wrong_target_model_fails_with_shapes(tmp_path, capsys):
+    source = tmp_path / "r50.safetensors"
+    write_timm_file(source, num_classes=2)
+    assert main(["timm", str(source), str(tmp_path / "out.ckpt"), "--model", "preact_resnet18"]) == 1
+    assert "layer1.0.conv3.weight" in capsys.readouterr().err
+
+
+def test_name_mapping_rules():
+    assert timm_name_to_ours("stages.1.blocks.0.norm1.running_mean") == "layer2.0.bn1.moving_mean"
+    assert timm_name_to_ours("stages.0.blocks.0.norm1.num_batches_tracked") is None
+    assert timm_name_to_ours("head.fc.bias") == "classifier.bias"
+
+
+def test_command_line_help_runs():
+    result = subprocess.run(
+        [sys.executable, "-m", "mindcv_resnetv2.convert", "timm", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "--model" in result.stdout
