@@ -11,8 +11,8 @@ _logger = logging.getLogger(__name__)
 TRAINING_ENTRIES = ("train",)
 ENTRIES = ("train", "validate", "infer", "export", "bench")
 
-# Schedulers whose decay_epochs is the length of the decay (not a step size).
-_DECAY_LENGTH_SCHEDULERS = ("cosine_decay", "polynomial_decay")
+# Schedulers that end after warm-up + their decay span (then hold min_lr), so the span should fit the run.
+_FINITE_SCHEDULERS = ("cosine_decay", "polynomial_decay", "one_cycle")
 
 
 def check_config(cfg, entry="train"):
@@ -87,12 +87,15 @@ def _check_schedule_length(cfg, warnings):
             f"warmup_epochs {cfg.warmup_epochs} is longer than epoch_size {cfg.epoch_size}: the run ends during "
             f"warm-up; lower warmup_epochs"
         )
-    elif cfg.scheduler in _DECAY_LENGTH_SCHEDULERS and cfg.warmup_epochs + cfg.decay_epochs > cfg.epoch_size:
-        warnings.append(
-            f"warmup_epochs + decay_epochs = {cfg.warmup_epochs + cfg.decay_epochs} is more than epoch_size "
-            f"{cfg.epoch_size}: the run ends before lr reaches min_lr; set decay_epochs to "
-            f"{max(cfg.epoch_size - cfg.warmup_epochs, 1)}"
-        )
+    elif cfg.scheduler in _FINITE_SCHEDULERS:
+        cycles = cfg.num_cycles if cfg.scheduler == "cosine_decay" else 1
+        span = cfg.warmup_epochs + cfg.decay_epochs * cycles
+        if span > cfg.epoch_size:
+            fitting = max((cfg.epoch_size - cfg.warmup_epochs) // cycles, 1)
+            warnings.append(
+                f"warmup_epochs + decay_epochs{f' x num_cycles' if cycles > 1 else ''} = {span} is more than "
+                f"epoch_size {cfg.epoch_size}: the run ends before lr reaches min_lr; set decay_epochs to {fitting}"
+            )
     if cfg.scheduler == "multi_step_decay":
         late = [m for m in cfg.multi_step_decay_milestones if m >= cfg.epoch_size]
         if late:
