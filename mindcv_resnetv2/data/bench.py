@@ -1,0 +1,123 @@
+"""``python -m mindcv_resnetv2.data.bench``: images/s of the train and eval pipelines alone, versus plain PIL.
+
+Generates a JPEG ImageFolder with ImageNet-like image sizes in a temporary folder, then times one epoch of
+(a) this package's MindSpore pipelines (recipe defaults: random-resized-crop fused with decode, flip, colour jitter
+0.4, normalize; eval: resize, center crop, normalize) and (b) the same work written with PIL and numpy in Python,
+the way a torchvision user's DataLoader runs it (one process per worker), for each worker count.
+"""
+import argparse
+import math
+import os
+import random
+import tempfile
+import time
+from multiprocessing import Pool
+
+import numpy as np
+from PIL import Image, ImageEnhance
+
+from .dataset import create_dataset
+from .loader import create_loader
+from .transforms import IMAGENET_MEAN_255, IMAGENET_STD_255, create_transforms
+
+
+def make_image_folder(root, num_images, width, height, num_classes=4, seed=0):
+    """A JPEG ImageFolder of smooth random images (JPEG sizes and decode cost like photos, unlike pure noise)."""
+    rng = np.random.default_rng(seed)
+    for i in range(num_images):
+        folder = os.path.join(root, "train", f"class_{i % num_classes}")
+        os.makedirs(folder, exist_ok=True)
+        coarse = Image.fromarray(rng.integers(0, 256, (height // 16, width // 16, 3), dtype=np.uint8))
+        image = np.asarray(coarse.resize((width, height), Image.BICUBIC), dtype=np.int16)
+        image = np.clip(image + rng.integers(-12, 13, image.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(image).save(os.path.join(folder, f"img_{i:05d}.jpg"), quality=90)
+    return root
+
+
+def pipeline_rate(root, training, size, workers, batch_size):
+    """Images/s of one epoch through create_dataset + create_loader."""
+    dataset = create_dataset("imagefolder", root, "train", shuffle=training, num_parallel_workers=workers)
+    transform = create_transforms("imagefolder", is_training=training, image_resize=size)
+    loader = create_loader(dataset, batch_size=batch_size, drop_remainder=False, is_training=training,
+                           transform=transform, num_parallel_workers=workers)
+    start, count = time.perf_counter(), 0
+    for images, _ in loader.create_tuple_iterator(output_numpy=True):
+        count += len(images)
+    return count / (time.perf_counter() - start)
+
+
+_MEAN = np.array(IMAGENET_MEAN_255, np.float32)
+_STD = np.array(IMAGENET_STD_255, np.float32)
+
+
+def pil_train_sample(path, size=224):
+    """The training transform in plain PIL/numpy: random-resized-crop, flip, colour jitter 0.4, normalize, CHW."""
+    image = Image.open(path).convert("RGB")
+    width, height = image.size
+    for _ in range(10):
+        area = width * height * random.uniform(0.08, 1.0)
+        aspect = math.exp(random.uniform(math.log(3 / 4), math.log(4 / 3)))
+        w, h = int(round(math.sqrt(area * aspect))), int(round(math.sqrt(area / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            left, top = random.randint(0, width - w), random.randint(0, height - h)
+            break
+    else:
+        w, h, left, top = width, height, 0, 0
+    image = image.resize((size, size), Image.BILINEAR, box=(left, top, left + w, top + h))
+    if random.random() < 0.5:
+        image = image.transpose(Image.FLIP_LEFT_RIGHT)
+    for enhance in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
+        image = enhance(image).enhance(random.uniform(0.6, 1.4))
+    return ((np.asarray(image, np.float32) - _MEAN) / _STD).transpose(2, 0, 1)
+
+
+def pil_eval_sample(path, size=224, crop_pct=0.875):
+    """The eval transform in plain PIL/numpy: resize short side, center crop, normalize, CHW."""
+    image = Image.open(path).convert("RGB")
+    short = math.floor(size / crop_pct)
+    width, height = image.size
+    scale = short / min(width, height)
+    image = image.resize((max(short, round(width * scale)), max(short, round(height * scale))), Image.BILINEAR)
+    left, top = (image.size[0] - size) // 2, (image.size[1] - size) // 2
+    image = image.crop((left, top, left + size, top + size))
+    return ((np.asarray(image, np.float32) - _MEAN) / _STD).transpose(2, 0, 1)
+
+
+def pil_rate(files, training, workers, batch_size):
+    """Images/s of the PIL transform over ``files`` with ``workers`` processes, batches stacked like a DataLoader."""
+    work = pil_train_sample if training else pil_eval_sample
+    start = time.perf_counter()
+    with Pool(workers) as pool:
+        samples = pool.map(work, files, chunksize=batch_size)
+    for first in range(0, len(samples), batch_size):
+        np.stack(samples[first:first + batch_size])
+    return len(files) / (time.perf_counter() - start)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=400, help="number of generated JPEG images")
+    parser.add_argument("--width", type=int, default=500)
+    parser.add_argument("--height", type=int, default=375)
+    parser.add_argument("--size", type=int, default=224, help="crop size fed to the model")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    args = parser.parse_args(argv)
+    worker_counts = [int(w) for w in args.workers.split(",")]
+    print(f"cores: {os.cpu_count()}; {args.images} JPEG images {args.width}x{args.height} -> {args.size}x{args.size}")
+    with tempfile.TemporaryDirectory() as root:
+        make_image_folder(root, args.images, args.width, args.height)
+        files = [os.path.join(d, f) for d, _, fs in os.walk(os.path.join(root, "train")) for f in sorted(fs)]
+        pipeline_rate(root, True, args.size, 1, args.batch_size)  # warm the page cache and MindSpore's engine
+        print(f"{'pipeline':<10}{'workers':>8}{'mindspore img/s':>17}{'PIL img/s':>11}{'speed-up':>10}"
+              f"{'ms img/s/core':>15}")
+        for training in (True, False):
+            for workers in worker_counts:
+                ours = pipeline_rate(root, training, args.size, workers, args.batch_size)
+                theirs = pil_rate(files, training, workers, args.batch_size)
+                print(f"{'train' if training else 'eval':<10}{workers:>8}{ours:>17.1f}{theirs:>11.1f}"
+                      f"{ours / theirs:>9.2f}x{ours / min(workers, os.cpu_count()):>15.1f}")
+
+
+if __name__ == "__main__":
+    main()
