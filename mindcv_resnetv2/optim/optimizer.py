@@ -1,0 +1,235 @@
+"""The recipe's `opt` as a MindSpore optimizer, with weight-decay filtering and a fixed loss scale.
+
+Weight decay is always given per parameter group, so "disable" really decays every parameter: MindSpore's
+optimizers, given a plain parameter list, silently skip parameters whose names contain "beta" or "gamma".
+
+`loss_scale` is for a FIXED loss scale whose gradients reach the optimizer still scaled (MindSpore's
+FixedLossScaleManager with drop_overflow_update=False): the optimizer divides them by loss_scale. With a dynamic
+loss scale, or when the training step unscales gradients itself, pass 1.0.
+
+MindSpore's nn.Lamb and nn.LARS need Ascend-only kernels (Lamb, LARSUpdate) and nn.AdamWeightDecay takes no loss
+scale, so AdamW, LAMB and LARS are written here from elementary operations and run on every backend. Their state
+(moments, global_step) is checkpointed like any MindSpore optimizer's.
+"""
+import math
+
+import mindspore as ms
+from mindspore import nn, ops
+from mindspore.ops import composite as C
+from mindspore.ops import functional as F
+
+OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw", "lamb", "lars", "rmsprop")
+WEIGHT_DECAY_FILTERS = ("disable", "norm_and_bias", "auto")
+_NORM_AND_BIAS_NAMES = ("bias", "gamma", "beta")
+
+
+def is_norm_or_bias(param):
+    """True for normalisation scales/shifts, biases and any other parameter of at most one dimension."""
+    return len(param.shape) <= 1 or param.name.rsplit(".", 1)[-1] in _NORM_AND_BIAS_NAMES
+
+
+def resolve_weight_decay_filter(weight_decay_filter=None, filter_bias_and_bn=None):
+    """One filter name from the recipe's `weight_decay_filter` or MindCV's older `filter_bias_and_bn` flag.
+
+    filter_bias_and_bn=True means "norm_and_bias", False means "disable"; giving both in contradiction is an error.
+    """
+    if weight_decay_filter is not None and weight_decay_filter not in WEIGHT_DECAY_FILTERS:
+        raise ValueError(f"unknown weight_decay_filter {weight_decay_filter!r}; valid: {', '.join(WEIGHT_DECAY_FILTERS)}")
+    if filter_bias_and_bn is None:
+        return weight_decay_filter or "disable"
+    if not isinstance(filter_bias_and_bn, bool):
+        raise ValueError(f"filter_bias_and_bn must be true or false, got {filter_bias_and_bn!r}")
+    implied = "norm_and_bias" if filter_bias_and_bn else "disable"
+    if weight_decay_filter is not None and (weight_decay_filter == "disable") != (implied == "disable"):
+        raise ValueError(f"weight_decay_filter={weight_decay_filter!r} contradicts filter_bias_and_bn="
+                         f"{filter_bias_and_bn}; set only weight_decay_filter")
+    return weight_decay_filter or implied
+
+
+def decay_mask(params, weight_decay_filter):
+    """Per parameter, whether it takes weight decay (and, for LARS/LAMB, layer-wise adaptation).
+
+    "norm_and_bias" and "auto" (the same rule, kept as MindCV's name) exclude `is_norm_or_bias` parameters.
+    """
+    if weight_decay_filter == "disable":
+        return tuple(True for _ in params)
+    return tuple(not is_norm_or_bias(param) for param in params)
+
+
+def weight_decay_groups(params, weight_decay, mask):
+    """Parameter groups in MindSpore's format: decayed, not decayed, and the original order."""
+    decayed = [param for param, keep in zip(params, mask) if keep]
+    exempt = [param for param, keep in zip(params, mask) if not keep]
+    groups = [{"params": group, "weight_decay": wd} for group, wd in ((decayed, weight_decay), (exempt, 0.0)) if group]
+    return groups + [{"order_params": params}]
+
+
+def _unscale(optimizer, gradients):
+    """Divide gradients by the optimizer's loss scale (a no-op graph branch when the scale is 1)."""
+    if optimizer.gradient_unscale != 1.0:
+        gradients = optimizer.hyper_map(F.partial(ops.mul, optimizer.gradient_unscale), gradients)
+    return gradients
+
+
+_lars_update = C.MultitypeFuncGraph("lars_update")
+
+
+@_lars_update.register("Number", "Number", "Number", "Tensor", "Tensor", "Bool", "Bool", "Tensor", "Tensor",
+                       "Tensor")
+def _lars_step(coefficient, eps, weight_decay, momentum, lr, nesterov, adapt, weight, moment, gradient):
+    """One LARS momentum step: with adapt, g' = (g + wd * w) * coefficient * |w| / (|g| + wd * |w| + eps)."""
+    if adapt:
+        weight_norm = ops.sqrt(ops.reduce_sum(weight * weight))
+        gradient_norm = ops.sqrt(ops.reduce_sum(gradient * gradient))
+        trust = coefficient * weight_norm / (gradient_norm + weight_decay * weight_norm + eps)
+        trust = ops.select(ops.logical_and(weight_norm > 0, gradient_norm > 0), trust, ops.ones_like(trust))
+        gradient = (gradient + weight_decay * weight) * trust
+    new_moment = momentum * moment + gradient
+    step = gradient + momentum * new_moment if nesterov else new_moment
+    return F.depend(True, ops.depend(ops.assign(weight, weight - lr * step), ops.assign(moment, new_moment)))
+
+
+class Lars(nn.Optimizer):
+    """Momentum SGD with layer-wise adaptive rate scaling (You et al., 2017, "Large Batch Training of CNNs").
+
+    Only parameters with `adapt_mask` True get weight decay and the trust ratio; the rest take plain momentum.
+    The momentum update is written out here because CPU's ApplyMomentum kernel ignores use_nesterov.
+    """
+
+    def __init__(self, params, learning_rate, momentum, weight_decay, adapt_mask, coefficient=0.001, eps=1e-8,
+                 loss_scale=1.0, use_nesterov=False):
+        super().__init__(learning_rate, params)
+        self.adapt_mask = tuple(adapt_mask)
+        self.lars_weight_decay = float(weight_decay)
+        self.coefficient = float(coefficient)
+        self.eps = float(eps)
+        self.use_nesterov = bool(use_nesterov)
+        self.momentum = ms.Tensor(momentum, ms.float32)
+        self.moments = self._parameters.clone(prefix="moments", init="zeros")
+        self.gradient_unscale = 1.0 / float(loss_scale)
+
+    @ms.jit
+    def construct(self, gradients):
+        gradients = _unscale(self, self.flatten_gradients(gradients))
+        lr = self.get_lr()
+        self.assignadd(self.global_step, self.global_step_increase_tensor)
+        return self.hyper_map(
+            F.partial(_lars_update, self.coefficient, self.eps, self.lars_weight_decay, self.momentum, lr,
+                      self.use_nesterov),
+            self.adapt_mask, self._parameters, self.moments, gradients)
+
+
+_adam_update = C.MultitypeFuncGraph("adam_update")
+
+
+@_adam_update.register("Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Number", "Bool", "Bool", "Tensor",
+                       "Tensor", "Tensor", "Tensor")
+def _adam_step(beta1, beta2, eps, step, lr, weight_decay, layerwise, decay, weight, moment1, moment2, gradient):
+    """One bias-corrected Adam step with decoupled weight decay (AdamW, Loshchilov & Hutter 2019); with
+    `layerwise`, the step is rescaled to |w| / |step| per tensor (LAMB, You et al. 2020)."""
+    new_moment1 = beta1 * moment1 + (1.0 - beta1) * gradient
+    new_moment2 = beta2 * moment2 + (1.0 - beta2) * gradient * gradient
+    corrected1 = new_moment1 / (1.0 - ops.pow(beta1, step))
+    corrected2 = new_moment2 / (1.0 - ops.pow(beta2, step))
+    direction = corrected1 / (ops.sqrt(corrected2) + eps)
+    if decay:
+        direction = direction + weight_decay * weight
+        if layerwise:
+            weight_norm = ops.sqrt(ops.reduce_sum(weight * weight))
+            direction_norm = ops.sqrt(ops.reduce_sum(direction * direction))
+            trust = ops.select(ops.logical_and(weight_norm > 0, direction_norm > 0), weight_norm / direction_norm,
+                               ops.ones_like(weight_norm))
+            direction = direction * trust
+    return F.depend(True, ops.depend(ops.assign(weight, weight - lr * direction),
+                                     (ops.assign(moment1, new_moment1), ops.assign(moment2, new_moment2))))
+
+
+class AdamW(nn.Optimizer):
+    """Adam with decoupled weight decay on the parameters whose `decay_mask` is True.
+
+    Written out (rather than MindSpore's nn.AdamWeightDecay, which has no bias correction) so that it takes the
+    fixed loss scale and shares its update with Lamb. Moments are stored as `adam_m.*` / `adam_v.*`.
+    """
+
+    layerwise = False
+    moment_prefix = "adam"
+
+    def __init__(self, params, learning_rate, weight_decay, decay_mask, beta1=0.9, beta2=0.999, eps=1e-8,
+                 loss_scale=1.0):
+        super().__init__(learning_rate, params)
+        self.decay_mask = tuple(decay_mask)
+        self.decoupled_weight_decay = float(weight_decay)
+        self.beta1 = ms.Tensor(beta1, ms.float32)
+        self.beta2 = ms.Tensor(beta2, ms.float32)
+        self.eps = ms.Tensor(eps, ms.float32)
+        self.moments1 = self._parameters.clone(prefix=self.moment_prefix + "_m", init="zeros")
+        self.moments2 = self._parameters.clone(prefix=self.moment_prefix + "_v", init="zeros")
+        self.gradient_unscale = 1.0 / float(loss_scale)
+
+    @ms.jit
+    def construct(self, gradients):
+        gradients = _unscale(self, self.flatten_gradients(gradients))
+        lr = self.get_lr()
+        self.assignadd(self.global_step, self.global_step_increase_tensor)
+        step = self.global_step.astype(ms.float32).reshape(())
+        return self.hyper_map(
+            F.partial(_adam_update, self.beta1, self.beta2, self.eps, step, lr, self.decoupled_weight_decay,
+                      self.layerwise),
+            self.decay_mask, self._parameters, self.moments1, self.moments2, gradients)
+
+
+class Lamb(AdamW):
+    """LAMB: AdamW whose step is scaled per tensor by |w| / |step| (only where `decay_mask` is True; the other
+    parameters take plain Adam steps). Moments are stored as `lamb_m.*` / `lamb_v.*`, like MindSpore's nn.Lamb,
+    whose Ascend-only kernel this replaces."""
+
+    layerwise = True
+    moment_prefix = "lamb"
+
+
+def _check_loss_scale(loss_scale):
+    if isinstance(loss_scale, bool) or not isinstance(loss_scale, (int, float)) or not (
+            math.isfinite(loss_scale) and loss_scale > 0):
+        raise ValueError(f"loss_scale must be a finite number > 0 (the fixed loss scale), got {loss_scale!r}")
+    return float(loss_scale)
+
+
+def create_optimizer(params, opt="momentum", lr=0.1, weight_decay=1e-4, momentum=0.9, nesterov=False,
+                     weight_decay_filter=None, filter_bias_and_bn=None, loss_scale=1.0, eps=1e-8,
+                     betas=(0.9, 0.999), rmsprop_decay=0.9, lars_coefficient=0.001):
+    """The recipe's optimizer over `params` (e.g. model.trainable_params()).
+
+    opt: one of OPTIMIZER_NAMES, any case. "nesterov" is "momentum" with nesterov=True; "sgd" is nn.SGD with
+    `momentum`. lr: a float or the per-step list from create_scheduler. weight_decay_filter / filter_bias_and_bn:
+    see resolve_weight_decay_filter. eps and betas serve adam/adamw/lamb (eps also rmsprop and lars).
+    """
+    name = str(opt).lower()
+    if name not in OPTIMIZER_NAMES:
+        raise ValueError(f"unknown optimizer {opt!r}; valid names (any case): {', '.join(OPTIMIZER_NAMES)}")
+    params = list(params)
+    if not params:
+        raise ValueError("create_optimizer: params is empty; pass model.trainable_params()")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    loss_scale = _check_loss_scale(loss_scale)
+    mask = decay_mask(params, resolve_weight_decay_filter(weight_decay_filter, filter_bias_and_bn))
+    weight_decay, momentum, eps = float(weight_decay), float(momentum), float(eps)
+    beta1, beta2 = (float(beta) for beta in betas)
+
+    if name == "lars":
+        return Lars(params, lr, momentum, weight_decay, mask, coefficient=lars_coefficient, eps=eps,
+                    loss_scale=loss_scale, use_nesterov=nesterov)
+    if name == "lamb":
+        return Lamb(params, lr, weight_decay, mask, beta1=beta1, beta2=beta2, eps=eps, loss_scale=loss_scale)
+    if name == "adamw":
+        return AdamW(params, lr, weight_decay, mask, beta1=beta1, beta2=beta2, eps=eps, loss_scale=loss_scale)
+    groups = weight_decay_groups(params, weight_decay, mask)
+    if name == "sgd" or nesterov or name == "nesterov":
+        # nn.SGD with dampening 0 is momentum SGD; it is used for Nesterov because nn.Momentum's CPU kernel
+        # ignores use_nesterov (measured on MindSpore 2.8.0).
+        return nn.SGD(groups, lr, momentum=momentum, nesterov=nesterov or name == "nesterov", loss_scale=loss_scale)
+    if name == "momentum":
+        return nn.Momentum(groups, lr, momentum, loss_scale=loss_scale)
+    if name == "adam":
+        return nn.Adam(groups, lr, beta1=beta1, beta2=beta2, eps=eps, loss_scale=loss_scale)
+    return nn.RMSProp(groups, lr, decay=rmsprop_decay, momentum=momentum, epsilon=eps, loss_scale=loss_scale)
