@@ -172,7 +172,10 @@ def _convert(key, raw, source):
     try:
         return key.parse(raw)
     except ValueError as err:
-        shown = " ".join(raw) if isinstance(raw, list) and source == _CLI else format_value(raw)
+        if source == _CLI:  # as typed
+            shown = " ".join(raw) if isinstance(raw, list) else raw
+        else:
+            shown = format_value(raw)
         raise ConfigError(f"invalid value for {key.name} {source}: {shown} ({err})") from None
 
 
