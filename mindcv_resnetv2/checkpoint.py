@@ -98,7 +98,7 @@ def _name_list(names):
 
 def checkpoint_format(path):
     """'ckpt' or 'safetensors' from the file extension; anything else is an error naming the path."""
-    ext = os.path.splitext(path)[1].lower()
+    ext = os.path.splitext(path)[1]
     if ext not in FORMAT_BY_EXTENSION:
         raise CheckpointError(
             f"Checkpoint path '{path}' has extension '{ext}'; expected one of {', '.join(FORMAT_BY_EXTENSION)}."
@@ -162,12 +162,10 @@ def read_checkpoint(path, verify_hash=True):
     return {name: _to_numpy(value) for name, value in entries.items()}
 
 
-def _optimizer_slot_target(name, weight_names):
-    """The parameter an optimizer slot like 'moments.layer1.0.conv1.weight' belongs to, else None."""
-    slot, _, rest = name.partition(".")
-    if slot and rest in weight_names:
-        return rest
-    return None
+def _is_optimizer_slot(name, weight_names):
+    """True for a per-parameter optimizer slot: '<slot>.<weight name>', e.g. 'moments.layer1.0.conv1.weight'."""
+    slot, _, weight_name = name.partition(".")
+    return bool(slot) and weight_name in weight_names
 
 
 def split_checkpoint(entries, model_names=None):
@@ -192,7 +190,7 @@ def split_checkpoint(entries, model_names=None):
     for name, value in rest.items():
         if model_names is not None and name in weight_names:
             model[name] = value
-        elif name in TRAINING_SCALAR_NAMES or _optimizer_slot_target(name, weight_names):
+        elif name in TRAINING_SCALAR_NAMES or _is_optimizer_slot(name, weight_names):
             optimizer[name] = value
         elif model_names is None:
             model[name] = value
@@ -228,7 +226,7 @@ def _assign(targets, values):
         param.set_data(ms.Tensor(np.asarray(value), dtype=param.dtype))
 
 
-def _drop_mismatched_classifier(model_values, targets, classifier_name):
+def _mismatched_classifier(model_values, targets, classifier_name):
     """Names of the classifier entries to drop because only the class count differs (fine-tuning), else []."""
     weight_name, bias_name = f"{classifier_name}.weight", f"{classifier_name}.bias"
     if weight_name not in model_values or weight_name not in targets:
@@ -236,16 +234,7 @@ def _drop_mismatched_classifier(model_values, targets, classifier_name):
     saved, wanted = np.shape(model_values[weight_name]), tuple(targets[weight_name].shape)
     if saved == wanted or saved[1:] != wanted[1:]:
         return []
-    dropped = [weight_name] + ([bias_name] if bias_name in model_values else [])
-    _logger.warning(
-        "Checkpoint classifier '%s' has %d classes, the network %d: dropped %s from the checkpoint; "
-        "the network keeps its freshly initialised classifier (fine-tuning).",
-        classifier_name,
-        saved[0],
-        wanted[0],
-        ", ".join(dropped),
-    )
-    return dropped
+    return [weight_name] + ([bias_name] if bias_name in model_values else [])
 
 
 def load_state_dict(
@@ -273,19 +262,19 @@ def load_state_dict(
             raise CheckpointError(
                 f"use_ema=True but '{source}' holds no EMA weights (no '{EMA_PREFIX}'-prefixed entries)."
             )
-        values, unused_weights = _ema_values(parts, targets, source), parts.model
+        values = _ema_values(parts, targets, source)
+        ignored_weights = list(parts.model)
+        stray = [EMA_PREFIX + name for name in parts.ema if name not in targets]
     else:
-        values, unused_weights = dict(parts.model), parts.ema
-    ignored = sorted(parts.optimizer) + [TRAIN_STATE_PREFIX + n for n in parts.train_state]
-    ignored += [(n if use_ema else EMA_PREFIX + n) for n in unused_weights]
+        values = dict(parts.model)
+        ignored_weights = [EMA_PREFIX + name for name in parts.ema]
+        stray = []
+    ignored = sorted(parts.optimizer) + [TRAIN_STATE_PREFIX + n for n in parts.train_state] + ignored_weights
 
-    dropped = []
-    if num_classes_mismatch == "reinit":
-        dropped = _drop_mismatched_classifier(values, targets, classifier_name)
-    for name in dropped:
-        del values[name]
+    dropped = _mismatched_classifier(values, targets, classifier_name) if num_classes_mismatch == "reinit" else []
+    dropped_values = {name: values.pop(name) for name in dropped}
     missing = sorted(set(targets) - set(values) - set(dropped))
-    unexpected = sorted(parts.unknown)
+    unexpected = sorted(list(parts.unknown) + stray)
     if strict and (missing or unexpected):
         raise CheckpointError(_strict_message(source, missing, unexpected, parts, use_ema))
     if missing or unexpected:
@@ -299,6 +288,16 @@ def load_state_dict(
         )
     _check_shapes(targets, values, source)
     _assign(targets, values)
+    if dropped:
+        _logger.warning(
+            "Checkpoint classifier '%s' has %d classes, the network %d: dropped %s from '%s'; "
+            "the network keeps its freshly initialised classifier (fine-tuning).",
+            classifier_name,
+            np.shape(dropped_values[dropped[0]])[0],
+            targets[dropped[0]].shape[0],
+            ", ".join(dropped),
+            source,
+        )
     _logger.info(
         "Loaded %d parameters from '%s'%s; ignored %d non-model entries.",
         len(values),
@@ -329,7 +328,6 @@ def _ema_values(parts, targets, source):
             _name_list(from_raw),
         )
         values.update({name: parts.model[name] for name in from_raw})
-    parts.unknown.update({EMA_PREFIX + name: value for name, value in parts.ema.items() if name not in targets})
     return values
 
 
@@ -413,8 +411,9 @@ def save_checkpoint(params, path, extra=None):
 
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    stem, ext = os.path.splitext(os.path.basename(path))
-    temp_path = os.path.join(directory, f".{stem}.{uuid.uuid4().hex[:8]}.tmp{ext}")
+    stem = os.path.splitext(os.path.basename(path))[0]
+    # Ending in the format's own extension keeps MindSpore from appending one (it does for any other ending).
+    temp_path = os.path.join(directory, f".{stem}.{uuid.uuid4().hex[:8]}.tmp.{fmt}")
     try:
         ms.save_checkpoint(entries, temp_path, format=fmt)
         os.chmod(temp_path, 0o666 & ~_current_umask() | 0o600)
