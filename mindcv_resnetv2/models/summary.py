@@ -1,0 +1,90 @@
+"""Parameter and FLOP counts of registered models, and the README model table built from them.
+
+FLOPs are counted from the real convolution and matmul shapes seen in one forward pass (PyNative hooks),
+not from constants, so the benchmark's achieved-GFLOP/s figure and the README table share one source.
+One multiply-add counts as 2 FLOPs.
+"""
+import argparse
+
+import mindspore as ms
+from mindspore import nn
+
+from .registry import create_model, get_default_cfg, list_models
+from .resnetv2 import dummy_input
+
+
+def count_parameters(net, trainable_only=True):
+    """Number of scalar parameters; with trainable_only=False BN moving statistics count too (MindCV's figure)."""
+    params = net.trainable_params() if trainable_only else net.get_parameters()
+    return sum(int(p.size) for p in params)
+
+
+def _layer_macs(cell, output_shape):
+    """Multiply-adds of one Conv2d or Dense call producing `output_shape`."""
+    if isinstance(cell, nn.Conv2d):
+        kh, kw = cell.kernel_size
+        per_output = (cell.in_channels // cell.group) * kh * kw
+        batch, channels, height, width = output_shape
+        return batch * channels * height * width * per_output
+    if isinstance(cell, nn.Dense):
+        return int(output_shape[0]) * cell.in_channels * cell.out_channels
+    return 0
+
+
+def count_flops(net, batch_size=1, image_size=None):
+    """Forward FLOPs (2 x multiply-adds of every conv and dense layer) for one batch of the given size.
+
+    Runs one PyNative forward pass with hooks; the previous execution mode is restored afterwards.
+    """
+    total = [0]
+    handles = []
+
+    def hook(cell, _inputs, output):
+        total[0] += _layer_macs(cell, tuple(output.shape))
+
+    for _, cell in net.cells_and_names():
+        if isinstance(cell, (nn.Conv2d, nn.Dense)):
+            handles.append(cell.register_forward_hook(hook))
+    previous_mode = ms.get_context("mode")
+    was_training = net.training
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    try:
+        net.set_train(False)
+        net(dummy_input(net, batch_size, image_size))
+    finally:
+        for handle in handles:
+            handle.remove()
+        net.set_train(was_training)
+        ms.set_context(mode=previous_mode)
+    return 2 * total[0]
+
+
+def model_table(pattern="*"):
+    """Markdown table of every registered model: trainable and total parameters, GFLOPs at its default input."""
+    rows = [
+        "| model | layout | input | trainable params | params incl. BN stats | GFLOPs |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for name in list_models(pattern):
+        net = create_model(name, num_classes=get_default_cfg(name)["num_classes"])
+        size = net.default_cfg["input_size"]
+        layout = "MindCV" if name.startswith("resnetv2") else ("paper, CIFAR" if name.endswith("_cifar") else "paper")
+        rows.append(
+            f"| {name} | {layout} | {size[1]}x{size[2]} | {count_parameters(net):,} | "
+            f"{count_parameters(net, trainable_only=False):,} | {count_flops(net) / 1e9:.3f} |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m mindcv_resnetv2.models",
+        description="Print the table of registered models with parameter counts and GFLOPs (1 multiply-add = 2 FLOPs).",
+    )
+    parser.add_argument("--pattern", default="*", help="shell-style filter on model names (default: all)")
+    args = parser.parse_args(argv)
+    print(model_table(args.pattern))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""The model zoo: every registered model builds and runs, counts and names are exact, options take effect."""
+import math
+import os
+
+import mindspore as ms
+import numpy as np
+import pytest
+
+from mindcv_resnetv2.models import create_model, get_default_cfg, is_model, list_models, model_entrypoint, preact_resnet_cifar
+from mindcv_resnetv2.models.resnetv2 import cifar_layers
+from mindcv_resnetv2.models.summary import count_flops, count_parameters
+
+REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference")
+TRAINABLE = {
+    "resnetv2_50": 25_553_064,
+    "resnetv2_101": 44_545_192,
+    "preact_resnet18": 11_687_720,
+    "preact_resnet34": 21_795_880,
+    "preact_resnet50": 25_549_352,
+    "preact_resnet101": 44_541_480,
+    "preact_resnet152": 60_185_128,
+    "preact_resnet200": 64_666_152,
+}
+TOTAL = {"resnetv2_50": 25_602_216, "resnetv2_101": 44_646_568}
+BIG = {"preact_resnet152", "preact_resnet200", "preact_resnet1001_cifar", "resnetv2_101", "preact_resnet101",
+       "preact_resnet110_cifar", "preact_resnet164_cifar"}
+
+
+def _batch(channels=3, size=32, batch=2, seed=0):
+    return ms.Tensor(np.random.default_rng(seed).standard_normal((batch, channels, size, size)).astype(np.float32))
+
+
+def test_registry_lists_every_family():
+    names = list_models()
+    for expected in ["resnetv2_50", "resnetv2_101", "preact_resnet18", "preact_resnet34", "preact_resnet50",
+                     "preact_resnet101", "preact_resnet152", "preact_resnet200", "preact_resnet110_cifar",
+                     "preact_resnet164_cifar", "preact_resnet1001_cifar"]:
+        assert expected in names and is_model(expected)
+    assert names.index("preact_resnet18") < names.index("preact_resnet101")  # natural order
+    assert list_models("resnetv2_*") == ["resnetv2_50", "resnetv2_101"]
+    assert list_models(pretrained=True) == ["resnetv2_50", "resnetv2_101"]
+    cfg = get_default_cfg("resnetv2_50")
+    assert cfg["input_size"] == (3, 224, 224) and cfg["classifier"] == "classifier" and cfg["url"].endswith(".ckpt")
+    assert get_default_cfg("preact_resnet110_cifar")["input_size"] == (3, 32, 32)
+
+
+def test_unknown_model_names_the_closest():
+    with pytest.raises(ValueError, match="resnetv2_50") as err:
+        create_model("resnetv2_5O")
+    assert "Unknown model 'resnetv2_5O'" in str(err.value)
+    with pytest.raises(ValueError, match="preact_resnet50"):
+        model_entrypoint("preact_resnet_50")
+
+
+@pytest.mark.parametrize("name", sorted(TRAINABLE))
+def test_exact_trainable_parameter_counts(name):
+    net = create_model(name)
+    assert count_parameters(net) == TRAINABLE[name]
+    if name in TOTAL:
+        assert count_parameters(net, trainable_only=False) == TOTAL[name]
+
+
+def test_cifar_depths_and_blocks():
+    # Paper CIFAR nets: 6n+2 basic (110 -> n=18), 9n+2 bottleneck (164 -> n=18, 1001 -> n=111).
+    for name, block, n, width in [("preact_resnet110_cifar", "basic", 18, 64), ("preact_resnet164_cifar", "bottleneck", 18, 256)]:
+        net = create_model(name, num_classes=10)
+        assert [len(net.layer1), len(net.layer2), len(net.layer3)] == [n, n, n]
+        assert net.layer1[0].is_bottleneck == (block == "bottleneck")
+        assert net.num_features == width and not hasattr(net, "layer4")
+    assert cifar_layers(1001, "bottleneck") == (111, 111, 111)
+    assert preact_resnet_cifar(29).layer1[0].is_bottleneck and not preact_resnet_cifar(20).layer1[0].is_bottleneck
+    with pytest.raises(ValueError, match="6n\\+2"):
+        preact_resnet_cifar(21, block="basic")
+    with pytest.raises(ValueError, match="9n\\+2"):
+        preact_resnet_cifar(30, block="bottleneck")
+
+
+def test_mindcv_layout_names_and_shapes_equal_reference():
+    expected = []
+    with open(os.path.join(REFERENCE, "mindcv_resnetv2_50_params.tsv")) as handle:
+        for line in handle:
+            name, shape, trainable = line.rstrip("\n").split("\t")
+            expected.append((name, tuple(int(v) for v in shape.strip("()").split(",") if v.strip()), trainable == "trainable"))
+    net = create_model("resnetv2_50")
+    ours = [(p.name, tuple(p.shape), p.requires_grad) for p in net.get_parameters()]
+    assert len(ours) == 267
+    assert ours == expected
+
+
+@pytest.mark.parametrize("name", [n for n in list_models() if n not in BIG])
+def test_every_model_runs_forward(name, any_mode):
+    size = 32 if name.endswith("_cifar") else 64
+    net = create_model(name, num_classes=7)
+    net.set_train(False)
+    out = net(_batch(size=size))
+    assert out.shape == (2, 7)
+    assert np.isfinite(out.asnumpy()).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(BIG))
+def test_big_models_run_forward(name, any_mode):
+    size = 32 if name.endswith("_cifar") else 64
+    net = create_model(name, num_classes=5)
+    net.set_train(False)
+    assert net(_batch(size=size, batch=1)).shape == (1, 5)
+
+
+def test_graph_and_pynative_logits_agree_for_resnetv2_50():
+    net = create_model("resnetv2_50", num_classes=10)
+    net.set_train(False)
+    x = _batch(size=96, seed=3)
+    previous = ms.get_context("mode")
+    try:
+        ms.set_context(mode=ms.GRAPH_MODE)
+        graph = net(x).asnumpy()
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+        pynative = net(x).asnumpy()
+    finally:
+        ms.set_context(mode=previous)
+    np.testing.assert_allclose(graph, pynative, rtol=1e-5, atol=1e-5)
+
+
+def test_features_only_and_feature_info(graph_mode):
+    net = create_model("preact_resnet18", features_only=True)
+    net.set_train(False)
+    feats = net(_batch(size=64))
+    assert [tuple(f.shape) for f in feats] == [(2, 64, 16, 16), (2, 128, 8, 8), (2, 256, 4, 4), (2, 512, 2, 2)]
+    assert [i["num_chs"] for i in net.feature_info] == [64, 128, 256, 512]
+    assert [i["reduction"] for i in net.feature_info] == [4, 8, 16, 32]
+    assert net.feature_info[-1]["module"] == "norm"
+    picked = create_model("preact_resnet20_cifar", features_only=True, out_indices=(2, 3))
+    picked.set_train(False)
+    assert [tuple(f.shape) for f in picked(_batch(size=32))] == [(2, 32, 16, 16), (2, 64, 8, 8)]
+    with pytest.raises(ValueError, match="out_indices"):
+        create_model("preact_resnet20_cifar", out_indices=(4,))
+
+
+def test_forward_features_head_and_num_features(pynative_mode):
+    net = create_model("resnetv2_50", num_classes=3)
+    net.set_train(False)
+    x = _batch(size=64)
+    features = net.forward_features(x)
+    assert features.shape == (2, 2048, 2, 2) and net.num_features == 2048
+    assert net.forward_head(features, pre_logits=True).shape == (2, 2048)
+    np.testing.assert_allclose(net.forward_head(features).asnumpy(), net(x).asnumpy(), rtol=1e-6)
+    headless = create_model("preact_resnet20_cifar", num_classes=0)
+    headless.set_train(False)
+    assert headless(_batch(size=32)).shape == (2, 64)
+
+
+def test_in_channels_and_num_classes(graph_mode):
+    net = create_model("preact_resnet20_cifar", in_channels=1, num_classes=4)
+    net.set_train(False)
+    assert net.conv1.weight.shape == (16, 1, 3, 3)
+    assert net(_batch(channels=1, size=28)).shape == (2, 4)
+
+
+def test_dropout_and_drop_path_are_active_only_in_training(pynative_mode):
+    net = create_model("preact_resnet20_cifar", num_classes=4, drop_rate=0.5, drop_path_rate=0.5)
+    x = _batch(size=32)
+    rates = [float(getattr(block.drop_path, "drop_prob", 0.0)) for stage in (net.layer1, net.layer2, net.layer3) for block in stage]
+    assert rates[0] == 0.0 and math.isclose(rates[-1], 0.5) and rates == sorted(rates)
+    net.set_train(False)
+    np.testing.assert_array_equal(net(x).asnumpy(), net(x).asnumpy())
+    net.set_train(True)
+    first, second = net(x).asnumpy(), net(x).asnumpy()
+    assert not np.allclose(first, second)  # randomness only while training
+
+
+def test_weight_init_follows_the_paper():
+    net = create_model("preact_resnet50")
+    conv = net.layer3[0].conv2.weight.asnumpy()  # 256 -> 256, 3x3: fan_out = 256 * 9
+    assert abs(conv.std() - math.sqrt(2.0 / (256 * 9))) < 0.05 * math.sqrt(2.0 / (256 * 9))
+    assert np.all(net.layer2[1].bn1.gamma.asnumpy() == 1) and np.all(net.layer2[1].bn1.beta.asnumpy() == 0)
+    assert np.all(net.classifier.bias.asnumpy() == 0)
+
+
+def test_flop_count_from_real_shapes():
+    net = create_model("resnetv2_50")
+    assert abs(count_flops(net) / 1e9 - 8.18) < 0.05  # 4.09 GMACs at 224x224
+    small = create_model("preact_resnet20_cifar", num_classes=10)
+    assert count_flops(small, batch_size=2) == 2 * count_flops(small)
+
+
+def test_pretrained_weights_are_looked_up_locally(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINDCV_RESNETV2_HOME", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="resnetv2_50-3c2f143b.ckpt") as err:
+        create_model("resnetv2_50", pretrained=True)
+    assert "never downloads" in str(err.value)
+    with pytest.raises(ValueError, match="no published weights"):
+        create_model("preact_resnet18", pretrained=True)
