@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from mindspore import nn
 
-from mindcv_resnetv2 import checkpoint
 from mindcv_resnetv2.checkpoint import (
     CheckpointError,
     load_checkpoint,

@@ -9,7 +9,6 @@ import logging
 import os
 import re
 
-import numpy as np
 
 from ..checkpoint import CheckpointError, load_state_dict, save_checkpoint
 
