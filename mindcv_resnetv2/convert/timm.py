@@ -9,7 +9,6 @@ import logging
 import os
 import re
 
-
 from ..checkpoint import CheckpointError, load_state_dict, save_checkpoint
 
 _logger = logging.getLogger(__name__)
