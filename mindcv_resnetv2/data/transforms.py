@@ -58,6 +58,11 @@ def _color_jitter(color_jitter):
                      f"got {color_jitter!r}")
 
 
+def add_channel_axis(image):
+    """(H, W) -> (1, H, W): MindSpore's RGB-to-gray conversion drops the channel axis."""
+    return image[None]
+
+
 def create_transforms(dataset_name="imagenet", is_training=True, image_resize=224, scale=(0.08, 1.0),
                       ratio=(0.75, 1.333), hflip=0.5, vflip=0.0, color_jitter=0.4, interpolation="bilinear",
                       auto_augment=None, mean=IMAGENET_MEAN_255, std=IMAGENET_STD_255, re_prob=0.0,
@@ -106,6 +111,8 @@ def create_transforms(dataset_name="imagenet", is_training=True, image_resize=22
     if encoded and in_channels == 1:
         ops.append(vision.ConvertColor(vision.ConvertMode.COLOR_RGB2GRAY))
     ops += [vision.Normalize(mean=mean, std=std), vision.HWC2CHW()]
+    if encoded and in_channels == 1:
+        ops.append(add_channel_axis)
     if is_training and re_prob > 0:
         ops.append(RandomErasing(re_prob, tuple(re_scale), tuple(re_ratio), re_value, re_max_attempts))
     return ops
