@@ -190,3 +190,5 @@ def test_bad_names_and_values_are_rejected():
     with pytest.raises(ValueError, match="weight_decay"):
         create_optimizer(params, "momentum", weight_decay=-1e-4)
     assert type(create_optimizer(params, "AdamW")).__name__ == "AdamW"
+    assert isinstance(create_optimizer(params, "adam", nesterov=True), nn.Adam)
+    assert isinstance(create_optimizer(params, "momentum"), nn.Momentum)

@@ -34,7 +34,8 @@ def resolve_weight_decay_filter(weight_decay_filter=None, filter_bias_and_bn=Non
     filter_bias_and_bn=True means "norm_and_bias", False means "disable"; giving both in contradiction is an error.
     """
     if weight_decay_filter is not None and weight_decay_filter not in WEIGHT_DECAY_FILTERS:
-        raise ValueError(f"unknown weight_decay_filter {weight_decay_filter!r}; valid: {', '.join(WEIGHT_DECAY_FILTERS)}")
+        raise ValueError(f"unknown weight_decay_filter {weight_decay_filter!r}; "
+                         f"valid: {', '.join(WEIGHT_DECAY_FILTERS)}")
     if filter_bias_and_bn is None:
         return weight_decay_filter or "disable"
     if not isinstance(filter_bias_and_bn, bool):
@@ -200,7 +201,7 @@ def create_optimizer(params, opt="momentum", lr=0.1, weight_decay=1e-4, momentum
     """The recipe's optimizer over `params` (e.g. model.trainable_params()).
 
     opt: one of OPTIMIZER_NAMES, any case. "nesterov" is "momentum" with nesterov=True; "sgd" is nn.SGD with
-    `momentum`. lr: a float or the per-step list from create_scheduler. weight_decay_filter / filter_bias_and_bn:
+    `momentum`; nesterov=True applies to sgd, momentum and lars only. lr: a float or the per-step list from create_scheduler. weight_decay_filter / filter_bias_and_bn:
     see resolve_weight_decay_filter. eps and betas serve adam/adamw/lamb (eps also rmsprop and lars).
     """
     name = str(opt).lower()
@@ -224,12 +225,13 @@ def create_optimizer(params, opt="momentum", lr=0.1, weight_decay=1e-4, momentum
     if name == "adamw":
         return AdamW(params, lr, weight_decay, mask, beta1=beta1, beta2=beta2, eps=eps, loss_scale=loss_scale)
     groups = weight_decay_groups(params, weight_decay, mask)
-    if name == "sgd" or nesterov or name == "nesterov":
-        # nn.SGD with dampening 0 is momentum SGD; it is used for Nesterov because nn.Momentum's CPU kernel
+    if name in ("sgd", "momentum", "nesterov"):
+        use_nesterov = nesterov or name == "nesterov"
+        if name == "momentum" and not use_nesterov:
+            return nn.Momentum(groups, lr, momentum, loss_scale=loss_scale)
+        # nn.SGD with dampening 0 is momentum SGD; it also serves Nesterov because nn.Momentum's CPU kernel
         # ignores use_nesterov (measured on MindSpore 2.8.0).
-        return nn.SGD(groups, lr, momentum=momentum, nesterov=nesterov or name == "nesterov", loss_scale=loss_scale)
-    if name == "momentum":
-        return nn.Momentum(groups, lr, momentum, loss_scale=loss_scale)
+        return nn.SGD(groups, lr, momentum=momentum, nesterov=use_nesterov, loss_scale=loss_scale)
     if name == "adam":
         return nn.Adam(groups, lr, beta1=beta1, beta2=beta2, eps=eps, loss_scale=loss_scale)
     return nn.RMSProp(groups, lr, decay=rmsprop_decay, momentum=momentum, epsilon=eps, loss_scale=loss_scale)
