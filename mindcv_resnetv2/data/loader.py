@@ -2,7 +2,8 @@
 
 MindSpore's C++ random ops read the global dataset seed when an iterator is created, so the returned ``Loader``
 sets the (seed, epoch, shard) seed around ``create_*_iterator`` and restores the caller's seed and the Python/numpy
-random states afterwards. Hand ``loader.dataset`` to ``mindspore.Model`` only inside ``with loader.seeded():``.
+random states afterwards. Batches are reproducible for a fixed ``num_parallel_workers`` (MindSpore gives each map
+worker its own generator, so 1 and 2 workers draw different, equally valid augmentations). Hand ``loader.dataset`` to ``mindspore.Model`` only inside ``with loader.seeded():``.
 
 A file that cannot be decoded stops iteration with ``UnreadableImageError`` naming it (MindSpore reports the
 path of the failing row; this turns it into a short, typed error with the remedy).

@@ -1,0 +1,143 @@
+"""Loader: batches and soft targets, exact determinism per (seed, epoch, shard), corrupt files, check and bench."""
+import os
+import subprocess
+import sys
+
+import mindspore.dataset as msds
+import numpy as np
+import pytest
+
+from mindcv_resnetv2.data import UnreadableImageError, create_dataset, create_loader, create_transforms
+from mindcv_resnetv2.data.check import main as check_main
+from data_fixtures import collect, make_image_folder
+
+TRAIN = dict(image_resize=24, color_jitter=0.4, re_prob=0.5, auto_augment="randaug-m9-n2-mstd0.5")
+
+
+def epoch_batches(root, seed=0, epoch=0, workers=1, shard_id=None, num_shards=None, **loader_options):
+    ds = create_dataset("imagenet", root, "train", shuffle=True, seed=seed, epoch=epoch,
+                        num_shards=num_shards, shard_id=shard_id, num_parallel_workers=workers)
+    loader = create_loader(ds, batch_size=4, num_classes=3, transform=create_transforms("imagenet", **TRAIN),
+                           num_parallel_workers=workers, seed=seed, epoch=epoch, **loader_options)
+    return collect(loader)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return make_image_folder(tmp_path_factory.mktemp("folder"), classes=("a", "b", "c"), per_class=4)
+
+
+def same(first, second):
+    return all(np.array_equal(x, y) for x, y in zip(first[0] + first[1], second[0] + second[1]))
+
+
+def test_batches_int_labels_and_nchw(folder):
+    images, labels = epoch_batches(folder)
+    assert [im.shape for im in images] == [(4, 3, 24, 24)] * 3
+    assert images[0].dtype == np.float32 and labels[0].dtype == np.int32
+    assert sorted(np.concatenate(labels).tolist()) == [0] * 4 + [1] * 4 + [2] * 4
+
+
+def test_rebuilt_epoch_identical_with_two_workers(folder):
+    first = epoch_batches(folder, seed=3, epoch=7, workers=2)
+    assert same(first, epoch_batches(folder, seed=3, epoch=7, workers=2))
+    assert not same(first, epoch_batches(folder, seed=3, epoch=8, workers=2))
+    assert not same(first, epoch_batches(folder, seed=4, epoch=7, workers=2))
+
+
+def test_fresh_process_reproduces_epoch(folder, tmp_path):
+    script = (f"import numpy as np, sys; sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+              f"from test_data_loader import epoch_batches\n"
+              f"images, labels = epoch_batches({folder!r}, seed=3, epoch=7, workers=2, mixup=0.5, cutmix=1.0)\n"
+              f"np.savez({str(tmp_path / 'out.npz')!r}, *images, *labels)\n")
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    stored = np.load(tmp_path / "out.npz")
+    here = epoch_batches(folder, seed=3, epoch=7, workers=2, mixup=0.5, cutmix=1.0)
+    assert all(np.array_equal(stored[f"arr_{i}"], a) for i, a in enumerate(here[0] + here[1]))
+
+
+def test_shards_get_different_augmentation(folder):
+    # shuffle order is shared by all ranks; with equal content the crops must still differ between ranks
+    a = epoch_batches(folder, seed=1, num_shards=2, shard_id=0)
+    b = epoch_batches(folder, seed=1, num_shards=2, shard_id=1)
+    assert len(a[0]) == len(b[0]) == 1  # 12 // 2 = 6 samples, one full batch of 4 each
+    assert not np.array_equal(a[0][0], b[0][0])
+
+
+def test_loader_restores_callers_seed_and_numpy_state(folder):
+    msds.config.set_seed(1234)
+    np.random.seed(9)
+    expected = np.random.random()
+    np.random.seed(9)
+    epoch_batches(folder)
+    assert msds.config.get_seed() == 1234 and np.random.random() == expected
+
+
+@pytest.mark.parametrize("mixup,cutmix,prob", [(0.8, 0.0, 1.0), (0.0, 1.0, 1.0), (0.8, 1.0, 0.5)])
+def test_mixing_soft_targets(folder, mixup, cutmix, prob):
+    images, labels = epoch_batches(folder, mixup=mixup, cutmix=cutmix, cutmix_prob=prob, label_smoothing=0.1)
+    targets = np.concatenate(labels)
+    assert targets.shape == (12, 3) and targets.dtype == np.float32
+    np.testing.assert_allclose(targets.sum(1), 1.0, rtol=1e-5)
+    assert targets.min() >= 0.1 / 3 - 1e-6
+    if prob == 1.0:
+        assert (targets.max(1) < 1.0 - 0.1 + 0.1 / 3 - 1e-4).any()  # some labels actually mixed
+
+
+def test_mixing_probability_zero_gives_smoothed_one_hot(folder):
+    _, labels = epoch_batches(folder, mixup=0.8, cutmix_prob=0.0, label_smoothing=0.3)
+    targets = np.concatenate(labels)
+    np.testing.assert_allclose(np.unique(targets.round(5)), [0.1, 0.8], rtol=1e-6)
+
+
+def test_eval_loader_without_mixing(folder):
+    ds = create_dataset("imagenet", folder, "train", shuffle=False)
+    loader = create_loader(ds, batch_size=5, drop_remainder=False, is_training=False, mixup=0.8, num_classes=3,
+                           transform=create_transforms("imagenet", is_training=False, image_resize=16))
+    images, labels = collect(loader)
+    assert [len(x) for x in labels] == [5, 5, 2] and labels[0].dtype == np.int32
+    assert loader.get_dataset_size() == 3
+
+
+def _corrupt(folder_root):
+    """Overwrite one JPEG with bytes that are no image. (A JPEG truncated after its header can crash MindSpore
+    2.8's fused RandomCropDecodeResize with SIGFPE instead of raising; `check` is the defence for that case.)"""
+    bad = os.path.join(folder_root, "train", "dog", "img1.jpg")
+    with open(bad, "wb") as f:
+        f.write(b"this is not a jpeg" * 10)
+    return bad
+
+
+def test_corrupt_image_reported_by_path(tmp_path):
+    root = make_image_folder(tmp_path, per_class=3)
+    bad = _corrupt(root)
+    with pytest.raises(UnreadableImageError, match="img1.jpg.*data.check") as info:
+        collect(create_loader(
+            create_dataset("imagenet", root, "train", shuffle=False), batch_size=2, num_classes=2,
+            transform=create_transforms("imagenet", image_resize=16)))
+    assert os.path.samefile(info.value.path, bad)
+
+
+def test_check_lists_unreadable_files(tmp_path, capsys):
+    root = make_image_folder(tmp_path, per_class=2)
+    assert check_main([root]) == 0
+    bad = _corrupt(root)
+    truncated = str(tmp_path / "train" / "cat" / "img0.jpg")
+    data = open(truncated, "rb").read()
+    with open(truncated, "wb") as f:
+        f.write(data[: len(data) // 2])
+    (tmp_path / "train" / "cat" / "fake.png").write_bytes(b"not a png")
+    assert check_main([root]) == 1
+    listed = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
+    assert sorted(listed) == sorted([bad, truncated, str(tmp_path / "train" / "cat" / "fake.png")])
+
+
+def test_bench_command_prints_every_figure():
+    result = subprocess.run([sys.executable, "-m", "mindcv_resnetv2.data.bench", "--images", "8", "--width", "64",
+                             "--height", "48", "--size", "32", "--batch-size", "4"],
+                            check=True, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"cores: {os.cpu_count()}")
+    rows = [line.split() for line in lines[2:]]
+    assert [(r[0], r[1]) for r in rows] == [("train", "1"), ("train", "2"), ("eval", "1"), ("eval", "2")]
+    assert all(float(v.rstrip("x")) > 0 for r in rows for v in r[2:])
