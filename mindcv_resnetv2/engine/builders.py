@@ -1,0 +1,98 @@
+"""Recipe -> objects: the network, the data loaders and the training objects, shared by train and validate."""
+import logging
+
+from ..data import create_dataset, create_loader, create_transforms, read_class_names
+from ..models import create_model
+
+_logger = logging.getLogger("mindcv_resnetv2")
+
+
+def resolve_classes(cfg, split):
+    """(class names, num_classes): from the dataset, or from the recipe when it sets num_classes."""
+    names = read_class_names(cfg.dataset, cfg.data_dir, split, num_classes=cfg.num_classes)
+    num_classes = cfg.num_classes or len(names)
+    if cfg.num_classes and len(names) != cfg.num_classes and cfg.dataset != "synthetic":
+        raise ValueError(
+            f"num_classes is {cfg.num_classes} but {cfg.data_dir} split '{split}' has {len(names)} classes "
+            f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}); set num_classes: {len(names)} or null"
+        )
+    return names, num_classes
+
+
+def build_network(cfg, num_classes, checkpoint_path="", use_ema=False):
+    """The recipe's model with its initial weights (pretrained / checkpoint_path, loaded strictly)."""
+    return create_model(
+        cfg.model,
+        pretrained=cfg.pretrained and not checkpoint_path,
+        num_classes=num_classes,
+        in_channels=cfg.in_channels,
+        checkpoint_path=checkpoint_path,
+        drop_rate=cfg.drop_rate or 0.0,
+        drop_path_rate=cfg.drop_path_rate or 0.0,
+        use_ema=use_ema,
+    )
+
+
+def build_loader(cfg, runtime, split, training, num_classes, epoch=0, num_samples=None):
+    """One epoch's batches of this rank's shard; order and augmentation depend only on (seed, epoch, rank)."""
+    dataset = create_dataset(
+        name=cfg.dataset,
+        root=cfg.data_dir,
+        split=split,
+        shuffle=training and cfg.shuffle,
+        num_samples=num_samples,
+        num_shards=runtime.group_size if runtime.group_size > 1 else None,
+        shard_id=runtime.rank if runtime.group_size > 1 else None,
+        num_parallel_workers=cfg.num_parallel_workers,
+        download=cfg.dataset_download,
+        num_aug_repeats=cfg.aug_repeats if training else 0,
+        seed=cfg.seed,
+        epoch=epoch,
+        is_training=training,
+        in_channels=cfg.in_channels,
+        image_size=cfg.image_resize,
+        num_classes=num_classes,
+    )
+    transform = create_transforms(
+        dataset_name=cfg.dataset,
+        is_training=training,
+        image_resize=cfg.image_resize,
+        scale=tuple(cfg.scale),
+        ratio=tuple(cfg.ratio),
+        hflip=cfg.hflip,
+        vflip=cfg.vflip,
+        color_jitter=cfg.color_jitter,
+        interpolation=cfg.interpolation,
+        auto_augment=cfg.auto_augment,
+        mean=cfg.mean,
+        std=cfg.std,
+        re_prob=cfg.re_prob,
+        re_scale=tuple(cfg.re_scale),
+        re_ratio=tuple(cfg.re_ratio),
+        re_value=cfg.re_value,
+        re_max_attempts=cfg.re_max_attempts,
+        crop_pct=cfg.crop_pct,
+        small_image_crop=None if cfg.crop_padding is None else True,
+        crop_padding=4 if cfg.crop_padding is None else cfg.crop_padding,
+        in_channels=cfg.in_channels,
+    )
+    return create_loader(
+        dataset,
+        batch_size=cfg.batch_size,
+        drop_remainder=cfg.drop_remainder if training else False,
+        is_training=training,
+        mixup=cfg.mixup,
+        cutmix=cfg.cutmix,
+        cutmix_prob=cfg.cutmix_prob,
+        label_smoothing=cfg.label_smoothing,
+        num_classes=num_classes,
+        transform=transform,
+        num_parallel_workers=cfg.num_parallel_workers,
+        seed=cfg.seed,
+        epoch=epoch,
+    )
+
+
+def mixing_enabled(cfg):
+    """MixUp/CutMix produce smoothed soft targets in the loader; the loss must then not smooth again."""
+    return cfg.mixup > 0 or cfg.cutmix > 0

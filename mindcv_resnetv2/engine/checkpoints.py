@@ -1,0 +1,121 @@
+"""Which checkpoints a run writes, keeps and resumes from.
+
+Files are `<model>-<epoch>_<steps per epoch>.ckpt` (MindCV's naming) plus `<model>_best.ckpt`, each holding the
+weights, optimizer state, EMA weights and the run's state (see `checkpoint.save_training_checkpoint`). What a file
+is (its epoch, its validation accuracy) is read from inside it, never parsed from its name, so renamed, `_best`
+and hash-named files resume correctly. The keep policy counts files that earlier runs left in the folder too.
+"""
+import glob
+import json
+import logging
+import os
+import re
+
+from ..checkpoint import read_checkpoint, split_checkpoint
+
+_logger = logging.getLogger("mindcv_resnetv2")
+
+EPOCH_FILE = re.compile(r"^(?P<model>.+)-(?P<epoch>\d+)_(?P<steps>\d+)\.ckpt$")
+
+
+class ResumeError(ValueError):
+    """A resume request that cannot be honoured: the file is missing or is not a training checkpoint."""
+
+
+def _summary_path(path):
+    return path + ".json"
+
+
+def write_summary(path, train_state):
+    """A small JSON copy of a checkpoint's train_state beside it, so ranking files does not read whole checkpoints."""
+    temporary = _summary_path(path) + ".tmp"
+    with open(temporary, "w") as handle:
+        json.dump(train_state, handle)
+    os.replace(temporary, _summary_path(path))
+
+
+def read_train_state(path):
+    """The `train_state` saved with a training checkpoint ({} for a plain weights file).
+
+    The JSON summary is used when it is at least as new as the checkpoint; otherwise the checkpoint itself is read.
+    """
+    summary = _summary_path(path)
+    if os.path.isfile(summary) and os.path.getmtime(summary) >= os.path.getmtime(path):
+        with open(summary) as handle:
+            return json.load(handle)
+    return split_checkpoint(read_checkpoint(path)).train_state
+
+
+def remove_checkpoint(path):
+    """Delete a checkpoint and its summary."""
+    os.remove(path)
+    if os.path.exists(_summary_path(path)):
+        os.remove(_summary_path(path))
+
+
+def epoch_checkpoints(directory):
+    """Per-epoch checkpoint files in `directory` (any model name), oldest epoch first by their saved state."""
+    found = []
+    for path in glob.glob(os.path.join(glob.escape(directory), "*.ckpt")):
+        if EPOCH_FILE.match(os.path.basename(path)):
+            found.append(path)
+    return found
+
+
+def find_latest(directory):
+    """The checkpoint of the most advanced epoch in `directory`, judged by the epoch stored in each file."""
+    best_path, best_epoch = None, -1
+    for path in epoch_checkpoints(directory):
+        try:
+            epoch = int(read_train_state(path).get("epoch", -1))
+        except (OSError, ValueError) as exc:  # an unreadable leftover must not block resuming from a good one
+            _logger.warning("Skipping unreadable checkpoint %s while looking for the latest: %s", path, exc)
+            continue
+        if epoch > best_epoch:
+            best_path, best_epoch = path, epoch
+    return best_path
+
+
+def resolve_resume(resume, directory):
+    """The file to resume from: `resume` itself, or with "auto" the latest in `directory` (None: fresh start)."""
+    if not resume:
+        return None
+    if resume == "auto":
+        path = find_latest(directory) if os.path.isdir(directory) else None
+        if path is None:
+            _logger.info("resume: auto found no checkpoint in %s; starting a new run.", directory)
+        return path
+    if not os.path.isfile(resume):
+        raise ResumeError(f"resume: checkpoint '{resume}' does not exist. Give an existing file or 'auto'.")
+    return resume
+
+
+class CheckpointKeeper:
+    """Applies `ckpt_save_policy` (latest_k or top_k) with `keep_checkpoint_max` over every epoch file in the folder.
+
+    top_k ranks files by the validation accuracy stored in them (files without one rank last); latest_k by epoch.
+    """
+
+    def __init__(self, directory, policy="latest_k", keep_max=10):
+        self.directory = directory
+        self.policy = policy
+        self.keep_max = keep_max
+
+    def _rank_key(self, path):
+        try:
+            state = read_train_state(path)
+        except (OSError, ValueError):
+            return (float("-inf"), -1)
+        epoch = int(state.get("epoch", -1))
+        if self.policy == "top_k":
+            return (float(state.get("val_top1", float("-inf"))), epoch)
+        return (epoch, epoch)
+
+    def prune(self):
+        """Delete the epoch files beyond the policy's keep_max; returns the deleted paths."""
+        files = sorted(epoch_checkpoints(self.directory), key=self._rank_key, reverse=True)
+        removed = files[self.keep_max:]
+        for path in removed:
+            remove_checkpoint(path)
+            _logger.info("Removed checkpoint %s (%s keeps %d)", path, self.policy, self.keep_max)
+        return removed

@@ -1,0 +1,36 @@
+"""Command-line entry points: parse the recipe, run, and turn the errors a user can fix into one clear line."""
+import logging
+import sys
+
+from ..config import ConfigError, parse_args
+from ..data import DownloadError, UnreadableImageError
+from .runtime import LaunchError
+from .trainer import RunDirectoryError, TrainingDiverged, train
+from .validate import validate
+
+# Errors whose message already says what to do: shown without a traceback, exit status 1 (2 for recipe errors).
+USER_ERRORS = (FileNotFoundError, ValueError, LaunchError, RunDirectoryError, TrainingDiverged,
+               UnreadableImageError, DownloadError)
+
+
+def _run(entry, action, argv):
+    cfg = parse_args(argv, entry=entry, exit_on_error=True)
+    try:
+        return action(cfg)
+    except ConfigError as exc:
+        print(f"{entry}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except USER_ERRORS as exc:
+        logging.getLogger("mindcv_resnetv2").debug("failure", exc_info=True)
+        print(f"{entry}: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+def main_train(argv=None):
+    """python train.py -c recipe.yaml [--key value ...]"""
+    return _run("train", train, argv)
+
+
+def main_validate(argv=None):
+    """python validate.py -c recipe.yaml --ckpt_path model.ckpt [--key value ...]"""
+    return _run("validate", lambda cfg: validate(cfg, json_path=getattr(cfg, "metrics_json", "") or None), argv)

@@ -1,0 +1,325 @@
+"""`train(cfg)`: the whole training run of a recipe, on one device or data-parallel under msrun.
+
+Per epoch the data pipeline is rebuilt for (seed, epoch, rank), so a resumed run sees exactly the batches the
+uninterrupted run would have seen; together with the optimizer state, loss scale and EMA restored from the
+checkpoint, a resumed run ends with the same weights. Rank 0 alone writes checkpoints, the resolved recipe,
+metrics and the plot; every rank logs to its own file in ckpt_save_dir.
+"""
+import logging
+import math
+import os
+import sys
+import time
+
+import mindspore as ms
+import numpy as np
+from mindspore import Parameter, ops
+
+from ..checkpoint import restore_training_checkpoint, save_training_checkpoint
+from ..config import format_config, save_config
+from ..models.summary import count_parameters
+from ..optim import create_loss, create_optimizer, create_scheduler
+from ..utils.backend import warn_once
+from .builders import build_loader, build_network, mixing_enabled, resolve_classes
+from .checkpoints import CheckpointKeeper, epoch_checkpoints, resolve_resume, write_summary
+from .evaluation import Evaluator, copy_weights
+from .metrics import MetricsFile, plot_metrics
+from .runtime import setup_logging, setup_runtime
+from .train_step import LossScaling, NetWithLoss, TrainStep, ema_parameters
+
+_logger = logging.getLogger("mindcv_resnetv2")
+
+RECIPE_FILE = "recipe.yaml"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss stayed NaN/Inf for nonfinite_patience consecutive steps."""
+
+
+class RunDirectoryError(RuntimeError):
+    """ckpt_save_dir holds another run's checkpoints and neither resume nor overwrite was asked for."""
+
+
+def _check_fresh_directory(directory, overwrite):
+    existing = epoch_checkpoints(directory) if os.path.isdir(directory) else []
+    if existing and not overwrite:
+        raise RunDirectoryError(
+            f"ckpt_save_dir '{directory}' already holds {len(existing)} checkpoint(s) of another run "
+            f"(e.g. {os.path.basename(sorted(existing)[0])}). Continue that run with --resume auto, choose another "
+            f"--ckpt_save_dir, or pass --overwrite True to start anew there (old files then count towards "
+            f"keep_checkpoint_max and may be deleted)."
+        )
+
+
+def _amp_level(cfg, device):
+    """The mixed-precision level to apply: float16 levels run on Ascend/GPU; CPU trains in float32."""
+    if cfg.amp_level != "O0" and device == "CPU":
+        warn_once("amp_cpu", "amp_level %s: MindSpore's CPU backend gains nothing from float16; training in "
+                  "float32 (O0). The loss scale is kept, which changes nothing in float32.", cfg.amp_level)
+        return "O0"
+    return cfg.amp_level
+
+
+def _use_sink(cfg, device):
+    if not cfg.dataset_sink_mode:
+        return False
+    if cfg.gradient_accumulation_steps > 1:
+        warn_once("sink_accum", "dataset_sink_mode is off with gradient_accumulation_steps > 1 (the step alternates "
+                  "between two graphs).")
+        return False
+    if device == "CPU":
+        warn_once("sink_cpu", "dataset_sink_mode runs on Ascend/GPU; on CPU batches are fed step by step (same "
+                  "results).")
+        return False
+    return True
+
+
+class _Progress:
+    """tqdm bar on a terminal (rank 0, no sink); plain log lines every log_interval steps otherwise."""
+
+    def __init__(self, enabled, total, epoch, epochs, log_interval, batch_size):
+        self.total, self.epoch, self.epochs = total, epoch, epochs
+        self.log_interval, self.batch_size = log_interval, batch_size
+        self.bar = None
+        self.start = time.time()
+        if enabled and sys.stdout.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", leave=False, dynamic_ncols=True)
+        self.enabled = enabled
+
+    def update(self, step, loss, lr):
+        if not self.enabled:
+            return
+        rate = step * self.batch_size / max(time.time() - self.start, 1e-9)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.3g}", img_s=f"{rate:.1f}")
+        elif step % self.log_interval == 0 or step == self.total:
+            _logger.info("epoch %d/%d step %d/%d loss %.4f lr %.4g %.1f img/s", self.epoch + 1, self.epochs, step,
+                         self.total, loss, lr, rate)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Trainer:
+    """Holds everything a run needs; `run()` trains from the start (or resume) epoch to epoch_size."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.runtime = setup_runtime(cfg)
+        self.directory = cfg.ckpt_save_dir
+        self.main = self.runtime.is_main
+        setup_logging(os.path.join(self.directory, f"train_rank{self.runtime.rank}.log"), console=self.main)
+        self.resume_path = resolve_resume(cfg.resume, self.directory)
+        if self.resume_path is None and self.main:
+            _check_fresh_directory(self.directory, cfg.overwrite)
+        self.class_names, self.num_classes = resolve_classes(cfg, cfg.train_split)
+        self.global_batch = cfg.batch_size * self.runtime.group_size
+        self._build()
+
+    def _loader(self, epoch):
+        return build_loader(self.cfg, self.runtime, self.cfg.train_split, True, self.num_classes, epoch=epoch,
+                            num_samples=self.cfg.num_samples)
+
+    def _build(self):
+        cfg, runtime = self.cfg, self.runtime
+        self.accumulate = cfg.gradient_accumulation_steps
+        probe = self._loader(0)
+        batches = probe.get_dataset_size()
+        if batches < self.accumulate:
+            raise ValueError(
+                f"each epoch has only {batches} batch(es) per device but gradient_accumulation_steps is "
+                f"{self.accumulate}; lower it or batch_size, or add data"
+            )
+        self.steps_per_epoch = batches - batches % self.accumulate
+        self.updates_per_epoch = self.steps_per_epoch // self.accumulate
+        self.net = build_network(cfg, self.num_classes, checkpoint_path="" if self.resume_path else cfg.ckpt_path)
+        self.lr = create_scheduler(
+            self.updates_per_epoch, scheduler=cfg.scheduler, lr=cfg.lr, min_lr=cfg.min_lr,
+            warmup_epochs=cfg.warmup_epochs, warmup_factor=cfg.warmup_factor, decay_epochs=cfg.decay_epochs,
+            decay_rate=cfg.decay_rate, milestones=cfg.multi_step_decay_milestones, num_epochs=cfg.epoch_size,
+            num_cycles=cfg.num_cycles, cycle_decay=cfg.cycle_decay, lr_epoch_stair=cfg.lr_epoch_stair,
+            power=cfg.polynomial_power,
+        )
+        self.optimizer = create_optimizer(
+            self.net.trainable_params(), opt=cfg.opt, lr=self.lr, weight_decay=cfg.weight_decay,
+            momentum=cfg.momentum, nesterov=cfg.use_nesterov, weight_decay_filter=cfg.weight_decay_filter,
+            eps=cfg.eps,
+        )
+        mixing = mixing_enabled(cfg)
+        loss_fn = create_loss(cfg.loss, reduction=cfg.reduction, label_smoothing=0.0 if mixing else cfg.label_smoothing)
+        amp_level = _amp_level(cfg, runtime.device)
+        train_net = ms.amp.auto_mixed_precision(self.net, amp_level) if amp_level != "O0" else self.net
+        dynamic = cfg.loss_scale_type == "dynamic" or (cfg.loss_scale_type == "auto" and amp_level != "O0")
+        self.scaling = LossScaling(cfg.loss_scale, dynamic=dynamic)
+        self.ema = ema_parameters(self.net) if cfg.ema else None
+        accumulators = None
+        if self.accumulate > 1:
+            accumulators = (ms.ParameterTuple(
+                Parameter(ops.zeros_like(p), name="accum." + p.name, requires_grad=False)
+                for p in self.optimizer.parameters), self.accumulate)
+        options = dict(
+            skip_overflow=cfg.drop_overflow_update or dynamic,
+            clip_value=cfg.clip_value if cfg.clip_grad else None,
+            accumulation=accumulators,
+            ema=(self.ema, cfg.ema_decay) if self.ema is not None else None,
+            reduce_gradients=runtime.group_size > 1,
+        )
+        net_with_loss = NetWithLoss(train_net, loss_fn)
+        self.step = TrainStep(net_with_loss, self.optimizer, self.scaling, **options)
+        self.accumulate_step = (TrainStep(net_with_loss, self.optimizer, self.scaling, apply_update=False, **options)
+                                if self.accumulate > 1 else None)
+        self.eval_net = self.net
+        if self.ema is not None:
+            self.eval_net = build_network(cfg, self.num_classes)
+        self.evaluator = Evaluator(self.eval_net, self.num_classes) if cfg.val_while_train else None
+        self.sink = _use_sink(cfg, runtime.device)
+        self.start_epoch, self.best_top1, self.global_step = 0, float("-inf"), 0
+        if self.resume_path:
+            state = restore_training_checkpoint(self.resume_path, self.net, self.step, self.ema)
+            self.start_epoch = int(state["epoch"])
+            self.best_top1 = float(state.get("best_top1", float("-inf")))
+            self.global_step = int(state.get("step", 0))
+            _logger.info("Resuming from %s at epoch %d of %d", self.resume_path, self.start_epoch, cfg.epoch_size)
+        self.first_loader = probe if self.start_epoch == 0 else None
+
+    def summary(self):
+        cfg, rt = self.cfg, self.runtime
+        lines = [
+            f"device {rt.device}, mode {'graph' if cfg.mode == 0 else 'pynative'}"
+            f"{', jit_level ' + cfg.jit_level if cfg.mode == 0 and cfg.jit_level else ''}, devices {rt.group_size}",
+            f"data {cfg.dataset} at {cfg.data_dir}: {self.steps_per_epoch * cfg.batch_size * rt.group_size} train "
+            f"samples per epoch, {self.num_classes} classes, {self.steps_per_epoch} batches per epoch per device, "
+            f"batch {cfg.batch_size} x {rt.group_size} devices",
+            f"model {cfg.model}: {count_parameters(self.net):,} trainable parameters "
+            f"({count_parameters(self.net, trainable_only=False):,} with BN statistics)",
+            f"optimizer {cfg.opt} (momentum {cfg.momentum}, weight decay {cfg.weight_decay}, filter "
+            f"{cfg.weight_decay_filter}), loss {cfg.loss} (label smoothing {cfg.label_smoothing})",
+            f"schedule {cfg.scheduler}: lr {cfg.lr} -> {cfg.min_lr}, warm-up {cfg.warmup_epochs} epochs, "
+            f"{cfg.epoch_size} epochs, {self.updates_per_epoch} updates per epoch",
+            f"amp {cfg.amp_level}, loss scale {cfg.loss_scale} ({'dynamic' if self.scaling.dynamic else 'fixed'}), "
+            f"EMA {'on, decay ' + str(cfg.ema_decay) if cfg.ema else 'off'}, sink {'on' if self.sink else 'off'}",
+        ]
+        if self.resume_path:
+            lines.append(f"resume from {self.resume_path} at epoch {self.start_epoch}")
+        return "\n".join("  " + line for line in lines)
+
+    def _train_epoch(self, epoch):
+        cfg = self.cfg
+        loader = self.first_loader if (epoch == 0 and self.first_loader is not None) else self._loader(epoch)
+        self.first_loader = None
+        self.net.set_train(True)
+        progress = _Progress(self.main and not self.sink, self.steps_per_epoch, epoch, cfg.epoch_size,
+                             cfg.log_interval, self.global_batch)
+        losses, bad_streak = [], 0
+        if self.sink:
+            with loader.seeded():
+                sink_step = ms.data_sink(self.step, loader.dataset, sink_size=self.steps_per_epoch)
+                loss = float(sink_step().asnumpy())
+            losses.append(loss)
+            bad_streak = 0 if math.isfinite(loss) else cfg.nonfinite_patience
+        else:
+            for index, (images, labels) in enumerate(loader.create_tuple_iterator(), 1):
+                if index > self.steps_per_epoch:
+                    break
+                apply = index % self.accumulate == 0
+                loss = float((self.step if apply else self.accumulate_step)(images, labels).asnumpy())
+                losses.append(loss)
+                bad_streak = 0 if math.isfinite(loss) else bad_streak + 1
+                if bad_streak >= cfg.nonfinite_patience:
+                    break
+                progress.update(index, loss, self.current_lr())
+        progress.close()
+        if bad_streak >= cfg.nonfinite_patience:
+            raise TrainingDiverged(
+                f"the loss was NaN/Inf for {bad_streak} consecutive step(s) in epoch {epoch + 1}; stopping "
+                f"(nonfinite_patience {cfg.nonfinite_patience}). The checkpoints in {self.directory} from before "
+                f"this epoch are kept. Lower lr, enable clip_grad, use a warm-up, or check the data."
+            )
+        self.global_step += self.updates_per_epoch
+        finite = [v for v in losses if math.isfinite(v)]
+        return float(np.mean(finite)) if finite else float("nan")
+
+    def current_lr(self):
+        step = int(self.optimizer.global_step.asnumpy().reshape(-1)[0]) if hasattr(self.optimizer, "global_step") else 0
+        return self.lr[min(step, len(self.lr) - 1)]
+
+    def _validate(self):
+        if self.ema is not None:
+            copy_weights(self.ema, self.eval_net)
+        loader = build_loader(self.cfg, self.runtime, self.cfg.val_split, False, self.num_classes)
+        result = self.evaluator(loader, self.runtime)
+        self.net.set_train(True)
+        return result
+
+    def _save(self, epoch, metrics):
+        cfg = self.cfg
+        state = {
+            "epoch": epoch + 1,
+            "step": self.global_step,
+            "loss_scale": float(self.scaling.scale_sense.asnumpy()),
+            "best_top1": self.best_top1 if math.isfinite(self.best_top1) else -1.0,
+            "seed": cfg.seed,
+            "num_classes": self.num_classes,
+        }
+        if metrics:
+            state["val_top1"] = metrics["top1"]
+        path = os.path.join(self.directory, f"{cfg.model}-{epoch + 1}_{self.steps_per_epoch}.ckpt")
+        save_training_checkpoint(path, self.net, self.step, self.ema, train_state=state)
+        write_summary(path, state)
+        if metrics and metrics["top1"] >= self.best_top1:
+            best = os.path.join(self.directory, f"{cfg.model}_best.ckpt")
+            save_training_checkpoint(best, self.net, self.step, self.ema, train_state=state)
+        CheckpointKeeper(self.directory, cfg.ckpt_save_policy, cfg.keep_checkpoint_max).prune()
+        return path
+
+    def run(self):
+        cfg = self.cfg
+        metrics_file = MetricsFile(os.path.join(self.directory, cfg.metrics_file))
+        if self.main:
+            os.makedirs(self.directory, exist_ok=True)
+            save_config(cfg, os.path.join(self.directory, RECIPE_FILE))
+            with open(os.path.join(self.directory, "class_names.txt"), "w") as handle:
+                handle.write("\n".join(self.class_names) + "\n")
+            metrics_file.truncate_after(self.start_epoch)
+            _logger.info("Training %s\n%s", cfg.model, self.summary())
+        run_start = time.time()
+        last = {}
+        for epoch in range(self.start_epoch, cfg.epoch_size):
+            start = time.time()
+            train_loss = self._train_epoch(epoch)
+            epoch_time = time.time() - start
+            metrics = None
+            is_last = epoch + 1 == cfg.epoch_size
+            if self.evaluator is not None and ((epoch + 1) % cfg.val_interval == 0 or is_last):
+                metrics = self._validate()
+                self.best_top1 = max(self.best_top1, metrics["top1"])
+            throughput = self.steps_per_epoch * self.global_batch / epoch_time
+            done = epoch + 1 - self.start_epoch
+            eta = (time.time() - run_start) / done * (cfg.epoch_size - epoch - 1)
+            message = f"epoch {epoch + 1}/{cfg.epoch_size}: train loss {train_loss:.4f}"
+            if metrics:
+                message += (f", val top-1 {metrics['top1']:.2f}% top-5 {metrics['top5']:.2f}% loss "
+                            f"{metrics['loss']:.4f} ({metrics['num_samples']} images)")
+            _logger.info("%s, %.1f s, %.1f img/s, ETA %.0f s", message, epoch_time, throughput, eta)
+            if self.main:
+                metrics_file.append(
+                    epoch=epoch + 1, train_loss=train_loss, lr=self.current_lr(), epoch_time_s=epoch_time,
+                    img_per_s=throughput, val_loss=metrics and metrics["loss"], val_top1=metrics and metrics["top1"],
+                    val_top5=metrics and metrics["top5"],
+                )
+                if (epoch + 1) % cfg.ckpt_save_interval == 0 or is_last:
+                    self._save(epoch, metrics)
+            last = dict(metrics or {}, train_loss=train_loss, epoch=epoch + 1)
+        if self.main and cfg.plot and os.path.isfile(metrics_file.path):
+            png = plot_metrics(metrics_file.path, os.path.join(self.directory, "learning_curves.png"), cfg.model)
+            _logger.info("Learning curves: %s", png)
+        return last
+
+
+def train(cfg):
+    """Train as the recipe says; returns the last epoch's metrics."""
+    return Trainer(cfg).run()
