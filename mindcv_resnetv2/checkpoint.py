@@ -45,6 +45,7 @@ TRAINING_SCALAR_NAMES = frozenset(
         "beta1_power",
         "beta2_power",
         "scale_sense",
+        "loss_scale_good_steps",
         "loss_scale",
         "current_iterator_step",
         "last_overflow_iterator_step",

@@ -5,6 +5,7 @@ uninterrupted run would have seen; together with the optimizer state, loss scale
 checkpoint, a resumed run ends with the same weights. Rank 0 alone writes checkpoints, the resolved recipe,
 metrics and the plot; every rank logs to its own file in ckpt_save_dir.
 """
+import collections
 import logging
 import math
 import os
@@ -74,6 +75,52 @@ def _use_sink(cfg, device):
     return True
 
 
+TrainingParts = collections.namedtuple("TrainingParts", "lr optimizer scaling ema step accumulate_step")
+
+
+def build_training(cfg, net, updates_per_epoch, runtime):
+    """The schedule, optimizer, loss scaling, EMA and compiled step cells for `net`, as the recipe says.
+
+    The benchmark times exactly these cells, so what it measures is what train.py runs.
+    """
+    lr = create_scheduler(
+        updates_per_epoch, scheduler=cfg.scheduler, lr=cfg.lr, min_lr=cfg.min_lr,
+        warmup_epochs=cfg.warmup_epochs, warmup_factor=cfg.warmup_factor, decay_epochs=cfg.decay_epochs,
+        decay_rate=cfg.decay_rate, milestones=cfg.multi_step_decay_milestones, num_epochs=cfg.epoch_size,
+        num_cycles=cfg.num_cycles, cycle_decay=cfg.cycle_decay, lr_epoch_stair=cfg.lr_epoch_stair,
+        power=cfg.polynomial_power,
+    )
+    optimizer = create_optimizer(
+        net.trainable_params(), opt=cfg.opt, lr=lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum,
+        nesterov=cfg.use_nesterov, weight_decay_filter=cfg.weight_decay_filter, eps=cfg.eps,
+    )
+    loss_fn = create_loss(cfg.loss, reduction=cfg.reduction,
+                          label_smoothing=0.0 if mixing_enabled(cfg) else cfg.label_smoothing)
+    amp_level = _amp_level(cfg, runtime.device)
+    train_net = ms.amp.auto_mixed_precision(net, amp_level) if amp_level != "O0" else net
+    dynamic = cfg.loss_scale_type == "dynamic" or (cfg.loss_scale_type == "auto" and amp_level != "O0")
+    scaling = LossScaling(cfg.loss_scale, dynamic=dynamic)
+    ema = ema_parameters(net) if cfg.ema else None
+    accumulate = cfg.gradient_accumulation_steps
+    accumulators = None
+    if accumulate > 1:
+        accumulators = (ms.ParameterTuple(
+            Parameter(ops.zeros_like(p), name="accum." + p.name, requires_grad=False)
+            for p in optimizer.parameters), accumulate)
+    options = dict(
+        skip_overflow=cfg.drop_overflow_update or dynamic,
+        clip_value=cfg.clip_value if cfg.clip_grad else None,
+        accumulation=accumulators,
+        ema=(ema, cfg.ema_decay) if ema is not None else None,
+        reduce_gradients=runtime.group_size > 1,
+    )
+    net_with_loss = NetWithLoss(train_net, loss_fn)
+    step = TrainStep(net_with_loss, optimizer, scaling, **options)
+    accumulate_step = (TrainStep(net_with_loss, optimizer, scaling, apply_update=False, **options)
+                       if accumulate > 1 else None)
+    return TrainingParts(lr, optimizer, scaling, ema, step, accumulate_step)
+
+
 class _Progress:
     """tqdm bar on a terminal (rank 0, no sink); plain log lines every log_interval steps otherwise."""
 
@@ -114,7 +161,7 @@ class Trainer:
         self.main = self.runtime.is_main
         setup_logging(os.path.join(self.directory, f"train_rank{self.runtime.rank}.log"), console=self.main)
         self.resume_path = resolve_resume(cfg.resume, self.directory)
-        if self.resume_path is None and self.main:
+        if self.resume_path is None:
             _check_fresh_directory(self.directory, cfg.overwrite)
         self.class_names, self.num_classes = resolve_classes(cfg, cfg.train_split)
         self.global_batch = cfg.batch_size * self.runtime.group_size
@@ -137,41 +184,9 @@ class Trainer:
         self.steps_per_epoch = batches - batches % self.accumulate
         self.updates_per_epoch = self.steps_per_epoch // self.accumulate
         self.net = build_network(cfg, self.num_classes, checkpoint_path="" if self.resume_path else cfg.ckpt_path)
-        self.lr = create_scheduler(
-            self.updates_per_epoch, scheduler=cfg.scheduler, lr=cfg.lr, min_lr=cfg.min_lr,
-            warmup_epochs=cfg.warmup_epochs, warmup_factor=cfg.warmup_factor, decay_epochs=cfg.decay_epochs,
-            decay_rate=cfg.decay_rate, milestones=cfg.multi_step_decay_milestones, num_epochs=cfg.epoch_size,
-            num_cycles=cfg.num_cycles, cycle_decay=cfg.cycle_decay, lr_epoch_stair=cfg.lr_epoch_stair,
-            power=cfg.polynomial_power,
-        )
-        self.optimizer = create_optimizer(
-            self.net.trainable_params(), opt=cfg.opt, lr=self.lr, weight_decay=cfg.weight_decay,
-            momentum=cfg.momentum, nesterov=cfg.use_nesterov, weight_decay_filter=cfg.weight_decay_filter,
-            eps=cfg.eps,
-        )
-        mixing = mixing_enabled(cfg)
-        loss_fn = create_loss(cfg.loss, reduction=cfg.reduction, label_smoothing=0.0 if mixing else cfg.label_smoothing)
-        amp_level = _amp_level(cfg, runtime.device)
-        train_net = ms.amp.auto_mixed_precision(self.net, amp_level) if amp_level != "O0" else self.net
-        dynamic = cfg.loss_scale_type == "dynamic" or (cfg.loss_scale_type == "auto" and amp_level != "O0")
-        self.scaling = LossScaling(cfg.loss_scale, dynamic=dynamic)
-        self.ema = ema_parameters(self.net) if cfg.ema else None
-        accumulators = None
-        if self.accumulate > 1:
-            accumulators = (ms.ParameterTuple(
-                Parameter(ops.zeros_like(p), name="accum." + p.name, requires_grad=False)
-                for p in self.optimizer.parameters), self.accumulate)
-        options = dict(
-            skip_overflow=cfg.drop_overflow_update or dynamic,
-            clip_value=cfg.clip_value if cfg.clip_grad else None,
-            accumulation=accumulators,
-            ema=(self.ema, cfg.ema_decay) if self.ema is not None else None,
-            reduce_gradients=runtime.group_size > 1,
-        )
-        net_with_loss = NetWithLoss(train_net, loss_fn)
-        self.step = TrainStep(net_with_loss, self.optimizer, self.scaling, **options)
-        self.accumulate_step = (TrainStep(net_with_loss, self.optimizer, self.scaling, apply_update=False, **options)
-                                if self.accumulate > 1 else None)
+        parts = build_training(cfg, self.net, self.updates_per_epoch, runtime)
+        self.lr, self.optimizer, self.scaling, self.ema = parts.lr, parts.optimizer, parts.scaling, parts.ema
+        self.step, self.accumulate_step = parts.step, parts.accumulate_step
         self.eval_net = self.net
         if self.ema is not None:
             self.eval_net = build_network(cfg, self.num_classes)
