@@ -1,0 +1,51 @@
+"""The training step fed by the full data pipeline (generated JPEG ImageFolder, recipe transforms, N workers),
+so its img/s can be compared with the fixed-batch figure: the loader must not be what limits training."""
+import copy
+import math
+import tempfile
+
+import mindspore as ms
+
+from ..data.bench import make_image_folder
+from ..engine.builders import build_loader
+from .measure import median, time_calls, time_repeated
+
+# ImageNet-like source images: the decode and random-resized-crop cost of real photos.
+SOURCE_WIDTH, SOURCE_HEIGHT = 500, 375
+
+
+def pipeline_config(cfg, root, workers):
+    """`cfg` reading the generated ImageFolder at `root` with `workers` pipeline workers, augmentation unchanged."""
+    fed = copy.copy(cfg)
+    fed.dataset, fed.data_dir, fed.train_split = "imagenet", root, "train"
+    fed.num_parallel_workers, fed.num_samples, fed.drop_remainder = workers, None, True
+    return fed
+
+
+def pipeline_rates(cfg, runtime, step, fixed_inputs, num_classes, steps, warmup, workers=2):
+    """{'fixed batch', 'sink off', 'sink on'}: ms/step and img/s of `step` on `fixed_inputs`, then fed by the pipeline.
+
+    The fixed batch is timed again right before the pipeline so both see the same machine load. Sink mode is
+    measured where the trainer uses it (Ascend/GPU); on CPU the trainer feeds step by step ('sink on' is None).
+    """
+    batches = warmup + steps
+    results = {"fixed batch": _rate(time_repeated(lambda: step(*fixed_inputs), steps), cfg.batch_size)}
+    with tempfile.TemporaryDirectory(prefix="bench_images_") as root:
+        make_image_folder(root, batches * cfg.batch_size, SOURCE_WIDTH, SOURCE_HEIGHT)
+        loader = build_loader(pipeline_config(cfg, root, workers), runtime, "train", True, num_classes)
+        iterator = loader.create_tuple_iterator()
+        _, times = time_calls(lambda: step(*next(iterator)), steps, warmup)
+        results["sink off"] = _rate(times, cfg.batch_size)
+        results["sink on"] = None
+        if runtime.device != "CPU":
+            loader = build_loader(pipeline_config(cfg, root, workers), runtime, "train", True, num_classes)
+            with loader.seeded():
+                sunk = ms.data_sink(step, loader.dataset, sink_size=1)
+                _, times = time_calls(sunk, steps, warmup)
+            results["sink on"] = _rate(times, cfg.batch_size)
+    return results
+
+
+def _rate(times, batch_size):
+    """Per-step median, and img/s over the whole timed span (waits for data included)."""
+    return {"ms_per_step": 1000.0 * median(times), "img_per_s": batch_size * len(times) / math.fsum(times)}

@@ -1,0 +1,50 @@
+"""The benchmark's figures as a markdown table (for the terminal and README) and as JSON."""
+import json
+
+
+def _rate(figures):
+    return f"{figures['img_per_s']:.2f} img/s, {figures['ms_per_step']:.0f} ms/step"
+
+
+def format_table(result):
+    """A two-column markdown table of every figure in `result` (from run_benchmark), headed by the set-up."""
+    peak = result["matmul_gflop_s"]
+    jit = f", jit_level {result['jit_level']}" if result["jit_level"] else ""
+    lines = [
+        f"MindSpore {result['mindspore']} on {result['device']} ({result['cpu_count']} cores, runtime_num_threads "
+        f"{result['runtime_num_threads']}), load average {result['load_average_start']:.1f} -> "
+        f"{result['load_average_end']:.1f}",
+        f"{result['model']} ({result['parameters']:,} parameters), batch {result['batch_size']} x "
+        f"{result['image_size']}x{result['image_size']}, {result['mode']} mode{jit}, amp {result['amp_level']}, "
+        f"median of {result['steps']} steps",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| training (our TrainStep) | {_rate(result['train'])} |",
+        f"| graph compile, training | {result['train']['compile_s']:.1f} s |",
+        f"| evaluation (EvalStep) | {_rate(result['eval'])} ({result['eval_to_train']:.2f}x training) |",
+        f"| peak resident memory | {result['peak_memory_mb']:.0f} MiB |",
+        f"| achieved, training | {result['achieved_gflop_s']:.1f} GFLOP/s ({result['train_gflop_per_step']:.1f} "
+        f"GFLOP per step = 3 x forward) |",
+        f"| float32 matmul peak | {peak['peak']:.1f} GFLOP/s (NumPy {peak['numpy']:.1f}, MindSpore "
+        f"{peak['mindspore']:.1f}) |",
+        f"| achieved / matmul peak | {100.0 * result['fraction_of_matmul_peak']:.0f}% |",
+    ]
+    if "baseline" in result:
+        lines.append(f"| plain TrainOneStepCell + Momentum | {_rate(result['baseline'])} |")
+        lines.append(f"| ours / plain | {result['ratio_ours_to_plain']:.3f} |")
+    for name, figures in result.get("pipeline", {}).items():
+        label = ("training, fixed batch again just before the pipeline" if name == "fixed batch"
+                 else f"training fed by the data pipeline, {name}")
+        value = _rate(figures) if figures else "n/a on this device (the trainer feeds batches step by step)"
+        lines.append(f"| {label} | {value} |")
+    if "pipeline_to_fixed" in result:
+        lines.append(f"| pipeline / fixed batch | {result['pipeline_to_fixed']:.3f} |")
+    return "\n".join(lines)
+
+
+def write_json(result, path):
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=2)
+        handle.write("\n")
+    return path

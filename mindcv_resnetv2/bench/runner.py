@@ -1,0 +1,110 @@
+"""`run_benchmark(cfg, options)`: every figure of the benchmark for one recipe, as a dict.
+
+Order matters on a shared machine: the matmul peak is measured in the same process just before the steps;
+our step and the plain step run alternately, one step each, so a burst of load from elsewhere hits both and
+their ratio stays meaningful; peak memory is read before the plain step's graph exists.
+"""
+import dataclasses
+import os
+
+import mindspore as ms
+
+from ..engine.builders import build_network
+from ..engine.runtime import setup_runtime
+from ..models.summary import count_flops, count_parameters
+from ..utils.backend import device_target
+from .measure import matmul_peak, median, peak_memory_mb, time_calls, time_repeated
+from .pipeline import pipeline_rates
+from .steps import eval_step, fixed_batch, our_train_step, plain_train_step
+
+# A training image costs its forward FLOPs plus about twice that in the backward pass (input and weight grads).
+TRAINING_FLOPS_PER_FORWARD = 3
+
+
+@dataclasses.dataclass
+class BenchOptions:
+    """What to time beyond our training step, and how long."""
+
+    steps: int = 5
+    warmup: int = 2
+    baseline: bool = False
+    pipeline: bool = False
+    pipeline_workers: int = 2
+    matmul_size: int = 2048
+
+    def __post_init__(self):
+        for name in ("steps", "warmup", "pipeline_workers", "matmul_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+def _step_figures(times, batch_size):
+    seconds = median(times)
+    return {"ms_per_step": 1000.0 * seconds, "img_per_s": batch_size / seconds}
+
+
+def _interleaved(calls, steps):
+    """Per-call times of several warmed-up callables, alternating one call of each per round."""
+    times = [[] for _ in calls]
+    for _ in range(steps):
+        for call, bucket in zip(calls, times):
+            bucket.extend(time_repeated(call, 1))
+    return times
+
+
+def run_benchmark(cfg, options=None):
+    """Time training, evaluation (and optionally the plain step and the data pipeline) for `cfg`."""
+    options = options or BenchOptions()
+    runtime = setup_runtime(cfg)
+    num_classes = cfg.num_classes or 1000
+    net = build_network(cfg, num_classes)
+    result = {
+        "model": cfg.model,
+        "batch_size": cfg.batch_size,
+        "image_size": cfg.image_resize,
+        "mode": "graph" if cfg.mode == 0 else "pynative",
+        "jit_level": cfg.jit_level if cfg.mode == 0 else None,
+        "amp_level": cfg.amp_level,
+        "device": device_target(),
+        "mindspore": ms.__version__,
+        "runtime_num_threads": ms.get_context("runtime_num_threads"),
+        "cpu_count": os.cpu_count(),
+        "load_average_start": os.getloadavg()[0],
+        "parameters": count_parameters(net),
+        "steps": options.steps,
+    }
+    forward_flops = count_flops(net, cfg.batch_size, (cfg.image_resize, cfg.image_resize))
+    result["train_gflop_per_step"] = TRAINING_FLOPS_PER_FORWARD * forward_flops / 1e9
+    result["matmul_gflop_s"] = matmul_peak(options.matmul_size)
+
+    images, labels = fixed_batch(cfg.batch_size, cfg.in_channels, cfg.image_resize, num_classes, cfg.seed)
+    ours = our_train_step(cfg, net, runtime)
+    first, times = time_calls(lambda: ours(images, labels), options.steps, options.warmup)
+    result["peak_memory_mb"] = peak_memory_mb()
+    if options.baseline:
+        plain = plain_train_step(net, cfg.lr, cfg.momentum, cfg.weight_decay)
+        plain_first, _ = time_calls(lambda: plain(images, labels), 1, options.warmup)
+        times, plain_times = _interleaved([lambda: ours(images, labels), lambda: plain(images, labels)],
+                                          options.steps)
+        result["baseline"] = dict(_step_figures(plain_times, cfg.batch_size),
+                                  compile_s=max(plain_first - median(plain_times), 0.0))
+    result["train"] = dict(_step_figures(times, cfg.batch_size), compile_s=max(first - median(times), 0.0))
+    train_seconds = median(times)
+    result["achieved_gflop_s"] = result["train_gflop_per_step"] / train_seconds
+    result["fraction_of_matmul_peak"] = result["achieved_gflop_s"] / result["matmul_gflop_s"]["peak"]
+    if options.baseline:
+        result["ratio_ours_to_plain"] = result["train"]["img_per_s"] / result["baseline"]["img_per_s"]
+    if options.pipeline:
+        result["pipeline"] = pipeline_rates(cfg, runtime, ours, (images, labels), num_classes, options.steps,
+                                            options.warmup, options.pipeline_workers)
+        fed = result["pipeline"]
+        result["pipeline_to_fixed"] = fed["sink off"]["img_per_s"] / fed["fixed batch"]["img_per_s"]
+
+    net.set_train(False)
+    evaluate = eval_step(net, num_classes)
+    eval_first, eval_times = time_calls(lambda: evaluate(images, labels), options.steps, options.warmup)
+    result["eval"] = dict(_step_figures(eval_times, cfg.batch_size),
+                          compile_s=max(eval_first - median(eval_times), 0.0))
+    result["eval_to_train"] = result["eval"]["img_per_s"] / result["train"]["img_per_s"]
+    result["load_average_end"] = os.getloadavg()[0]
+    return result
