@@ -11,6 +11,9 @@
 * The 101-layer nets differ from the 50-layer ones only in their stage depths, so they are checked at 224 only
   (each extra size costs a graph compilation of two deep networks).
 
+* The initial weights of resnetv2_50 have MindCV's distributions, tensor by tensor (conv std, BN 1/0). The classifier
+  does not (see the strict xfail below): reported, not fixed here, as the model is not this file's to change.
+
 Everything runs in eval mode (BN uses the random moving statistics) and in graph mode, as users run inference.
 The oracle packages are installed by .ci/run; see tests/reference_nets.py for what happens when one is missing.
 """
@@ -34,9 +37,8 @@ SEED = 0
 MINDCV_RTOL = 1e-6
 # Different frameworks' float32 convolutions; measured differences are well below this.
 TIMM_RTOL = 1e-4
-
-# Each case takes 20-60 s on 2 cores (graph compilation of two ResNets, a PyTorch process, the converter).
-pytestmark = pytest.mark.slow
+# Initial weight spread (std) of ours vs MindCV's, per tensor: sampling noise is < 1% even for the smallest conv.
+INIT_STD_RTOL = 0.05
 
 
 def _case_id(value):
@@ -55,6 +57,51 @@ def _assert_close(actual, expected, rtol, what):
     assert rel <= rtol, f"{what}: max |diff| {max_abs:.3g} = {rel:.3g} of max |logit| (allowed {rtol:g})"
 
 
+@pytest.fixture(scope="module")
+def initial_weights():
+    """{name: array} of a freshly built resnetv2_50: ours and MindCV's."""
+    require_oracles("mindcv")
+    import mindcv.models
+
+    return tuple(
+        {name: p.asnumpy() for name, p in net.parameters_and_names()}
+        for net in (create_model("resnetv2_50"), mindcv.models.create_model("resnetv2_50"))
+    )
+
+
+def _std_ratio(ours, reference, name):
+    return float(ours[name].std() / reference[name].std())
+
+
+def test_initialisation_matches_mindcv(initial_weights):
+    """He-normal fan_out convolutions (std sqrt(2 / (out * k * k))) and BN 1/0, tensor by tensor, as MindCV does.
+
+    A fan_in/fan_out mix-up would show as a std ratio of 2 or 1/2 on the 1x1 bottleneck convolutions.
+    """
+    ours, reference = initial_weights
+    for name, value in ours.items():
+        if name == "classifier.weight":
+            continue
+        if value.ndim >= 2:
+            ratio = _std_ratio(ours, reference, name)
+            assert abs(ratio - 1) < INIT_STD_RTOL, f"{name}: initial std is {ratio:.3f}x MindCV's"
+        else:
+            np.testing.assert_array_equal(value, reference[name], err_msg=name)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known discrepancy: MindCV initialises the classifier HeUniform(fan_in, 'sigmoid'), U(+-sqrt(3/fan_in)); "
+    "ours uses U(+-1/sqrt(fan_in)) (fb.resnet.torch/PyTorch default), sqrt(3) narrower",
+)
+def test_classifier_initialisation_matches_mindcv(initial_weights):
+    ours, reference = initial_weights
+    ratio = _std_ratio(ours, reference, "classifier.weight")
+    assert abs(ratio - 1) < INIT_STD_RTOL, f"classifier.weight: initial std is {ratio:.3f}x MindCV's"
+
+
+# Each equivalence case takes 10-60 s on 2 cores (graph compilation of two ResNets, a PyTorch process, converter).
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name, sizes", [("resnetv2_50", (224, 99)), ("resnetv2_101", (224,))], ids=_case_id)
 def test_mindcv_layout_matches_mindcv(model_name, sizes, graph_mode):
     require_oracles("mindcv")
@@ -85,6 +132,7 @@ def _convert_with_cli(timm_file, out_file, model_name):
     assert done.returncode == 0, f"converter failed: {' '.join(command)}\n{done.stderr[-4000:]}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "timm_name, model_name, sizes",
     [
