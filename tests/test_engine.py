@@ -1,0 +1,161 @@
+"""End to end through train.py and validate.py on a tiny generated ImageFolder, in graph mode as users run it."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from engine_fixtures import REPO, make_colour_folder, read_json, run_entry, tiny_recipe_args
+from mindcv_resnetv2.checkpoint import read_checkpoint, split_checkpoint
+
+pytestmark = pytest.mark.slow
+MODEL = "preact_resnet20_cifar"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return make_colour_folder(str(tmp_path_factory.mktemp("colours")))
+
+
+@pytest.fixture(scope="module")
+def trained(data_dir, tmp_path_factory):
+    """One 3-epoch run shared by the tests that only read its outputs."""
+    ckpt_dir = str(tmp_path_factory.mktemp("run"))
+    result = run_entry("train.py", tiny_recipe_args(data_dir, ckpt_dir, epochs=3))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return ckpt_dir, result
+
+
+def _metrics(ckpt_dir):
+    with open(os.path.join(ckpt_dir, "metrics.csv")) as handle:
+        return list(csv.DictReader(handle))
+
+
+def _weights(path):
+    return split_checkpoint(read_checkpoint(path)).model
+
+
+def test_training_learns_and_writes_its_outputs(trained):
+    ckpt_dir, result = trained
+    rows = _metrics(ckpt_dir)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    losses = [float(r["train_loss"]) for r in rows]
+    assert losses[-1] < losses[0]
+    assert float(rows[-1]["val_top1"]) > 100 / 3 + 10  # clearly above chance on 9 validation images
+    for name in (f"{MODEL}-1_3.ckpt", f"{MODEL}-3_3.ckpt", f"{MODEL}_best.ckpt", "recipe.yaml", "class_names.txt",
+                 "learning_curves.png", "train_rank0.log"):
+        assert os.path.isfile(os.path.join(ckpt_dir, name)), name
+    assert open(os.path.join(ckpt_dir, "class_names.txt")).read().split() == ["class_0", "class_1", "class_2"]
+    assert "trainable parameters" in result.stdout and "batches per epoch" in result.stdout
+    assert os.stat(os.path.join(ckpt_dir, f"{MODEL}-3_3.ckpt")).st_mode & 0o200  # owner can write
+
+
+def test_resolved_recipe_repeats_the_run(trained, tmp_path):
+    ckpt_dir, _ = trained
+    from mindcv_resnetv2.config import parse_args
+
+    cfg = parse_args(["-c", os.path.join(ckpt_dir, "recipe.yaml")])
+    assert cfg.model == MODEL and cfg.epoch_size == 3 and cfg.image_resize == 16 and cfg.ckpt_save_dir == ckpt_dir
+
+
+def test_validate_reports_the_whole_split_as_json(trained, data_dir, tmp_path):
+    ckpt_dir, _ = trained
+    out = str(tmp_path / "metrics.json")
+    argv = tiny_recipe_args(data_dir, ckpt_dir) + ["--ckpt_path", os.path.join(ckpt_dir, f"{MODEL}-3_3.ckpt"),
+                                                     "--batch_size", "4", "--metrics_json", out]
+    result = run_entry("validate.py", argv)
+    assert result.returncode == 0, result.stderr
+    metrics = read_json(out)
+    assert metrics["num_samples"] == 9  # 9 images in batches of 4: none dropped or repeated
+    last = _metrics(ckpt_dir)[-1]
+    assert metrics["top1"] == pytest.approx(float(last["val_top1"]), abs=1e-3)
+    assert metrics["loss"] == pytest.approx(float(last["val_loss"]), rel=1e-4)
+    assert "top-1" in result.stdout and "over 9 images" in result.stdout
+
+
+def test_resume_after_sigkill_matches_an_uninterrupted_run(trained, data_dir, tmp_path):
+    reference_dir, _ = trained
+    ckpt_dir = str(tmp_path / "killed")
+    argv = tiny_recipe_args(data_dir, ckpt_dir, epochs=3)
+    process = subprocess.Popen([sys.executable, os.path.join(REPO, "train.py")] + argv, cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first = os.path.join(ckpt_dir, f"{MODEL}-1_3.ckpt")
+    deadline = time.time() + 300
+    while not os.path.exists(first) and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # somewhere in epoch 2, maybe inside a save
+    process.wait()
+    assert os.path.exists(first)
+    resumed = run_entry("train.py", argv + ["--resume", "auto"])
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Resuming from" in resumed.stdout
+    rows = _metrics(ckpt_dir)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]  # appended, each epoch once, never more than epoch_size
+    ours = _weights(os.path.join(ckpt_dir, f"{MODEL}-3_3.ckpt"))
+    reference = _weights(os.path.join(reference_dir, f"{MODEL}-3_3.ckpt"))
+    assert ours.keys() == reference.keys()
+    for name in reference:
+        np.testing.assert_allclose(ours[name], reference[name], rtol=1e-4, atol=1e-5, err_msg=name)
+    with open(os.path.join(ckpt_dir, "train_rank0.log")) as handle:
+        assert handle.read().count("Training " + MODEL) == 2  # the log was appended to, not truncated
+
+
+def test_resume_of_a_finished_run_trains_nothing_more(trained, data_dir):
+    ckpt_dir, _ = trained
+    before = _metrics(ckpt_dir)
+    result = run_entry("train.py", tiny_recipe_args(data_dir, ckpt_dir, epochs=3) + ["--resume", "auto"])
+    assert result.returncode == 0, result.stderr
+    assert _metrics(ckpt_dir) == before
+
+
+def test_fine_tune_to_another_class_count(trained, tmp_path):
+    ckpt_dir, _ = trained
+    two_classes = make_colour_folder(str(tmp_path / "two"), classes=2, seed=1)
+    argv = tiny_recipe_args(two_classes, str(tmp_path / "finetune"), epochs=1)
+    argv += ["--ckpt_path", os.path.join(ckpt_dir, f"{MODEL}_best.ckpt"), "--num_classes", "2"]
+    result = run_entry("train.py", argv)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "classifier" in result.stdout + result.stderr  # the re-initialisation is logged
+    weights = _weights(os.path.join(str(tmp_path / "finetune"), f"{MODEL}-1_2.ckpt"))
+    assert weights["classifier.weight"].shape == (2, 64)
+
+
+def test_a_second_run_into_a_used_directory_is_refused(trained, data_dir):
+    ckpt_dir, _ = trained
+    before = sorted(os.listdir(ckpt_dir))
+    result = run_entry("train.py", tiny_recipe_args(data_dir, ckpt_dir))
+    assert result.returncode == 1
+    assert "--resume auto" in result.stderr and "--overwrite" in result.stderr
+    assert sorted(os.listdir(ckpt_dir)) == before
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
+    ckpt_dir = str(tmp_path / "nan")
+    argv = tiny_recipe_args(data_dir, ckpt_dir, epochs=3, lr=1e30, nonfinite_patience=2, scheduler="constant",
+                            warmup_epochs=0)
+    result = run_entry("train.py", argv)
+    assert result.returncode == 1
+    assert "NaN/Inf" in result.stderr and "nonfinite_patience" in result.stderr
+    assert not any(name.endswith(f"-3_3.ckpt") for name in os.listdir(ckpt_dir))
+
+
+@pytest.mark.parametrize("case", ["missing_ckpt", "bad_data_dir", "unknown_key", "wrong_model_ckpt", "no_weights"])
+def test_bad_input_is_one_clear_line(case, trained, data_dir, tmp_path):
+    ckpt_dir, _ = trained
+    base = tiny_recipe_args(data_dir, str(tmp_path / "out"))
+    script, argv, code, needle = {
+        "missing_ckpt": ("validate.py", base + ["--ckpt_path", str(tmp_path / "none.ckpt")], 2, "none.ckpt"),
+        "bad_data_dir": ("train.py", tiny_recipe_args(str(tmp_path / "nowhere"), str(tmp_path / "o")), 1, "nowhere"),
+        "unknown_key": ("train.py", base + ["--learning_rate", "0.1"], 2, "lr"),
+        "wrong_model_ckpt": ("validate.py", base + ["--model", "preact_resnet29_cifar", "--ckpt_path",
+                                                    os.path.join(ckpt_dir, f"{MODEL}_best.ckpt")], 1, "missing from the checkpoint"),
+        "no_weights": ("validate.py", base, 1, "--ckpt_path"),
+    }[case]
+    result = run_entry(script, argv)
+    assert result.returncode == code, result.stdout + result.stderr
+    assert needle in result.stderr.lower()
+    assert "Traceback" not in result.stderr
