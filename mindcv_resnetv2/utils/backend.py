@@ -4,6 +4,7 @@ Every part of the package that must behave differently per backend (CPU fallback
 settings, the CPU convolution slowdown of MindSpore >= 2.9) asks here, so the rule lives in one place.
 """
 import logging
+import re
 
 import mindspore as ms
 
@@ -18,8 +19,8 @@ def mindspore_version():
     """MindSpore's version as a tuple of ints, e.g. (2, 8, 0); suffixes like rc1 are dropped."""
     parts = []
     for piece in ms.__version__.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
+        match = re.match(r"\d+", piece)
+        parts.append(int(match.group()) if match else 0)
     return tuple(parts)
 
 
