@@ -3,11 +3,18 @@
 Metrics are sums, not means of per-batch or per-rank accuracies, so an uneven last batch or an uneven split
 across ranks counts every image exactly once. The all-reduce is float32 (CPU collectives have no int32): counts
 stay exact up to 2^24 = 16.7M images.
+
+Data-parallel ranks hold identical weights but each accumulates BN running statistics from its own batches; before
+evaluating, those statistics are averaged over the ranks, so every rank evaluates the same model (and the
+checkpoint rank 0 saves after validation is that model).
 """
+import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
 from .train_step import EvalStep
+
+EXACT_COUNT_LIMIT = 2 ** 24  # largest n such that every integer up to n is exact in float32
 
 
 class _SumOverRanks(nn.Cell):
@@ -20,11 +27,27 @@ class _SumOverRanks(nn.Cell):
 
 
 def sum_over_ranks(values, runtime):
-    """Element-wise sum of a small float vector over the data-parallel group (identity on one device)."""
+    """Element-wise sum of a float vector over the data-parallel group (identity on one device)."""
     values = np.asarray(values, np.float64)
     if runtime.group_size <= 1:
         return values
     return _SumOverRanks()(Tensor(values.astype(np.float32))).asnumpy().astype(np.float64)
+
+
+def average_statistics_over_ranks(net, runtime):
+    """Replace every rank's non-trainable float parameters (BN running mean/variance) by their mean over ranks."""
+    if runtime.group_size <= 1:
+        return
+    stats = [p for p in net.get_parameters() if not p.requires_grad and p.dtype in (ms.float32, ms.float16)]
+    if not stats:
+        return
+    values = [p.asnumpy() for p in stats]
+    flat = np.concatenate([v.reshape(-1) for v in values]).astype(np.float32)
+    mean = sum_over_ranks(flat, runtime).astype(np.float32) / np.float32(runtime.group_size)
+    offset = 0
+    for param, value in zip(stats, values):
+        param.set_data(Tensor(mean[offset:offset + value.size].reshape(value.shape).astype(value.dtype)))
+        offset += value.size
 
 
 class Evaluator:
@@ -35,6 +58,7 @@ class Evaluator:
         self.step = EvalStep(net, top_k=min(5, num_classes))
 
     def __call__(self, loader, runtime):
+        average_statistics_over_ranks(self.net, runtime)
         self.net.set_train(False)
         sums = np.zeros(4, np.float64)  # loss sum, top-1 hits, top-k hits, samples
         for images, labels in loader.create_tuple_iterator():
@@ -43,6 +67,9 @@ class Evaluator:
         loss_sum, top1, topk, count = sum_over_ranks(sums, runtime)
         if count == 0:
             raise ValueError("evaluation saw no samples: the validation split (or this rank's shard) is empty")
+        if runtime.group_size > 1 and count > EXACT_COUNT_LIMIT:
+            raise ValueError(f"{count:.0f} validation samples over {runtime.group_size} ranks: counts above "
+                             f"{EXACT_COUNT_LIMIT} are not exact in the float32 all-reduce; use num_samples")
         return {
             "top1": 100.0 * top1 / count,
             "top5": 100.0 * topk / count,

@@ -27,10 +27,6 @@ class Runtime:
     group_size: int = 1
 
     @property
-    def distributed(self):
-        return self.group_size > 1 or os.environ.get("MS_ROLE") is not None
-
-    @property
     def is_main(self):
         return self.rank == 0
 
@@ -43,10 +39,34 @@ def launched_by_msrun():
     return any(os.environ.get(name) for name in LAUNCHER_VARIABLES)
 
 
+def _script_name():
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0].endswith(".py") else ""
+    return script or "train.py"
+
+
 def setup_runtime(cfg):
     """Set MindSpore's context for `cfg`; initialise collectives when distributed. Returns the Runtime."""
     device = cfg.device_target
+    workers = int(os.environ.get("MS_WORKER_NUM") or os.environ.get("RANK_SIZE") or 1)
+    script = _script_name()
+    if cfg.distribute and not launched_by_msrun():
+        raise LaunchError(
+            f"distribute is True but this process was not started by msrun. Either launch it with `msrun "
+            f"--worker_num N --local_worker_num N --master_port PORT --join True {script} ... --distribute True` "
+            f"(see scripts/run_distribute_train.sh), or run on one device with `python {script} ... --distribute "
+            f"False`."
+        )
+    if not cfg.distribute and launched_by_msrun() and workers > 1:
+        raise LaunchError(
+            f"this process was started by msrun with {workers} workers but distribute is False: every worker would "
+            f"run the whole job alone. Pass `--distribute True`, or run `python {script} ...` without msrun."
+        )
     ms.set_context(mode=ms.GRAPH_MODE if cfg.mode == 0 else ms.PYNATIVE_MODE, device_target=device)
+    runtime = Runtime(device)
+    if cfg.distribute:
+        runtime = _init_data_parallel(device)
+    if not runtime.is_main:
+        _silence_console()
     if cfg.mode == 0 and cfg.jit_level:
         level = cfg.jit_level
         if level == "O2" and device != "Ascend":
@@ -54,33 +74,36 @@ def setup_runtime(cfg):
             level = "O0"
         ms.set_context(jit_config={"jit_level": level})
     check_cpu_convolution_speed()
-    runtime = Runtime(device)
-    if cfg.distribute:
-        if not launched_by_msrun():
-            raise LaunchError(
-                "distribute is True but this process was not started by msrun. Either launch it with "
-                "`msrun --worker_num N --local_worker_num N --master_port PORT --join True python train.py ...`, "
-                "or run on one device with `--distribute False`."
-            )
-        from mindspore.communication import get_group_size, get_rank, init
-
-        init()
-        runtime = Runtime(device, rank=get_rank(), group_size=get_group_size())
-        ms.reset_auto_parallel_context()
-        ms.set_auto_parallel_context(
-            parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=runtime.group_size
-        )
-    elif launched_by_msrun() and int(os.environ.get("MS_WORKER_NUM", "1")) > 1:
-        raise LaunchError(
-            "this process was started by msrun with several workers but distribute is False: every worker would "
-            "train the whole run alone. Pass `--distribute True`, or run `python train.py ...` without msrun."
-        )
     seed_everything(cfg.seed)
     return runtime
 
 
+def _init_data_parallel(device):
+    """Join msrun's collective group; gradients are averaged over it (the DistributedGradReducer reads this)."""
+    from mindspore.communication import get_group_size, get_rank, init
+
+    init()
+    runtime = Runtime(device, rank=get_rank(), group_size=get_group_size())
+    ms.reset_auto_parallel_context()
+    ms.set_auto_parallel_context(
+        parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=runtime.group_size
+    )
+    return runtime
+
+
+def _silence_console():
+    """Until setup_logging gives this rank its log file, its warnings go nowhere rather than to the console."""
+    logger = logging.getLogger("mindcv_resnetv2")
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+
+
 def seed_everything(seed):
-    """Same seed on every rank: identical initial weights without a broadcast (see README, Distributed)."""
+    """Same seed on every rank: every rank builds identical initial weights, no broadcast needed.
+
+    The data pipeline does not draw from these generators: its order and augmentation seeds are derived from
+    (seed, epoch, rank) in data.sharding, so each rank still augments differently.
+    """
     random.seed(seed)
     np.random.seed(seed)
     ms.set_seed(seed)

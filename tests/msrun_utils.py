@@ -1,0 +1,223 @@
+"""Launching msrun from tests, and the worker-side programs the distributed tests launch.
+
+Launcher side (imported by tests): `run_msrun` picks a free port, runs msrun with a hard timeout and, whatever
+happens, kills every process it started (msrun puts each worker in its own session, so they are found by a tag in
+their environment, not by process group).
+
+Worker side (`python tests/msrun_utils.py <command> ...`, run by msrun or plainly):
+- `train-probe OUT_DIR TRAIN_ARGS...`: train.py's Trainer, recording which samples each loader of this rank reads
+  and, at the end, this rank's weights (rank 0 alone writes checkpoints, so the other ranks' weights are not on disk).
+- `dp-step OUT_FILE RECIPE HALF`: two training steps of a BN-free toy network through the engine's build_training;
+  HALF = all | 0 | 1 picks the part of the fixed global batch this process uses (under msrun: the rank's half).
+"""
+import dataclasses
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+THIS_FILE = os.path.abspath(__file__)
+_TAG_VARIABLE = "MINDCV_RESNETV2_TEST_PROCESS_TAG"
+# Launcher variables a test process may have inherited; a child must start clean.
+_LAUNCH_ENVIRONMENT = ("MS_ROLE", "MS_WORKER_NUM", "MS_SCHED_HOST", "MS_SCHED_PORT", "MS_NODE_ID", "RANK_ID",
+                       "RANK_SIZE", "DEVICE_ID")
+
+
+def free_port():
+    """A TCP port nobody listens on right now (msrun's scheduler binds it moments later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_environment(tag):
+    env = {k: v for k, v in os.environ.items() if k not in _LAUNCH_ENVIRONMENT}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))
+    # msrun starts workers as `python script.py`: make that `python` this interpreter
+    env["PATH"] = os.pathsep.join(filter(None, [os.path.dirname(sys.executable), env.get("PATH")]))
+    env[_TAG_VARIABLE] = tag
+    env["GLOG_v"] = "3"  # MindSpore's C++ log: errors only, so the worker logs show our output
+    return env
+
+
+def _tagged_processes(tag):
+    marker = f"{_TAG_VARIABLE}={tag}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if marker in handle.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:  # exited meanwhile, or not ours
+            continue
+    return found
+
+
+def kill_tagged(tag):
+    """SIGKILL every process carrying `tag` in its environment (only processes this test started carry it)."""
+    for _ in range(3):
+        pids = _tagged_processes(tag)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+
+
+@dataclasses.dataclass
+class ProcessResult:
+    returncode: int
+    timed_out: bool
+    output: str
+    log_dir: str = ""
+
+    def log(self, name):
+        """Text of `name` (e.g. worker_1.log) in msrun's log directory, '' when missing."""
+        path = os.path.join(self.log_dir, name)
+        if not os.path.isfile(path):
+            return ""
+        with open(path, errors="replace") as handle:
+            return handle.read()
+
+    def report(self):
+        """Everything needed to understand a failure: exit status, launcher output, the end of each worker log."""
+        parts = [f"exit status {self.returncode}{' (timed out)' if self.timed_out else ''}",
+                 "--- output ---", self.output[-3000:]]
+        if self.log_dir and os.path.isdir(self.log_dir):
+            for name in sorted(os.listdir(self.log_dir)):
+                parts += [f"--- {name} ---", self.log(name)[-3000:]]
+        return "\n".join(parts)
+
+
+def run_process(cmd, timeout, cwd=REPO, output_file=None, env_extra=None):
+    """Run `cmd` in a new session with a timeout; kill it and everything it started, even on failure."""
+    tag = uuid.uuid4().hex
+    env = clean_environment(tag)
+    env.update(env_extra or {})
+    output_file = output_file or os.path.join("/tmp", f"mindcv_resnetv2_test_{tag}.out")
+    timed_out = False
+    with open(output_file, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            kill_tagged(tag)
+            proc.wait()
+    with open(output_file, errors="replace") as handle:
+        output = handle.read()
+    return ProcessResult(proc.returncode, timed_out, output)
+
+
+def run_msrun(script_args, log_dir, workers=2, timeout=240, env_extra=None):
+    """`msrun --worker_num W --local_worker_num W` on `python <script_args>`, from the repository root.
+
+    The workers run this interpreter: msrun starts `python <script>`, and this interpreter's folder leads PATH.
+    """
+    os.makedirs(log_dir, exist_ok=True)
+    cmd = [sys.executable, "-m", "mindspore.parallel.cluster.run", "--worker_num", str(workers),
+           "--local_worker_num", str(workers), "--master_port", str(free_port()), "--log_dir", log_dir,
+           "--join", "True", "--cluster_time_out", "60", *map(str, script_args)]
+    result = run_process(cmd, timeout, output_file=os.path.join(log_dir, "msrun.out"), env_extra=env_extra)
+    result.log_dir = log_dir
+    return result
+
+
+def run_python(script_args, timeout=180, env_extra=None):
+    """`python <script_args>` in a clean environment (no launcher variables), from the repository root."""
+    return run_process([sys.executable, *map(str, script_args)], timeout, env_extra=env_extra)
+
+
+# ---------------------------------------------------------------- worker side
+
+
+def _root_dataset(dataset):
+    while dataset.children:
+        dataset = dataset.children[0]
+    return dataset
+
+
+def _train_probe(out_dir, train_args):
+    """Run the Trainer as train.py does, recording each loader's sample indices and this rank's final weights."""
+    from mindcv_resnetv2.config import parse_args
+    from mindcv_resnetv2.engine import trainer as trainer_module
+
+    reads = []
+    build_loader = trainer_module.build_loader
+
+    def recording_build_loader(cfg, runtime, split, training, *args, **kwargs):
+        loader = build_loader(cfg, runtime, split, training, *args, **kwargs)
+        root = _root_dataset(loader.dataset)
+        reads.append({"split": split, "training": training, "epoch": root.shard_info.epoch,
+                      "shard_id": root.shard_info.shard_id, "num_shards": root.shard_info.num_shards,
+                      "pipeline_seed": int(loader.seed), "indices": [int(i) for i in root.sampler.indices]})
+        return loader
+
+    trainer_module.build_loader = recording_build_loader
+    trainer = trainer_module.Trainer(parse_args(train_args, entry="train"))
+    trainer.run()
+    rank = trainer.runtime.rank
+    np.savez(os.path.join(out_dir, f"weights_rank{rank}.npz"),
+             **{p.name: p.asnumpy() for p in trainer.net.get_parameters()})
+    with open(os.path.join(out_dir, f"reads_rank{rank}.json"), "w") as handle:
+        json.dump({"rank": rank, "group_size": trainer.runtime.group_size, "reads": reads}, handle)
+
+
+DP_GLOBAL_BATCH = 8
+
+
+def dp_batch():
+    """The fixed global batch of the data-parallel test: 8 images 3x8x8 and labels of 4 classes."""
+    rng = np.random.default_rng(2024)
+    images = rng.standard_normal((DP_GLOBAL_BATCH, 3, 8, 8)).astype(np.float32)
+    labels = rng.integers(0, 4, DP_GLOBAL_BATCH).astype(np.int32)
+    return images, labels
+
+
+def _dp_step(out_file, recipe, half):
+    """Two steps of a BN-free toy network through build_training/TrainStep; saves the weights after them."""
+    from mindspore import Tensor, nn
+
+    from mindcv_resnetv2.config import parse_args
+    from mindcv_resnetv2.engine.runtime import setup_runtime
+    from mindcv_resnetv2.engine.trainer import build_training
+
+    cfg = parse_args(["-c", recipe, "--distribute", str(half == "rank")], entry="train")
+    runtime = setup_runtime(cfg)
+    net = nn.SequentialCell([nn.Conv2d(3, 4, 3, has_bias=True), nn.ReLU(), nn.Flatten(), nn.Dense(4 * 8 * 8, 4)])
+    step = build_training(cfg, net, updates_per_epoch=2, runtime=runtime).step
+    images, labels = dp_batch()
+    part = runtime.rank if half == "rank" else (None if half == "all" else int(half))
+    if part is not None:
+        per_rank = DP_GLOBAL_BATCH // 2
+        images, labels = images[part * per_rank:(part + 1) * per_rank], labels[part * per_rank:(part + 1) * per_rank]
+    losses = [float(step(Tensor(images), Tensor(labels)).asnumpy()) for _ in range(2)]
+    weights = {p.name: p.asnumpy() for p in net.get_parameters()}
+    np.savez(out_file.replace("{rank}", str(runtime.rank)), losses=np.array(losses), **weights)
+
+
+def main(argv):
+    command, rest = argv[0], argv[1:]
+    if command == "train-probe":
+        _train_probe(rest[0], rest[1:])
+    elif command == "dp-step":
+        _dp_step(*rest)
+    else:
+        raise SystemExit(f"unknown command {command!r}; expected train-probe or dp-step")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

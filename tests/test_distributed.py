@@ -1,0 +1,230 @@
+"""Data-parallel training and validation under msrun on CPU (2 workers), as a user launches them.
+
+Each test starts msrun on a free port with a hard timeout and kills every process it started (tests/msrun_utils.py).
+A failing run's assertion message carries the worker logs, where MindSpore reports the real error.
+"""
+import csv
+import json
+import os
+import re
+import shutil
+
+import numpy as np
+import pytest
+from data_fixtures import make_image_folder
+from msrun_utils import THIS_FILE as MSRUN_UTILS, run_msrun, run_python
+
+from mindcv_resnetv2.checkpoint import read_checkpoint
+
+pytestmark = pytest.mark.slow
+
+MODEL = "preact_resnet20_cifar"
+TRAIN_IMAGES = 24  # 3 classes x 8
+VAL_IMAGES = 7  # uneven over 2 ranks: 4 + 3
+STEPS_PER_EPOCH = 3  # 12 images per rank, batch 4
+# Our logger's line format (runtime.setup_logging); MindSpore's own C++ log lines look different.
+OUR_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (INFO|WARNING|ERROR) ", re.M)
+VALIDATE_LINE = re.compile(r"top-1 (?P<top1>[\d.]+)%, top-5 (?P<top5>[\d.]+)%, loss (?P<loss>[\d.]+) over "
+                           r"(?P<count>\d+) images")
+
+RECIPE = f"""
+mode: 0
+distribute: True
+device_target: CPU
+num_parallel_workers: 1
+val_while_train: True
+seed: 7
+dataset: imagenet
+batch_size: 4
+drop_remainder: True
+image_resize: 16
+crop_padding: 2
+hflip: 0.5
+color_jitter: null
+crop_pct: 1.0
+model: {MODEL}
+epoch_size: 1
+dataset_sink_mode: False
+scheduler: constant
+lr: 0.05
+warmup_epochs: 0
+opt: momentum
+momentum: 0.9
+weight_decay: 0.0001
+log_interval: 1
+plot: False
+"""
+
+DP_RECIPE = """
+mode: 0
+device_target: CPU
+seed: 3
+scheduler: constant
+lr: 0.5
+warmup_epochs: 0
+opt: momentum
+momentum: 0.9
+weight_decay: 0.01
+loss: CE
+"""
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("distributed")
+    data = root / "data"
+    make_image_folder(data, "train", classes=("a", "b", "c"), per_class=8, size=(16, 16), ext=".png")
+    make_image_folder(data, "val", classes=("a", "b", "c"), per_class=3, size=(16, 16), seed=1, ext=".png")
+    os.remove(data / "val" / "c" / "img2.png")
+    os.remove(data / "val" / "b" / "img2.png")
+    recipe = root / "tiny.yaml"
+    recipe.write_text(RECIPE + f"data_dir: {data}\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(workspace):
+    """One epoch on 2 ranks through the Trainer, recording what each rank read and its final weights."""
+    ckpt, probe = workspace / "run", workspace / "probe"
+    probe.mkdir()
+    result = run_msrun([MSRUN_UTILS, "train-probe", probe, "-c", workspace / "tiny.yaml", "--ckpt_save_dir", ckpt],
+                       workspace / "train_logs", timeout=240)
+    assert result.returncode == 0 and not result.timed_out, result.report()
+    return ckpt, probe, result
+
+
+def _reads(probe, rank):
+    with open(probe / f"reads_rank{rank}.json") as handle:
+        return json.load(handle)
+
+
+def test_ranks_read_disjoint_shards_with_their_own_augmentation(trained):
+    _, probe, result = trained
+    ranks = [_reads(probe, r) for r in (0, 1)]
+    assert [r["rank"] for r in ranks] == [0, 1] and [r["group_size"] for r in ranks] == [2, 2]
+    train = [[x for x in r["reads"] if x["training"] and x["epoch"] == 0] for r in ranks]
+    # the trainer builds epoch 0's loader once and uses it; each rank's loader is its own shard
+    shards = [set(reads[-1]["indices"]) for reads in train]
+    assert [len(s) for s in shards] == [TRAIN_IMAGES // 2] * 2
+    assert not shards[0] & shards[1]
+    assert shards[0] | shards[1] == set(range(TRAIN_IMAGES))
+    assert [reads[-1]["shard_id"] for reads in train] == [0, 1]
+    assert train[0][-1]["pipeline_seed"] != train[1][-1]["pipeline_seed"]
+    val = [[x for x in r["reads"] if not x["training"]] for r in ranks]
+    val_shards = [set(reads[-1]["indices"]) for reads in val]
+    assert sorted(len(s) for s in val_shards) == [3, 4]
+    assert not val_shards[0] & val_shards[1] and val_shards[0] | val_shards[1] == set(range(VAL_IMAGES))
+
+
+def test_ranks_end_with_identical_weights_and_rank0_alone_writes_the_run(trained):
+    ckpt, probe, _ = trained
+    weights = [np.load(probe / f"weights_rank{r}.npz") for r in (0, 1)]
+    assert sorted(weights[0].files) == sorted(weights[1].files)
+    for name in weights[0].files:  # trainable weights and the (averaged) BN statistics
+        np.testing.assert_array_equal(weights[0][name], weights[1][name], err_msg=name)
+    saved = read_checkpoint(ckpt / f"{MODEL}-1_{STEPS_PER_EPOCH}.ckpt")
+    for name in weights[0].files:
+        np.testing.assert_array_equal(saved[name], weights[0][name], err_msg=name)
+    checkpoints = sorted(p.name for p in ckpt.iterdir() if p.suffix == ".ckpt")
+    assert checkpoints == [f"{MODEL}-1_{STEPS_PER_EPOCH}.ckpt", f"{MODEL}_best.ckpt"]
+    logs = sorted(p.name for p in ckpt.iterdir() if p.suffix == ".log")
+    assert logs == ["train_rank0.log", "train_rank1.log"]
+    for name in ("recipe.yaml", "metrics.csv", "class_names.txt"):
+        assert (ckpt / name).is_file(), name
+    with open(ckpt / "metrics.csv") as handle:
+        assert [row["epoch"] for row in csv.DictReader(handle)] == ["1"]
+
+
+def test_console_is_rank0_and_every_rank_logs_to_its_file(trained):
+    ckpt, _, result = trained
+    assert "epoch 1/1: train loss" in result.log("worker_0.log")
+    assert "(7 images)" in result.log("worker_0.log")
+    assert OUR_LOG_LINE.findall(result.log("worker_1.log")) == [], result.log("worker_1.log")
+    for rank in (0, 1):
+        text = (ckpt / f"train_rank{rank}.log").read_text()
+        assert "epoch 1/1: train loss" in text and "(7 images)" in text
+    assert "Training " + MODEL in (ckpt / "train_rank0.log").read_text()
+
+
+def _validate_line(text, where):
+    match = VALIDATE_LINE.search(text)
+    assert match, f"no metrics line in {where}:\n{text[-3000:]}"
+    return {k: float(v) for k, v in match.groupdict().items()}
+
+
+def test_validate_under_msrun_on_an_uneven_split_equals_one_process(workspace, trained):
+    ckpt, _, _ = trained
+    checkpoint = ckpt / f"{MODEL}-1_{STEPS_PER_EPOCH}.ckpt"
+    args = ["validate.py", "-c", workspace / "tiny.yaml", "--ckpt_path", checkpoint]
+    single = run_python(args + ["--distribute", "False"])
+    assert single.returncode == 0, single.report()
+    result = run_msrun(args + ["--distribute", "True"], workspace / "validate_logs", timeout=180)
+    assert result.returncode == 0, result.report()
+    one = _validate_line(single.output, "one-process output")
+    two = _validate_line(result.log("worker_0.log"), "worker_0.log")
+    assert not VALIDATE_LINE.search(result.log("worker_1.log"))
+    assert one["count"] == two["count"] == VAL_IMAGES
+    assert (one["top1"], one["top5"]) == (two["top1"], two["top5"])
+    assert two["loss"] == pytest.approx(one["loss"], abs=1.01e-4)  # printed with 4 decimals
+    # validation during the distributed training evaluated exactly the model in the checkpoint
+    with open(ckpt / "metrics.csv") as handle:
+        row = list(csv.DictReader(handle))[-1]
+    assert float(row["val_top1"]) == pytest.approx(one["top1"], abs=1e-3)
+    assert float(row["val_top5"]) == pytest.approx(one["top5"], abs=1e-3)
+    assert float(row["val_loss"]) == pytest.approx(one["loss"], abs=1.01e-4)
+
+
+def test_resume_auto_continues_a_distributed_run(workspace, trained):
+    ckpt, _, _ = trained
+    resumed = workspace / "resumed"
+    shutil.copytree(ckpt, resumed)
+    result = run_msrun(["train.py", "-c", workspace / "tiny.yaml", "--ckpt_save_dir", resumed, "--resume", "auto",
+                        "--epoch_size", "2"], workspace / "resume_logs", timeout=240)
+    assert result.returncode == 0, result.report()
+    log0 = (resumed / "train_rank0.log").read_text()
+    assert re.search(rf"Resuming from .*{MODEL}-1_{STEPS_PER_EPOCH}\.ckpt at epoch 1 of 2", log0), log0
+    for rank in (0, 1):
+        text = (resumed / f"train_rank{rank}.log").read_text()
+        assert "epoch 2/2: train loss" in text and "epoch 1/2" not in text, text
+    with open(resumed / f"{MODEL}-2_{STEPS_PER_EPOCH}.ckpt.json") as handle:
+        state = json.load(handle)
+    assert state["epoch"] == 2 and state["step"] == 2 * STEPS_PER_EPOCH
+    with open(resumed / "metrics.csv") as handle:
+        assert [row["epoch"] for row in csv.DictReader(handle)] == ["1", "2"]
+
+
+def test_two_workers_with_batch_b_step_like_one_worker_with_batch_2b(tmp_path):
+    """Gradient averaging through the engine's TrainStep: 2 x b on msrun == 2b on one process (BN-free net)."""
+    recipe = tmp_path / "dp.yaml"
+    recipe.write_text(DP_RECIPE)
+    result = run_msrun([MSRUN_UTILS, "dp-step", tmp_path / "rank{rank}.npz", recipe, "rank"], tmp_path / "logs",
+                       timeout=180)
+    assert result.returncode == 0, result.report()
+    for half in ("all", "0"):
+        single = run_python([MSRUN_UTILS, "dp-step", tmp_path / f"single_{half}.npz", recipe, half])
+        assert single.returncode == 0, single.report()
+    ranks = [np.load(tmp_path / f"rank{r}.npz") for r in (0, 1)]
+    whole, half0 = np.load(tmp_path / "single_all.npz"), np.load(tmp_path / "single_0.npz")
+    names = [n for n in whole.files if n != "losses"]
+    assert len(names) == 4
+    for name in names:
+        np.testing.assert_array_equal(ranks[0][name], ranks[1][name], err_msg=name)
+        np.testing.assert_allclose(ranks[0][name], whole[name], rtol=0, atol=1e-5, err_msg=name)
+    # the comparison has teeth: rank 0's step without the all-reduce would have moved far from it
+    assert max(np.abs(half0[n] - whole[n]).max() for n in names) > 1e-3
+    # the first loss (before any update) of each rank is its half's mean; their mean is the global mean
+    assert (ranks[0]["losses"][0] + ranks[1]["losses"][0]) / 2 == pytest.approx(whole["losses"][0], abs=1e-5)
+
+
+def test_distribute_without_msrun_and_msrun_without_distribute_say_what_to_run(workspace, tmp_path):
+    alone = run_python(["train.py", "-c", workspace / "tiny.yaml", "--ckpt_save_dir", tmp_path / "a"])
+    assert alone.returncode == 1, alone.report()
+    assert "not started by msrun" in alone.output and "msrun --worker_num" in alone.output, alone.output
+    assert "Traceback" not in alone.output
+    result = run_msrun(["train.py", "-c", workspace / "tiny.yaml", "--distribute", "False", "--ckpt_save_dir",
+                        tmp_path / "b"], tmp_path / "logs", timeout=120)
+    assert result.returncode != 0 and not result.timed_out, result.report()
+    worker = result.log("worker_0.log")
+    assert "started by msrun with 2 workers but distribute is False" in worker, result.report()
+    assert "--distribute True" in worker
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
