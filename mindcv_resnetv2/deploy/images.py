@@ -1,0 +1,68 @@
+"""Image files -> model inputs with the recipe's evaluation transforms, exactly as validation sees them.
+
+ImageFolder recipes feed the file's bytes to the same Decode/resize/crop/normalize ops as the data pipeline.
+Recipes of in-memory datasets (CIFAR, MNIST-like) train on decoded pixel arrays, so the file is decoded to
+the array layout their readers produce (HWC uint8, in_channels channels) before the same ops.
+Every file is first decoded completely with PIL: MindSpore's Decode aborts the process on some truncated files.
+"""
+import os
+
+import numpy as np
+from PIL import Image
+
+from ..data import create_transforms
+from ..data.check import decode_error, image_files
+from ..data.dataset import ARRAY_DATASETS
+from ..data.sources import IMAGE_EXTENSIONS, adapt_channels
+
+
+class ImageInputError(ValueError):
+    """The image file or folder to predict on is missing, empty or cannot be decoded."""
+
+
+def find_images(path):
+    """The image files to predict on: `path` itself if it is a file, else every image under it, sorted."""
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise ImageInputError(f"input {path!r} does not exist; give an image file or a folder of images")
+    files = image_files(path)
+    if not files:
+        raise ImageInputError(
+            f"input folder {path!r} holds no image files (searched recursively for {', '.join(IMAGE_EXTENSIONS[:7])})"
+        )
+    return files
+
+
+def eval_transforms(cfg):
+    """The recipe's evaluation ops (the same arguments the validation loader passes)."""
+    return create_transforms(
+        dataset_name=cfg.dataset,
+        is_training=False,
+        image_resize=cfg.image_resize,
+        interpolation=cfg.interpolation,
+        mean=cfg.mean,
+        std=cfg.std,
+        crop_pct=cfg.crop_pct,
+        small_image_crop=None if cfg.crop_padding is None else True,
+        in_channels=cfg.in_channels,
+    )
+
+
+def _decoded_for(cfg, path):
+    """What the recipe's first transform expects: the encoded bytes, or the HWC uint8 array of an array dataset."""
+    if cfg.dataset.lower().replace("-", "_") not in ARRAY_DATASETS:
+        return np.fromfile(path, dtype=np.uint8)
+    with Image.open(path) as image:
+        return adapt_channels(np.asarray(image.convert("RGB")), cfg.in_channels)
+
+
+def load_image(path, cfg, transforms=None):
+    """One image file as a float32 CHW array ready for the network; `transforms` defaults to eval_transforms(cfg)."""
+    reason = decode_error(path)
+    if reason:
+        raise ImageInputError(f"cannot read image {path!r} ({reason}); give a JPEG, PNG, BMP, TIFF or WebP file")
+    image = _decoded_for(cfg, path)
+    for op in transforms or eval_transforms(cfg):
+        image = op(image)
+    return np.asarray(image, dtype=np.float32)

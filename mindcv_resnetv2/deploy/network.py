@@ -1,0 +1,63 @@
+"""The trained network of a recipe and checkpoint, ready for inference, on one device.
+
+Shared by infer and export. The class count comes from the recipe or, when the recipe leaves num_classes
+null, from the checkpoint's classifier, so no dataset is needed; the load is strict and never re-initialises
+the classifier (a class-count mismatch is an error here, not fine-tuning).
+"""
+import logging
+
+from ..checkpoint import EMA_PREFIX, load_state_dict, read_checkpoint
+from ..engine.runtime import setup_logging, setup_runtime
+from ..models import create_model, get_default_cfg
+from ..models.registry import pretrained_weights_path
+
+_logger = logging.getLogger(__name__)
+
+
+class MissingWeightsError(ValueError):
+    """infer/export was given no weights: a random network would predict and export noise."""
+
+
+def setup_single_device(cfg):
+    """MindSpore's context for one process on one device; a recipe written for msrun still runs here."""
+    if cfg.distribute:
+        _logger.info("distribute is ignored: inference and export run in this one process")
+        cfg.distribute = False
+    runtime = setup_runtime(cfg)
+    setup_logging()
+    return runtime
+
+
+def weights_path(cfg):
+    """The checkpoint to use: --ckpt_path, else the registry's published weights when pretrained is set."""
+    if cfg.ckpt_path:
+        return cfg.ckpt_path
+    if cfg.pretrained:
+        return pretrained_weights_path(cfg.model)
+    raise MissingWeightsError(
+        "no weights given: pass --ckpt_path path/to/model.ckpt (a training run writes them to its ckpt_save_dir), "
+        f"or --pretrained True for the registry's weights of {cfg.model}"
+    )
+
+
+def _classifier_rows(entries, classifier_name, use_ema):
+    weight = entries.get(f"{EMA_PREFIX if use_ema else ''}{classifier_name}.weight")
+    return None if weight is None or isinstance(weight, str) else int(weight.shape[0])
+
+
+def load_trained_network(cfg):
+    """(network in eval mode with the checkpoint's weights, num_classes, checkpoint path)."""
+    path = weights_path(cfg)
+    classifier_name = get_default_cfg(cfg.model).get("classifier", "classifier")
+    entries = read_checkpoint(path)
+    num_classes = cfg.num_classes or _classifier_rows(entries, classifier_name, cfg.ema)
+    if not num_classes:
+        raise ValueError(
+            f"checkpoint '{path}' has no '{classifier_name}.weight' to read the class count from; "
+            "set --num_classes to the number of classes the model was trained on"
+        )
+    net = create_model(cfg.model, num_classes=num_classes, in_channels=cfg.in_channels)
+    load_state_dict(net, entries, source=path, use_ema=cfg.ema, num_classes_mismatch="error",
+                    classifier_name=classifier_name)
+    net.set_train(False)
+    return net, num_classes, path
