@@ -272,3 +272,10 @@ def test_script_exits_2_with_one_line_and_help_groups_keys():
     for title in ("System:", "Dataset:", "Augmentation:", "Optimizer:", "Checkpoints and resume:"):
         assert title in help_text
     assert "--batch_size INT" in help_text and "(default: 128)" in help_text
+
+
+def test_synonyms_from_other_frameworks_point_to_our_key():
+    with pytest.raises(ConfigError, match="did you mean 'lr'"):
+        parse_args(["--learning_rate", "0.1"])
+    with pytest.raises(ConfigError, match="did you mean 'epoch_size'"):
+        parse_args(["--epochs", "3"])

@@ -113,3 +113,13 @@ def test_warns_when_warmup_and_decay_do_not_fit_the_run(caplog):
         rates = create_scheduler(2, "cosine_decay", lr=1.0, warmup_epochs=2, decay_epochs=10, num_epochs=6)
     assert "exceeds num_epochs" in caplog.text and "decay_epochs to 4" in caplog.text
     assert rates[-1] > 0.5  # cut off: still far from min_lr
+
+
+def test_constant_warmup_holds_then_jumps():
+    # The paper's ResNet-110/1001 warm-up: 0.01 (= 0.1 x 0.1) for the first epoch, then 0.1.
+    rates = create_scheduler(10, scheduler="multi_step_decay", lr=0.1, warmup_epochs=1, warmup_factor=0.1,
+                             warmup_mode="constant", milestones=[81, 122], decay_rate=0.1, num_epochs=164)
+    assert rates[:10] == [pytest.approx(0.01)] * 10
+    assert rates[10] == pytest.approx(0.1) and rates[810] == pytest.approx(0.01) and rates[-1] == pytest.approx(0.001)
+    with pytest.raises(ValueError, match="warmup_mode"):
+        create_scheduler(10, warmup_mode="cosine", num_epochs=2, decay_epochs=2)

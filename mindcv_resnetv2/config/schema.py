@@ -117,7 +117,8 @@ KEYS = (
          "Aspect-ratio range of the random-resized crop."),
     Key("crop_padding", Int(low=0), None, "augmentation",
          "(new) Small-image training crop: pad every side by this many pixels, then random-crop image_resize "
-         "(the CIFAR papers use 4). null = random-resized crop (ImageNet style).", nullable=True),
+         "(the CIFAR papers use 4). null = the dataset's default: pad 4 and crop for CIFAR and MNIST-like data, "
+         "random-resized crop (ImageNet style) for image folders.", nullable=True),
     Key("hflip", Float(**_PROB), 0.5, "augmentation", "Probability of a horizontal flip."),
     Key("vflip", Float(**_PROB), 0.0, "augmentation", "Probability of a vertical flip."),
     Key("color_jitter", Float(low=0.0), 0.4, "augmentation",
@@ -240,6 +241,8 @@ KEYS = (
     Key("metrics_file", Str(), "metrics.csv", "logging",
          "(new) Per-epoch metrics table (one row per epoch); relative paths are inside ckpt_save_dir."),
     Key("plot", Bool(), True, "logging", "(new) Write a PNG of loss and accuracy curves at the end of the run."),
+    Key("metrics_json", Str(), "", "logging",
+         "(new) validate.py: also write top-1, top-5, loss and the image count to this JSON file. '' = don't."),
     # compatibility
     Key("aux_factor", Float(low=0.0), 0.0, "compatibility", "Auxiliary-head loss weight; ResNetV2 has no auxiliary head.",
          role=NO_EFFECT),
@@ -271,9 +274,21 @@ def defaults():
     return {key.name: list(key.default) if isinstance(key.default, list) else key.default for key in KEYS}
 
 
+# Names other frameworks use for a key of ours: spelling alone would not lead from one to the other.
+SYNONYMS = {
+    "learning_rate": "lr", "base_lr": "lr", "epochs": "epoch_size", "num_epochs": "epoch_size",
+    "optimizer": "opt", "lr_scheduler": "scheduler", "sched": "scheduler", "data_path": "data_dir",
+    "output_dir": "ckpt_save_dir", "checkpoint": "ckpt_path", "smoothing": "label_smoothing",
+    "drop_path": "drop_path_rate", "drop": "drop_rate", "workers": "num_parallel_workers",
+    "input_size": "image_resize", "img_size": "image_resize", "model_ema": "ema", "clip_grad_norm": "clip_value",
+}
+
+
 def closest_keys(name, limit=3):
-    """Valid keys spelled most like `name`, for 'did you mean' hints."""
-    return difflib.get_close_matches(name, list(KEY_BY_NAME), n=limit, cutoff=0.6)
+    """Valid keys spelled most like `name` (or its usual synonym first), for 'did you mean' hints."""
+    close = difflib.get_close_matches(name, list(KEY_BY_NAME), n=limit, cutoff=0.6)
+    synonym = SYNONYMS.get(name)
+    return [synonym] + [key for key in close if key != synonym][: limit - 1] if synonym else close
 
 
 def unknown_key_message(name, where):

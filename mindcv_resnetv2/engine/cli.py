@@ -33,4 +33,4 @@ def main_train(argv=None):
 
 def main_validate(argv=None):
     """python validate.py -c recipe.yaml --ckpt_path model.ckpt [--key value ...]"""
-    return _run("validate", lambda cfg: validate(cfg, json_path=getattr(cfg, "metrics_json", "") or None), argv)
+    return _run("validate", lambda cfg: validate(cfg, json_path=cfg.metrics_json or None), argv)

@@ -88,7 +88,7 @@ def build_training(cfg, net, updates_per_epoch, runtime):
         warmup_epochs=cfg.warmup_epochs, warmup_factor=cfg.warmup_factor, decay_epochs=cfg.decay_epochs,
         decay_rate=cfg.decay_rate, milestones=cfg.multi_step_decay_milestones, num_epochs=cfg.epoch_size,
         num_cycles=cfg.num_cycles, cycle_decay=cfg.cycle_decay, lr_epoch_stair=cfg.lr_epoch_stair,
-        power=cfg.polynomial_power,
+        power=cfg.polynomial_power, warmup_mode=cfg.warmup_mode,
     )
     optimizer = create_optimizer(
         net.trainable_params(), opt=cfg.opt, lr=lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum,

@@ -7,7 +7,8 @@ in checkpoints, so a resumed run continues the schedule exactly where it stopped
 Time runs in epochs: step s is at epoch s / steps_per_epoch, or at floor(s / steps_per_epoch) when
 `lr_epoch_stair` is set (the lr then changes only at epoch boundaries). The schedule is
 
-* warm-up, for the first `warmup_epochs`: linear from `warmup_factor * lr` to `lr`;
+* warm-up, for the first `warmup_epochs`: linear from `warmup_factor * lr` to `lr` (`warmup_mode="linear"`),
+  or held at `warmup_factor * lr` (`warmup_mode="constant"`: the paper's 0.01 warm-up for ResNet-110/1001);
 * then, with tau = epochs since the end of warm-up:
   - constant: lr;
   - cosine_decay: `num_cycles` cosine cycles of `decay_epochs` each, from the cycle's peak down to min_lr; the
@@ -28,6 +29,7 @@ _logger = logging.getLogger(__name__)
 
 SCHEDULER_NAMES = ("constant", "cosine_decay", "step_decay", "multi_step_decay", "exponential_decay",
                    "polynomial_decay", "one_cycle")
+WARMUP_MODES = ("linear", "constant")
 # Schedules that end after their decay span (then hold min_lr): their span should fit into the run.
 _FINITE_SCHEDULERS = ("cosine_decay", "polynomial_decay", "one_cycle")
 
@@ -45,7 +47,7 @@ def _check(condition, name, value, accepted):
 def create_scheduler(steps_per_epoch, scheduler="cosine_decay", lr=0.1, min_lr=0.0, warmup_epochs=0,
                      warmup_factor=0.0, decay_epochs=120, decay_rate=0.1, milestones=None, num_epochs=120,
                      num_cycles=1, cycle_decay=1.0, lr_epoch_stair=False, power=1.0, pct_start=0.3,
-                     div_factor=25.0):
+                     div_factor=25.0, warmup_mode="linear"):
     """Learning rates for every step of a `num_epochs`-epoch run, as a list of floats (see the module docstring).
 
     Raises ValueError naming the bad argument, e.g. an unknown scheduler name (the message lists the valid ones).
@@ -59,6 +61,7 @@ def create_scheduler(steps_per_epoch, scheduler="cosine_decay", lr=0.1, min_lr=0
     _check(0 <= min_lr <= lr, "min_lr", min_lr, f"a number in [0, lr={lr}]")
     _check(warmup_epochs >= 0, "warmup_epochs", warmup_epochs, "a number >= 0")
     _check(0 <= warmup_factor <= 1, "warmup_factor", warmup_factor, "a number in [0, 1]")
+    _check(warmup_mode in WARMUP_MODES, "warmup_mode", warmup_mode, f"one of {', '.join(WARMUP_MODES)}")
     if scheduler in _FINITE_SCHEDULERS + ("step_decay", "exponential_decay"):
         _check(decay_epochs > 0, "decay_epochs", decay_epochs, f"a number > 0 for scheduler {scheduler}")
     if scheduler in ("step_decay", "exponential_decay", "multi_step_decay"):
@@ -109,7 +112,8 @@ def create_scheduler(steps_per_epoch, scheduler="cosine_decay", lr=0.1, min_lr=0
     for step in range(num_epochs * steps_per_epoch):
         epoch = step // steps_per_epoch if lr_epoch_stair else step / steps_per_epoch
         if epoch < warmup_epochs:
-            rates.append(lr * (warmup_factor + (1.0 - warmup_factor) * epoch / warmup_epochs))
+            rise = 0.0 if warmup_mode == "constant" else (1.0 - warmup_factor) * epoch / warmup_epochs
+            rates.append(lr * (warmup_factor + rise))
         else:
             rates.append(float(decayed(epoch - warmup_epochs, epoch)))
     return rates
