@@ -21,7 +21,7 @@ from mindcv_resnetv2.checkpoint import (
 )
 from mindcv_resnetv2.models import create_model
 
-MINDCV_TSV = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference", "mindcv_resnetv2_50_params.tsv")
+MINDCV_TSV = os.path.join(os.path.dirname(__file__), "reference", "mindcv_resnetv2_50_params.tsv")
 SMALL_MODEL = "preact_resnet20_cifar"
 
 

@@ -13,7 +13,7 @@ from mindcv_resnetv2.convert.__main__ import main
 from mindcv_resnetv2.models import create_model
 
 TIMM_TSV = os.path.join(
-    os.path.dirname(__file__), "..", "..", "shared", "reference", "timm_resnetv2_50_state_dict.tsv"
+    os.path.dirname(__file__), "reference", "timm_resnetv2_50_state_dict.tsv"
 )
 
 

@@ -10,7 +10,7 @@ from mindcv_resnetv2.models import create_model, get_default_cfg, is_model, list
 from mindcv_resnetv2.models.resnetv2 import cifar_layers
 from mindcv_resnetv2.models.summary import count_flops, count_parameters
 
-REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference")
+REFERENCE = os.path.join(os.path.dirname(__file__), "reference")
 TRAINABLE = {
     "resnetv2_50": 25_553_064,
     "resnetv2_101": 44_545_192,
