@@ -19,7 +19,7 @@ def _positive_int(text):
     return value
 
 
-def _infer_options(group):
+def add_infer_options(group):
     group.add_argument("--input", required=True, metavar="IMAGE_OR_FOLDER",
                        help="An image file, or a folder whose images (searched recursively) are all predicted.")
     group.add_argument("--top_k", type=_positive_int, default=5, metavar="K",
@@ -30,7 +30,7 @@ def _infer_options(group):
     group.add_argument("--json", default=None, metavar="FILE", help="Also write the predictions to this JSON file.")
 
 
-def _export_options(group):
+def add_export_options(group):
     group.add_argument("--file_format", type=str.upper, choices=list(EXPORT_FORMATS), default="MINDIR",
                        help="MINDIR (any device), ONNX (fixed batch), AIR (Ascend only) (default: MINDIR).")
     group.add_argument("--output", default="", metavar="PATH",
@@ -41,10 +41,10 @@ def _export_options(group):
 
 
 _TOOLS = {
-    "infer": ("infer.py options", _infer_options,
+    "infer": ("infer.py options", add_infer_options,
               "infer.py -c RECIPE.yaml --ckpt_path CKPT --input IMAGE_OR_FOLDER [--top_k K] [--class_names FILE] "
               "[--json FILE] [--key VALUE ...]"),
-    "export": ("export.py options", _export_options,
+    "export": ("export.py options", add_export_options,
                "export.py -c RECIPE.yaml --ckpt_path CKPT [--file_format {MINDIR,ONNX,AIR}] [--output PATH] "
                "[--batch N] [--key VALUE ...]"),
 }

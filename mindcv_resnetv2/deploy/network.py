@@ -6,7 +6,7 @@ the classifier (a class-count mismatch is an error here, not fine-tuning).
 """
 import logging
 
-from ..checkpoint import EMA_PREFIX, load_state_dict, read_checkpoint
+from ..checkpoint import EMA_PREFIX, CheckpointError, load_state_dict, read_checkpoint
 from ..engine.runtime import setup_logging, setup_runtime
 from ..models import create_model, get_default_cfg
 from ..models.registry import pretrained_weights_path
@@ -57,7 +57,11 @@ def load_trained_network(cfg):
             "set --num_classes to the number of classes the model was trained on"
         )
     net = create_model(cfg.model, num_classes=num_classes, in_channels=cfg.in_channels)
-    load_state_dict(net, entries, source=path, use_ema=cfg.ema, num_classes_mismatch="error",
-                    classifier_name=classifier_name)
+    try:
+        load_state_dict(net, entries, source=path, use_ema=cfg.ema, num_classes_mismatch="error",
+                        classifier_name=classifier_name)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc} Use the recipe of the run that wrote '{path}' (its recipe.yaml); this one "
+                              f"has model {cfg.model} with {num_classes} classes.") from None
     net.set_train(False)
     return net, num_classes, path
