@@ -1,6 +1,6 @@
 """Training and evaluation speed of the real training step, against a plain MindSpore step and the machine's
 matmul peak: ``python -m mindcv_resnetv2.bench --model resnetv2_50 --batch_size 16 --image_size 224``."""
-from .measure import matmul_peak, peak_memory_mb, time_calls
+from .measure import matmul_products, peak_memory_mb, time_calls, warm_up
 from .runner import BenchOptions, run_benchmark
 
-__all__ = ["BenchOptions", "matmul_peak", "peak_memory_mb", "run_benchmark", "time_calls"]
+__all__ = ["BenchOptions", "matmul_products", "peak_memory_mb", "run_benchmark", "time_calls", "warm_up"]

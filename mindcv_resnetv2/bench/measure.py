@@ -1,4 +1,4 @@
-"""Timing primitives: per-call wall times with a host sync, the float32 matmul peak, the peak resident memory.
+"""Timing primitives: per-call wall times with a host sync, float32 matrix products, the peak resident memory.
 
 Every timed call ends in ``.asnumpy()`` so the time covers the device work; the training loop itself never
 syncs like this in sink mode. Times are medians: the machine may be shared, and the median ignores the
@@ -9,7 +9,6 @@ import statistics
 import sys
 import time
 
-import mindspore as ms
 import numpy as np
 from mindspore import Tensor, ops
 
@@ -17,22 +16,27 @@ from mindspore import Tensor, ops
 def _sync(result):
     """Wait for the device: fetch the first output of a call to the host."""
     first = result[0] if isinstance(result, (tuple, list)) else result
-    first.asnumpy()
+    if isinstance(first, Tensor):
+        first.asnumpy()
 
 
-def time_calls(call, steps, warmup=1):
-    """(seconds of the first call, [seconds of each of `steps` timed calls]) after `warmup` calls in total.
-
-    The first call compiles the graph in graph mode, so `first - median` is the compile time.
-    """
-    if warmup < 1 or steps < 1:
-        raise ValueError(f"warmup and steps must be >= 1, got warmup={warmup}, steps={steps}")
+def warm_up(call, warmup=1):
+    """Seconds of the first of `warmup` untimed calls: in graph mode it compiles, so first - median = compile time."""
+    if warmup < 1:
+        raise ValueError(f"warmup must be >= 1, got {warmup}")
     start = time.perf_counter()
     _sync(call())
     first = time.perf_counter() - start
     for _ in range(warmup - 1):
         _sync(call())
-    return first, time_repeated(call, steps)
+    return first
+
+
+def time_calls(call, steps, warmup=1):
+    """(seconds of the first call, [seconds of each of `steps` timed calls]) after `warmup` untimed calls."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    return warm_up(call, warmup), time_repeated(call, steps)
 
 
 def time_repeated(call, steps):
@@ -49,36 +53,21 @@ def median(values):
     return statistics.median(values)
 
 
-def matmul_peak(size=2048, repeats=5):
-    """Float32 GFLOP/s of a size^3 matrix product: {'numpy': ..., 'mindspore': ..., 'peak': best of both}.
+def matmul_products(size=2048):
+    """{'numpy': call, 'mindspore': call}: one float32 size x size x size matrix product each, returning the result.
 
-    MindSpore's product runs on the same thread pool (runtime_num_threads) as the network's kernels; NumPy's
-    on its BLAS threads. Each figure is the median of `repeats` products after one warm-up product.
+    MindSpore's product runs on the same thread pool (runtime_num_threads) as the network's kernels; NumPy's on
+    its BLAS threads.
     """
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size), dtype=np.float32)
     b = rng.standard_normal((size, size), dtype=np.float32)
-    flops = 2.0 * size ** 3
-    rates = {"numpy": flops / median(_product_times(lambda: a @ b, repeats)) / 1e9}
-    previous_mode = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    try:
-        ta, tb = Tensor(a), Tensor(b)
-        rates["mindspore"] = flops / median(_product_times(lambda: ops.matmul(ta, tb).asnumpy(), repeats)) / 1e9
-    finally:
-        ms.set_context(mode=previous_mode)
-    rates["peak"] = max(rates["numpy"], rates["mindspore"])
-    return rates
+    ta, tb = Tensor(a), Tensor(b)
+    return {"numpy": lambda: a @ b, "mindspore": lambda: ops.matmul(ta, tb)}
 
 
-def _product_times(product, repeats):
-    product()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        product()
-        times.append(time.perf_counter() - start)
-    return times
+def matmul_gflop_s(size, seconds):
+    return 2.0 * size ** 3 / seconds / 1e9
 
 
 def peak_memory_mb():

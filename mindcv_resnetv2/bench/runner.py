@@ -1,8 +1,8 @@
 """`run_benchmark(cfg, options)`: every figure of the benchmark for one recipe, as a dict.
 
-Order matters on a shared machine: the matmul peak is measured in the same process just before the steps;
-our step and the plain step run alternately, one step each, so a burst of load from elsewhere hits both and
-their ratio stays meaningful; peak memory is read before the plain step's graph exists.
+Order matters on a shared machine: our step, the plain step and the matmul products that give the machine's
+peak run alternately, one call each per round, so a burst of load from elsewhere hits all of them and the
+ratios between them stay meaningful; peak memory is read before the plain step's graph exists.
 """
 import dataclasses
 import os
@@ -13,7 +13,7 @@ from ..engine.builders import build_network
 from ..engine.runtime import setup_runtime
 from ..models.summary import count_flops, count_parameters
 from ..utils.backend import device_target
-from .measure import matmul_peak, median, peak_memory_mb, time_calls, time_repeated
+from .measure import matmul_gflop_s, matmul_products, median, peak_memory_mb, time_calls, time_repeated, warm_up
 from .pipeline import pipeline_rates
 from .steps import eval_step, fixed_batch, our_train_step, plain_train_step
 
@@ -75,19 +75,27 @@ def run_benchmark(cfg, options=None):
     }
     forward_flops = count_flops(net, cfg.batch_size, (cfg.image_resize, cfg.image_resize))
     result["train_gflop_per_step"] = TRAINING_FLOPS_PER_FORWARD * forward_flops / 1e9
-    result["matmul_gflop_s"] = matmul_peak(options.matmul_size)
 
     images, labels = fixed_batch(cfg.batch_size, cfg.in_channels, cfg.image_resize, num_classes, cfg.seed)
     ours = our_train_step(cfg, net, runtime)
-    first, times = time_calls(lambda: ours(images, labels), options.steps, options.warmup)
+    first = warm_up(lambda: ours(images, labels), options.warmup)
     result["peak_memory_mb"] = peak_memory_mb()
+    calls = {"ours": lambda: ours(images, labels)}
     if options.baseline:
         plain = plain_train_step(net, cfg.lr, cfg.momentum, cfg.weight_decay)
-        plain_first, _ = time_calls(lambda: plain(images, labels), 1, options.warmup)
-        times, plain_times = _interleaved([lambda: ours(images, labels), lambda: plain(images, labels)],
-                                          options.steps)
-        result["baseline"] = dict(_step_figures(plain_times, cfg.batch_size),
-                                  compile_s=max(plain_first - median(plain_times), 0.0))
+        calls["plain"] = lambda: plain(images, labels)
+        plain_first = warm_up(calls["plain"], options.warmup)
+    products = matmul_products(options.matmul_size)
+    for product in products.values():
+        warm_up(product)
+    calls.update(products)
+    timed = dict(zip(calls, _interleaved(list(calls.values()), options.steps)))
+    times = timed["ours"]
+    rates = {library: matmul_gflop_s(options.matmul_size, median(timed[library])) for library in products}
+    result["matmul_gflop_s"] = dict(rates, peak=max(rates.values()))
+    if options.baseline:
+        result["baseline"] = dict(_step_figures(timed["plain"], cfg.batch_size),
+                                  compile_s=max(plain_first - median(timed["plain"]), 0.0))
     result["train"] = dict(_step_figures(times, cfg.batch_size), compile_s=max(first - median(times), 0.0))
     train_seconds = median(times)
     result["achieved_gflop_s"] = result["train_gflop_per_step"] / train_seconds

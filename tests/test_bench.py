@@ -1,0 +1,97 @@
+"""The benchmark command: every figure is printed and written, options reach the recipe, bad options are named."""
+import json
+import math
+import os
+
+import mindspore as ms
+import numpy as np
+import pytest
+
+from mindcv_resnetv2.bench import matmul_products, time_calls
+from mindcv_resnetv2.bench.cli import main, parse
+from mindcv_resnetv2.utils.backend import device_target
+
+QUICK_RECIPE = os.path.join(os.path.dirname(__file__), "..", "configs", "resnetv2", "resnetv2_cpu_quick.yaml")
+
+TABLE_ROWS = [
+    "training (our TrainStep)", "graph compile, training", "evaluation (EvalStep)", "peak resident memory",
+    "achieved, training", "float32 matmul peak", "achieved / matmul peak", "plain TrainOneStepCell + Momentum",
+    "ours / plain", "training, fixed batch again just before the pipeline",
+    "training fed by the data pipeline, sink off", "training fed by the data pipeline, sink on",
+    "pipeline / fixed batch",
+]
+
+
+def _positive(value):
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+@pytest.mark.slow
+def test_command_prints_and_writes_every_figure(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    main(["--model", "preact_resnet20_cifar", "--num_classes", "10", "--batch_size", "2", "--image_size", "32",
+          "--steps", "2", "--warmup", "1", "--matmul_size", "128", "--baseline", "--pipeline", "--json", str(out)])
+    table = capsys.readouterr().out
+    for row in TABLE_ROWS:
+        assert f"| {row} |" in table, row
+    assert f"MindSpore {ms.__version__} on {device_target()}" in table
+
+    result = json.loads(out.read_text())
+    for part in ("train", "eval", "baseline"):
+        assert _positive(result[part]["img_per_s"]) and _positive(result[part]["ms_per_step"])
+        assert result[part]["compile_s"] >= 0
+    for key in ("peak_memory_mb", "achieved_gflop_s", "fraction_of_matmul_peak", "ratio_ours_to_plain",
+                "pipeline_to_fixed", "eval_to_train", "train_gflop_per_step"):
+        assert _positive(result[key]), key
+    assert result["train"]["img_per_s"] == pytest.approx(2000.0 / result["train"]["ms_per_step"])
+    assert result["achieved_gflop_s"] == pytest.approx(
+        result["train_gflop_per_step"] * 1000.0 / result["train"]["ms_per_step"])
+    rates = result["matmul_gflop_s"]
+    assert _positive(rates["numpy"]) and _positive(rates["mindspore"])
+    assert rates["peak"] == max(rates["numpy"], rates["mindspore"])
+    assert _positive(result["pipeline"]["sink off"]["img_per_s"])
+    # The trainer sinks batches only on Ascend/GPU; on CPU the 'sink on' figure is reported as not applicable.
+    assert (result["pipeline"]["sink on"] is None) == (device_target() == "CPU")
+    assert (result["model"], result["batch_size"], result["image_size"], result["mode"]) == (
+        "preact_resnet20_cifar", 2, 32, "graph")
+
+
+def test_options_reach_the_recipe_and_defaults_do_not_override_a_recipe():
+    cfg, options, _ = parse(["--image_size", "64", "--lr", "0.2", "--steps", "3", "--baseline"])
+    assert (cfg.image_resize, cfg.lr, cfg.opt, cfg.num_classes) == (64, 0.2, "momentum", 1000)
+    assert (options.steps, options.baseline, options.pipeline) == (3, True, False)
+    cfg, _, _ = parse(["-c", QUICK_RECIPE])
+    assert (cfg.model, cfg.lr, cfg.num_classes) == ("preact_resnet20_cifar", 0.05, 10)
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--steps", "0"], "steps"),
+    (["--warmup", "0"], "warmup"),
+    (["--threads", "0"], "threads"),
+    (["--modle", "resnetv2_50"], "modle"),
+])
+def test_bad_option_exits_naming_it(argv, named, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse(argv)
+    assert exit_info.value.code == 2
+    assert named in capsys.readouterr().err
+
+
+def test_time_calls_runs_warmup_then_times_each_step():
+    calls = []
+
+    def step():
+        calls.append(1)
+        return ms.Tensor(1.0)
+
+    first, times = time_calls(step, steps=3, warmup=2)
+    assert len(calls) == 5 and len(times) == 3
+    assert first >= 0 and all(t >= 0 for t in times)
+    with pytest.raises(ValueError, match="warmup"):
+        time_calls(step, steps=1, warmup=0)
+
+
+def test_matmul_products_of_both_libraries_agree():
+    products = matmul_products(size=64)
+    assert set(products) == {"numpy", "mindspore"}
+    np.testing.assert_allclose(products["mindspore"]().asnumpy(), products["numpy"](), rtol=1e-4, atol=1e-3)
