@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from ..config import build_argument_parser
-from ..engine.cli import _run
+from ..engine.cli import run_entry
 from .export import EXPORT_FORMATS, export_model
 from .infer import run_infer
 
@@ -75,7 +75,7 @@ def split_arguments(entry, argv):
 def main_infer(argv=None):
     """python infer.py -c recipe.yaml --ckpt_path model.ckpt --input IMAGE_OR_FOLDER [--top_k 5]"""
     options, rest = split_arguments("infer", sys.argv[1:] if argv is None else list(argv))
-    return _run("infer", lambda cfg: run_infer(cfg, options.input, options.top_k, options.class_names, options.json),
+    return run_entry("infer", lambda cfg: run_infer(cfg, options.input, options.top_k, options.class_names, options.json),
                 rest)
 
 
@@ -88,5 +88,5 @@ def main_export(argv=None):
         print(result.summary())
         return result
 
-    return _run("export", export_and_report, rest)
+    return run_entry("export", export_and_report, rest)
 

@@ -10,7 +10,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from ..data import create_transforms
+from ..engine.builders import build_transforms
 from ..data.check import decode_error, image_files
 from ..data.dataset import ARRAY_DATASETS
 from ..data.sources import IMAGE_EXTENSIONS, adapt_channels
@@ -34,21 +34,6 @@ def find_images(path):
     return files
 
 
-def eval_transforms(cfg):
-    """The recipe's evaluation ops (the same arguments the validation loader passes)."""
-    return create_transforms(
-        dataset_name=cfg.dataset,
-        is_training=False,
-        image_resize=cfg.image_resize,
-        interpolation=cfg.interpolation,
-        mean=cfg.mean,
-        std=cfg.std,
-        crop_pct=cfg.crop_pct,
-        small_image_crop=None if cfg.crop_padding is None else True,
-        in_channels=cfg.in_channels,
-    )
-
-
 def _decoded_for(cfg, path):
     """What the recipe's first transform expects: the encoded bytes, or the HWC uint8 array of an array dataset."""
     if cfg.dataset.lower().replace("-", "_") not in ARRAY_DATASETS:
@@ -58,11 +43,11 @@ def _decoded_for(cfg, path):
 
 
 def load_image(path, cfg, transforms=None):
-    """One image file as a float32 CHW array ready for the network; `transforms` defaults to eval_transforms(cfg)."""
+    """One image file as a float32 CHW array ready for the network; `transforms` defaults to build_transforms(cfg, training=False)."""
     reason = decode_error(path)
     if reason:
         raise ImageInputError(f"cannot read image {path!r} ({reason}); give a JPEG, PNG, BMP, TIFF or WebP file")
     image = _decoded_for(cfg, path)
-    for op in transforms or eval_transforms(cfg):
+    for op in transforms or build_transforms(cfg, training=False):
         image = op(image)
     return np.asarray(image, dtype=np.float32)

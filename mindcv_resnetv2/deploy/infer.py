@@ -14,7 +14,8 @@ import mindspore as ms
 import numpy as np
 
 from ..data import read_class_names
-from .images import eval_transforms, find_images, load_image
+from ..engine.builders import build_transforms
+from .images import find_images, load_image
 from .network import load_trained_network, setup_single_device
 
 _logger = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def _batches(paths, inputs, batch_size):
 
 def predict(net, cfg, paths, class_names, top_k=5):
     """A Prediction per image path, in input order."""
-    transforms = eval_transforms(cfg)
+    transforms = build_transforms(cfg, training=False)
     inputs = [load_image(path, cfg, transforms) for path in paths]
     top_k = min(top_k, len(class_names))
     predictions = []

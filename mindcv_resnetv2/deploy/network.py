@@ -7,15 +7,11 @@ the classifier (a class-count mismatch is an error here, not fine-tuning).
 import logging
 
 from ..checkpoint import EMA_PREFIX, CheckpointError, load_state_dict, read_checkpoint
+from ..engine.builders import weights_path
 from ..engine.runtime import setup_logging, setup_runtime
 from ..models import create_model, get_default_cfg
-from ..models.registry import pretrained_weights_path
 
 _logger = logging.getLogger(__name__)
-
-
-class MissingWeightsError(ValueError):
-    """infer/export was given no weights: a random network would predict and export noise."""
 
 
 def setup_single_device(cfg):
@@ -26,18 +22,6 @@ def setup_single_device(cfg):
     runtime = setup_runtime(cfg)
     setup_logging()
     return runtime
-
-
-def weights_path(cfg):
-    """The checkpoint to use: --ckpt_path, else the registry's published weights when pretrained is set."""
-    if cfg.ckpt_path:
-        return cfg.ckpt_path
-    if cfg.pretrained:
-        return pretrained_weights_path(cfg.model)
-    raise MissingWeightsError(
-        "no weights given: pass --ckpt_path path/to/model.ckpt (a training run writes them to its ckpt_save_dir), "
-        f"or --pretrained True for the registry's weights of {cfg.model}"
-    )
 
 
 def _classifier_rows(entries, classifier_name, use_ema):

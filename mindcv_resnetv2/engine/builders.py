@@ -1,8 +1,11 @@
 """Recipe -> objects: the network, the data loaders and the training objects, shared by train and validate."""
 import logging
+import os
 
 from ..data import create_dataset, create_loader, create_transforms, read_class_names
 from ..models import create_model
+from ..models.registry import pretrained_weights_path
+from ..utils.backend import warn_once
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
@@ -19,6 +22,24 @@ def resolve_classes(cfg, split):
     return names, num_classes
 
 
+class MissingWeightsError(ValueError):
+    """validate/infer/export got no weights: a randomly initialised network would only measure chance."""
+
+
+def weights_path(cfg):
+    """The weights to evaluate or deploy: --ckpt_path, else the registry's published file with --pretrained."""
+    if cfg.ckpt_path:
+        if not os.path.isfile(cfg.ckpt_path):
+            raise FileNotFoundError(f"ckpt_path '{cfg.ckpt_path}' does not exist; give an existing checkpoint file")
+        return cfg.ckpt_path
+    if cfg.pretrained:
+        return pretrained_weights_path(cfg.model)
+    raise MissingWeightsError(
+        "no weights given: pass --ckpt_path path/to/model.ckpt (a training run writes them to its ckpt_save_dir), "
+        f"or --pretrained True for the registry's weights of {cfg.model}"
+    )
+
+
 def build_network(cfg, num_classes, checkpoint_path="", use_ema=False):
     """The recipe's model with its initial weights (pretrained / checkpoint_path, loaded strictly)."""
     return create_model(
@@ -33,27 +54,19 @@ def build_network(cfg, num_classes, checkpoint_path="", use_ema=False):
     )
 
 
-def build_loader(cfg, runtime, split, training, num_classes, epoch=0, num_samples=None):
-    """One epoch's batches of this rank's shard; order and augmentation depend only on (seed, epoch, rank)."""
-    dataset = create_dataset(
-        name=cfg.dataset,
-        root=cfg.data_dir,
-        split=split,
-        shuffle=training and cfg.shuffle,
-        num_samples=num_samples,
-        num_shards=runtime.group_size if runtime.group_size > 1 else None,
-        shard_id=runtime.rank if runtime.group_size > 1 else None,
-        num_parallel_workers=cfg.num_parallel_workers,
-        download=cfg.dataset_download,
-        num_aug_repeats=cfg.aug_repeats if training else 0,
-        seed=cfg.seed,
-        epoch=epoch,
-        is_training=training,
-        in_channels=cfg.in_channels,
-        image_size=cfg.image_resize,
-        num_classes=num_classes,
-    )
-    transform = create_transforms(
+def parallel_workers(requested):
+    """MindSpore refuses more pipeline workers than CPU cores: cap the recipe's value (8 in MindCV's recipes)."""
+    cores = os.cpu_count() or 1
+    if requested > cores:
+        warn_once("workers", "num_parallel_workers %d is more than the %d CPU cores here; using %d.", requested,
+                  cores, cores)
+        return cores
+    return requested
+
+
+def build_transforms(cfg, training):
+    """The recipe's train or eval image ops; validation, training and infer.py all take them from here."""
+    return create_transforms(
         dataset_name=cfg.dataset,
         is_training=training,
         image_resize=cfg.image_resize,
@@ -76,6 +89,30 @@ def build_loader(cfg, runtime, split, training, num_classes, epoch=0, num_sample
         crop_padding=4 if cfg.crop_padding is None else cfg.crop_padding,
         in_channels=cfg.in_channels,
     )
+
+
+def build_loader(cfg, runtime, split, training, num_classes, epoch=0, num_samples=None):
+    """One epoch's batches of this rank's shard; order and augmentation depend only on (seed, epoch, rank)."""
+    workers = parallel_workers(cfg.num_parallel_workers)
+    dataset = create_dataset(
+        name=cfg.dataset,
+        root=cfg.data_dir,
+        split=split,
+        shuffle=training and cfg.shuffle,
+        num_samples=num_samples,
+        num_shards=runtime.group_size if runtime.group_size > 1 else None,
+        shard_id=runtime.rank if runtime.group_size > 1 else None,
+        num_parallel_workers=workers,
+        download=cfg.dataset_download,
+        num_aug_repeats=cfg.aug_repeats if training else 0,
+        seed=cfg.seed,
+        epoch=epoch,
+        is_training=training,
+        in_channels=cfg.in_channels,
+        image_size=cfg.image_resize,
+        num_classes=num_classes,
+    )
+    transform = build_transforms(cfg, training)
     return create_loader(
         dataset,
         batch_size=cfg.batch_size,
@@ -87,7 +124,7 @@ def build_loader(cfg, runtime, split, training, num_classes, epoch=0, num_sample
         label_smoothing=cfg.label_smoothing,
         num_classes=num_classes,
         transform=transform,
-        num_parallel_workers=cfg.num_parallel_workers,
+        num_parallel_workers=workers,
         seed=cfg.seed,
         epoch=epoch,
     )

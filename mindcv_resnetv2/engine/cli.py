@@ -13,7 +13,7 @@ USER_ERRORS = (FileNotFoundError, ValueError, LaunchError, RunDirectoryError, Tr
                UnreadableImageError, DownloadError)
 
 
-def _run(entry, action, argv):
+def run_entry(entry, action, argv):
     cfg = parse_args(argv, entry=entry, exit_on_error=True)
     try:
         return action(cfg)
@@ -28,9 +28,9 @@ def _run(entry, action, argv):
 
 def main_train(argv=None):
     """python train.py -c recipe.yaml [--key value ...]"""
-    return _run("train", train, argv)
+    return run_entry("train", train, argv)
 
 
 def main_validate(argv=None):
     """python validate.py -c recipe.yaml --ckpt_path model.ckpt [--key value ...]"""
-    return _run("validate", lambda cfg: validate(cfg, json_path=cfg.metrics_json or None), argv)
+    return run_entry("validate", lambda cfg: validate(cfg, json_path=cfg.metrics_json or None), argv)

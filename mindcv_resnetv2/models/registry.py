@@ -5,11 +5,8 @@ so pretrained-weight and checkpoint handling live here once.
 """
 import difflib
 import fnmatch
-import logging
 import os
 import sys
-
-_logger = logging.getLogger(__name__)
 
 _entrypoints = {}
 _default_cfgs = {}
@@ -131,5 +128,4 @@ def create_model(
         from ..checkpoint import load_checkpoint  # imported late: checkpoint depends on nothing in models
 
         load_checkpoint(net, weights, use_ema=use_ema, classifier_name=net.default_cfg.get("classifier", "classifier"))
-        _logger.info("Loaded weights for %s from %s", model_name, weights)
     return net
