@@ -7,8 +7,8 @@ their environment, not by process group).
 Worker side (`python tests/msrun_utils.py <command> ...`, run by msrun or plainly):
 - `train-probe OUT_DIR TRAIN_ARGS...`: train.py's Trainer, recording which samples each loader of this rank reads
   and, at the end, this rank's weights (rank 0 alone writes checkpoints, so the other ranks' weights are not on disk).
-- `dp-step OUT_FILE RECIPE HALF`: two training steps of a BN-free toy network through the engine's build_training;
-  HALF = all | 0 | 1 picks the part of the fixed global batch this process uses (under msrun: the rank's half).
+- `dp-step OUT_DIR RECIPE PART...`: two training steps of a BN-free toy network through the engine's build_training
+  on a part of a fixed global batch: rank (under msrun: the rank's half), all, 0 or 1 (a half).
 """
 import dataclasses
 import json
@@ -187,26 +187,39 @@ def dp_batch():
     return images, labels
 
 
-def _dp_step(out_file, recipe, half):
-    """Two steps of a BN-free toy network through build_training/TrainStep; saves the weights after them."""
+def _dp_step(out_dir, recipe, *parts):
+    """Per part: a fresh BN-free toy net, two steps through build_training's TrainStep, weights before and after.
+
+    part = rank (under msrun: this rank's half of the global batch) | all (the whole batch) | 0 | 1 (one half).
+    The first net is built right after seeding, as train.py builds its network; later parts in the same process
+    start from the first one's weights (re-seeding one process does not repeat MindSpore's initializers).
+    """
     from mindspore import Tensor, nn
 
     from mindcv_resnetv2.config import parse_args
     from mindcv_resnetv2.engine.runtime import setup_runtime
     from mindcv_resnetv2.engine.trainer import build_training
 
-    cfg = parse_args(["-c", recipe, "--distribute", str(half == "rank")], entry="train")
+    cfg = parse_args(["-c", recipe, "--distribute", str(parts == ("rank",))], entry="train")
     runtime = setup_runtime(cfg)
-    net = nn.SequentialCell([nn.Conv2d(3, 4, 3, has_bias=True), nn.ReLU(), nn.Flatten(), nn.Dense(4 * 8 * 8, 4)])
-    step = build_training(cfg, net, updates_per_epoch=2, runtime=runtime).step
-    images, labels = dp_batch()
-    part = runtime.rank if half == "rank" else (None if half == "all" else int(half))
-    if part is not None:
-        per_rank = DP_GLOBAL_BATCH // 2
-        images, labels = images[part * per_rank:(part + 1) * per_rank], labels[part * per_rank:(part + 1) * per_rank]
-    losses = [float(step(Tensor(images), Tensor(labels)).asnumpy()) for _ in range(2)]
-    weights = {p.name: p.asnumpy() for p in net.get_parameters()}
-    np.savez(out_file.replace("{rank}", str(runtime.rank)), losses=np.array(losses), **weights)
+    first = None
+    for part in parts:
+        net = nn.SequentialCell([nn.Conv2d(3, 4, 3, has_bias=True), nn.ReLU(), nn.Flatten(),
+                                 nn.Dense(4 * 8 * 8, 4)])
+        first = first or [p.asnumpy().copy() for p in net.get_parameters()]
+        for param, value in zip(net.get_parameters(), first):
+            param.set_data(Tensor(value))
+        initial = {"initial." + p.name: p.asnumpy().copy() for p in net.get_parameters()}
+        step = build_training(cfg, net, updates_per_epoch=2, runtime=runtime).step
+        images, labels = dp_batch()
+        half = runtime.rank if part == "rank" else (None if part == "all" else int(part))
+        if half is not None:
+            rows = slice(half * DP_GLOBAL_BATCH // 2, (half + 1) * DP_GLOBAL_BATCH // 2)
+            images, labels = images[rows], labels[rows]
+        losses = [float(step(Tensor(images), Tensor(labels)).asnumpy()) for _ in range(2)]
+        name = f"rank{runtime.rank}" if part == "rank" else part
+        np.savez(os.path.join(out_dir, f"{name}.npz"), losses=np.array(losses), **initial,
+                 **{p.name: p.asnumpy() for p in net.get_parameters()})
 
 
 def main(argv):

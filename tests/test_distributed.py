@@ -22,6 +22,8 @@ MODEL = "preact_resnet20_cifar"
 TRAIN_IMAGES = 24  # 3 classes x 8
 VAL_IMAGES = 7  # uneven over 2 ranks: 4 + 3
 STEPS_PER_EPOCH = 3  # 12 images per rank, batch 4
+EPOCHS = 2
+LAST_CHECKPOINT = f"{MODEL}-{EPOCHS}_{STEPS_PER_EPOCH}.ckpt"
 # Our logger's line format (runtime.setup_logging); MindSpore's own C++ log lines look different.
 OUR_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (INFO|WARNING|ERROR) ", re.M)
 VALIDATE_LINE = re.compile(r"top-1 (?P<top1>[\d.]+)%, top-5 (?P<top5>[\d.]+)%, loss (?P<loss>[\d.]+) over "
@@ -84,11 +86,11 @@ def workspace(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(workspace):
-    """One epoch on 2 ranks through the Trainer, recording what each rank read and its final weights."""
+    """Two epochs on 2 ranks through the Trainer, recording what each rank read and its final weights."""
     ckpt, probe = workspace / "run", workspace / "probe"
     probe.mkdir()
-    result = run_msrun([MSRUN_UTILS, "train-probe", probe, "-c", workspace / "tiny.yaml", "--ckpt_save_dir", ckpt],
-                       workspace / "train_logs", timeout=240)
+    result = run_msrun([MSRUN_UTILS, "train-probe", probe, "-c", workspace / "tiny.yaml", "--ckpt_save_dir", ckpt,
+                        "--epoch_size", str(EPOCHS)], workspace / "train_logs", timeout=240)
     assert result.returncode == 0 and not result.timed_out, result.report()
     return ckpt, probe, result
 
@@ -99,19 +101,20 @@ def _reads(probe, rank):
 
 
 def test_ranks_read_disjoint_shards_with_their_own_augmentation(trained):
-    _, probe, result = trained
+    _, probe, _ = trained
     ranks = [_reads(probe, r) for r in (0, 1)]
     assert [r["rank"] for r in ranks] == [0, 1] and [r["group_size"] for r in ranks] == [2, 2]
-    train = [[x for x in r["reads"] if x["training"] and x["epoch"] == 0] for r in ranks]
-    # the trainer builds epoch 0's loader once and uses it; each rank's loader is its own shard
-    shards = [set(reads[-1]["indices"]) for reads in train]
-    assert [len(s) for s in shards] == [TRAIN_IMAGES // 2] * 2
-    assert not shards[0] & shards[1]
-    assert shards[0] | shards[1] == set(range(TRAIN_IMAGES))
-    assert [reads[-1]["shard_id"] for reads in train] == [0, 1]
-    assert train[0][-1]["pipeline_seed"] != train[1][-1]["pipeline_seed"]
-    val = [[x for x in r["reads"] if not x["training"]] for r in ranks]
-    val_shards = [set(reads[-1]["indices"]) for reads in val]
+    for epoch in range(EPOCHS):
+        # the loader each rank built last for this epoch is the one it trained on
+        reads = [[x for x in r["reads"] if x["training"] and x["epoch"] == epoch][-1] for r in ranks]
+        shards = [set(x["indices"]) for x in reads]
+        assert [len(s) for s in shards] == [TRAIN_IMAGES // 2] * 2
+        assert not shards[0] & shards[1]
+        assert shards[0] | shards[1] == set(range(TRAIN_IMAGES))
+        assert [x["shard_id"] for x in reads] == [0, 1] and [x["num_shards"] for x in reads] == [2, 2]
+        assert reads[0]["pipeline_seed"] != reads[1]["pipeline_seed"]  # each rank augments differently
+    val = [[x for x in r["reads"] if not x["training"]][-1] for r in ranks]
+    val_shards = [set(x["indices"]) for x in val]
     assert sorted(len(s) for s in val_shards) == [3, 4]
     assert not val_shards[0] & val_shards[1] and val_shards[0] | val_shards[1] == set(range(VAL_IMAGES))
 
@@ -122,27 +125,27 @@ def test_ranks_end_with_identical_weights_and_rank0_alone_writes_the_run(trained
     assert sorted(weights[0].files) == sorted(weights[1].files)
     for name in weights[0].files:  # trainable weights and the (averaged) BN statistics
         np.testing.assert_array_equal(weights[0][name], weights[1][name], err_msg=name)
-    saved = read_checkpoint(ckpt / f"{MODEL}-1_{STEPS_PER_EPOCH}.ckpt")
+    saved = read_checkpoint(ckpt / LAST_CHECKPOINT)
     for name in weights[0].files:
         np.testing.assert_array_equal(saved[name], weights[0][name], err_msg=name)
     checkpoints = sorted(p.name for p in ckpt.iterdir() if p.suffix == ".ckpt")
-    assert checkpoints == [f"{MODEL}-1_{STEPS_PER_EPOCH}.ckpt", f"{MODEL}_best.ckpt"]
+    assert checkpoints == [f"{MODEL}-1_{STEPS_PER_EPOCH}.ckpt", LAST_CHECKPOINT, f"{MODEL}_best.ckpt"]
     logs = sorted(p.name for p in ckpt.iterdir() if p.suffix == ".log")
     assert logs == ["train_rank0.log", "train_rank1.log"]
     for name in ("recipe.yaml", "metrics.csv", "class_names.txt"):
         assert (ckpt / name).is_file(), name
     with open(ckpt / "metrics.csv") as handle:
-        assert [row["epoch"] for row in csv.DictReader(handle)] == ["1"]
+        assert [row["epoch"] for row in csv.DictReader(handle)] == ["1", "2"]
 
 
 def test_console_is_rank0_and_every_rank_logs_to_its_file(trained):
     ckpt, _, result = trained
-    assert "epoch 1/1: train loss" in result.log("worker_0.log")
+    assert "epoch 2/2: train loss" in result.log("worker_0.log")
     assert "(7 images)" in result.log("worker_0.log")
     assert OUR_LOG_LINE.findall(result.log("worker_1.log")) == [], result.log("worker_1.log")
     for rank in (0, 1):
         text = (ckpt / f"train_rank{rank}.log").read_text()
-        assert "epoch 1/1: train loss" in text and "(7 images)" in text
+        assert "epoch 2/2: train loss" in text and "(7 images)" in text
     assert "Training " + MODEL in (ckpt / "train_rank0.log").read_text()
 
 
@@ -154,7 +157,7 @@ def _validate_line(text, where):
 
 def test_validate_under_msrun_on_an_uneven_split_equals_one_process(workspace, trained):
     ckpt, _, _ = trained
-    checkpoint = ckpt / f"{MODEL}-1_{STEPS_PER_EPOCH}.ckpt"
+    checkpoint = ckpt / LAST_CHECKPOINT
     args = ["validate.py", "-c", workspace / "tiny.yaml", "--ckpt_path", checkpoint]
     single = run_python(args + ["--distribute", "False"])
     assert single.returncode == 0, single.report()
@@ -175,42 +178,52 @@ def test_validate_under_msrun_on_an_uneven_split_equals_one_process(workspace, t
 
 
 def test_resume_auto_continues_a_distributed_run(workspace, trained):
+    """A run stopped during epoch 2 (only epoch 1's checkpoint left) resumes under msrun to the same end."""
     ckpt, _, _ = trained
     resumed = workspace / "resumed"
     shutil.copytree(ckpt, resumed)
+    os.remove(resumed / LAST_CHECKPOINT)
+    os.remove(resumed / (LAST_CHECKPOINT + ".json"))
     result = run_msrun(["train.py", "-c", workspace / "tiny.yaml", "--ckpt_save_dir", resumed, "--resume", "auto",
-                        "--epoch_size", "2"], workspace / "resume_logs", timeout=240)
+                        "--epoch_size", str(EPOCHS)], workspace / "resume_logs", timeout=240)
     assert result.returncode == 0, result.report()
     log0 = (resumed / "train_rank0.log").read_text()
     assert re.search(rf"Resuming from .*{MODEL}-1_{STEPS_PER_EPOCH}\.ckpt at epoch 1 of 2", log0), log0
-    for rank in (0, 1):
+    for rank in (0, 1):  # the log file is appended to: the first run's two epochs, then epoch 2 once more
         text = (resumed / f"train_rank{rank}.log").read_text()
-        assert "epoch 2/2: train loss" in text and "epoch 1/2" not in text, text
-    with open(resumed / f"{MODEL}-2_{STEPS_PER_EPOCH}.ckpt.json") as handle:
+        assert text.count("epoch 1/2: train loss") == 1 and text.count("epoch 2/2: train loss") == 2, text
+    with open(resumed / (LAST_CHECKPOINT + ".json")) as handle:
         state = json.load(handle)
     assert state["epoch"] == 2 and state["step"] == 2 * STEPS_PER_EPOCH
     with open(resumed / "metrics.csv") as handle:
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["1", "2"]
+    uninterrupted, again = read_checkpoint(ckpt / LAST_CHECKPOINT), read_checkpoint(resumed / LAST_CHECKPOINT)
+    assert sorted(uninterrupted) == sorted(again)
+    for name, value in uninterrupted.items():
+        np.testing.assert_allclose(again[name], value, rtol=0, atol=1e-6, err_msg=name)
 
 
 def test_two_workers_with_batch_b_step_like_one_worker_with_batch_2b(tmp_path):
     """Gradient averaging through the engine's TrainStep: 2 x b on msrun == 2b on one process (BN-free net)."""
     recipe = tmp_path / "dp.yaml"
     recipe.write_text(DP_RECIPE)
-    result = run_msrun([MSRUN_UTILS, "dp-step", tmp_path / "rank{rank}.npz", recipe, "rank"], tmp_path / "logs",
-                       timeout=180)
+    result = run_msrun([MSRUN_UTILS, "dp-step", tmp_path, recipe, "rank"], tmp_path / "logs", timeout=180)
     assert result.returncode == 0, result.report()
-    for half in ("all", "0"):
-        single = run_python([MSRUN_UTILS, "dp-step", tmp_path / f"single_{half}.npz", recipe, half])
-        assert single.returncode == 0, single.report()
+    single = run_python([MSRUN_UTILS, "dp-step", tmp_path, recipe, "all", "0"])
+    assert single.returncode == 0, single.report()
     ranks = [np.load(tmp_path / f"rank{r}.npz") for r in (0, 1)]
-    whole, half0 = np.load(tmp_path / "single_all.npz"), np.load(tmp_path / "single_0.npz")
-    names = [n for n in whole.files if n != "losses"]
+    whole, half0 = np.load(tmp_path / "all.npz"), np.load(tmp_path / "0.npz")
+    names = [n for n in whole.files if n != "losses" and not n.startswith("initial.")]
     assert len(names) == 4
+    for name in names:  # the shared seed gives every rank the same initial weights
+        np.testing.assert_array_equal(ranks[0]["initial." + name], ranks[1]["initial." + name], err_msg=name)
+        np.testing.assert_array_equal(half0["initial." + name], whole["initial." + name], err_msg=name)
+        # one process draws them within float32 rounding of the data-parallel ranks
+        np.testing.assert_allclose(ranks[0]["initial." + name], whole["initial." + name], rtol=0, atol=1e-7)
     for name in names:
         np.testing.assert_array_equal(ranks[0][name], ranks[1][name], err_msg=name)
         np.testing.assert_allclose(ranks[0][name], whole[name], rtol=0, atol=1e-5, err_msg=name)
-    # the comparison has teeth: rank 0's step without the all-reduce would have moved far from it
+    # the comparison has teeth: rank 0's steps without the all-reduce would have ended far from it
     assert max(np.abs(half0[n] - whole[n]).max() for n in names) > 1e-3
     # the first loss (before any update) of each rank is its half's mean; their mean is the global mean
     assert (ranks[0]["losses"][0] + ranks[1]["losses"][0]) / 2 == pytest.approx(whole["losses"][0], abs=1e-5)
@@ -224,7 +237,8 @@ def test_distribute_without_msrun_and_msrun_without_distribute_say_what_to_run(w
     result = run_msrun(["train.py", "-c", workspace / "tiny.yaml", "--distribute", "False", "--ckpt_save_dir",
                         tmp_path / "b"], tmp_path / "logs", timeout=120)
     assert result.returncode != 0 and not result.timed_out, result.report()
-    worker = result.log("worker_0.log")
-    assert "started by msrun with 2 workers but distribute is False" in worker, result.report()
-    assert "--distribute True" in worker
+    # msrun stops the other worker as soon as one fails: at least one worker log has the message
+    workers = result.log("worker_0.log") + result.log("worker_1.log")
+    assert "started by msrun with 2 workers but distribute is False" in workers, result.report()
+    assert "Pass `--distribute True`" in workers
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
