@@ -136,6 +136,16 @@ def run_msrun(script_args, log_dir, workers=2, timeout=240, env_extra=None):
     return result
 
 
+def run_launch_script(script, script_args, log_dir, workers=2, timeout=240):
+    """One of scripts/run_*.sh with WORKERS workers on a free port (core binding off: CI machines vary)."""
+    os.makedirs(log_dir, exist_ok=True)
+    env = {"WORKERS": str(workers), "MASTER_PORT": str(free_port()), "LOG_DIR": str(log_dir), "BIND_CORE": "False"}
+    result = run_process(["bash", os.path.join(REPO, "scripts", script), *map(str, script_args)], timeout,
+                         output_file=os.path.join(log_dir, "launcher.out"), env_extra=env)
+    result.log_dir = str(log_dir)
+    return result
+
+
 def run_python(script_args, timeout=180, env_extra=None):
     """`python <script_args>` in a clean environment (no launcher variables), from the repository root."""
     return run_process([sys.executable, *map(str, script_args)], timeout, env_extra=env_extra)

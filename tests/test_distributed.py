@@ -12,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 from data_fixtures import make_image_folder
-from msrun_utils import THIS_FILE as MSRUN_UTILS, run_msrun, run_python
+from msrun_utils import THIS_FILE as MSRUN_UTILS, run_launch_script, run_msrun, run_python
 
 from mindcv_resnetv2.checkpoint import read_checkpoint
 
@@ -156,12 +156,15 @@ def _validate_line(text, where):
 
 
 def test_validate_under_msrun_on_an_uneven_split_equals_one_process(workspace, trained):
+    """scripts/run_distribute_eval.sh on 2 workers (4 + 3 images) prints the one-process numbers."""
     ckpt, _, _ = trained
     checkpoint = ckpt / LAST_CHECKPOINT
-    args = ["validate.py", "-c", workspace / "tiny.yaml", "--ckpt_path", checkpoint]
-    single = run_python(args + ["--distribute", "False"])
+    single = run_python(["validate.py", "-c", workspace / "tiny.yaml", "--ckpt_path", checkpoint, "--distribute",
+                         "False"])
     assert single.returncode == 0, single.report()
-    result = run_msrun(args + ["--distribute", "True"], workspace / "validate_logs", timeout=180)
+    data = workspace / "data"
+    result = run_launch_script("run_distribute_eval.sh", [workspace / "tiny.yaml", data, checkpoint],
+                               workspace / "validate_logs", timeout=180)
     assert result.returncode == 0, result.report()
     one = _validate_line(single.output, "one-process output")
     two = _validate_line(result.log("worker_0.log"), "worker_0.log")
@@ -178,14 +181,16 @@ def test_validate_under_msrun_on_an_uneven_split_equals_one_process(workspace, t
 
 
 def test_resume_auto_continues_a_distributed_run(workspace, trained):
-    """A run stopped during epoch 2 (only epoch 1's checkpoint left) resumes under msrun to the same end."""
+    """A run stopped during epoch 2 (only epoch 1's checkpoint left) resumes through scripts/run_distribute_train.sh
+    on 2 workers and ends with the uninterrupted run's checkpoint."""
     ckpt, _, _ = trained
     resumed = workspace / "resumed"
     shutil.copytree(ckpt, resumed)
     os.remove(resumed / LAST_CHECKPOINT)
     os.remove(resumed / (LAST_CHECKPOINT + ".json"))
-    result = run_msrun(["train.py", "-c", workspace / "tiny.yaml", "--ckpt_save_dir", resumed, "--resume", "auto",
-                        "--epoch_size", str(EPOCHS)], workspace / "resume_logs", timeout=240)
+    result = run_launch_script("run_distribute_train.sh", [
+        workspace / "tiny.yaml", workspace / "data", "--ckpt_save_dir", resumed, "--resume", "auto",
+        "--epoch_size", str(EPOCHS)], workspace / "resume_logs", timeout=240)
     assert result.returncode == 0, result.report()
     log0 = (resumed / "train_rank0.log").read_text()
     assert re.search(rf"Resuming from .*{MODEL}-1_{STEPS_PER_EPOCH}\.ckpt at epoch 1 of 2", log0), log0
