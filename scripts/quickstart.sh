@@ -12,7 +12,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RECIPE=configs/resnetv2/preact_resnet_fashion_mnist_cpu.yaml
-MODEL=preact_resnet20_cifar
 RUN_DIR=${RUN_DIR:-./ckpt/preact_resnet_fashion_mnist_cpu}
 PYTHON=${PYTHON:-python}
 
@@ -33,8 +32,15 @@ start=$SECONDS
 "$PYTHON" train.py -c "$RECIPE" --data_dir "$DATA_DIR" --ckpt_save_dir "$RUN_DIR" --resume auto "$@"
 train_seconds=$((SECONDS - start))
 
+# The run's own resolved recipe (recipe.yaml) describes the network of its checkpoints, whatever was overridden;
+# num_samples is reset because in validate.py it would shorten the test set instead of the training set.
+best=("$RUN_DIR"/*_best.ckpt)
+if [ ! -f "${best[0]}" ]; then
+    echo "quickstart: no *_best.ckpt in $RUN_DIR (training ran without val_while_train?); nothing to validate" >&2
+    exit 1
+fi
 start=$SECONDS
-"$PYTHON" validate.py -c "$RECIPE" --data_dir "$DATA_DIR" --ckpt_path "$RUN_DIR/${MODEL}_best.ckpt" \
+"$PYTHON" validate.py -c "$RUN_DIR/recipe.yaml" --num_samples null --ckpt_path "${best[0]}" \
     --metrics_json "$RUN_DIR/validation.json"
 validate_seconds=$((SECONDS - start))
 
