@@ -93,9 +93,8 @@ def _init_data_parallel(device):
 
 def _silence_console():
     """Until setup_logging gives this rank its log file, its warnings go nowhere rather than to the console."""
-    logger = logging.getLogger("mindcv_resnetv2")
-    if not logger.handlers:
-        logger.addHandler(logging.NullHandler())
+    if not _logger.handlers:
+        _logger.addHandler(logging.NullHandler())
 
 
 def seed_everything(seed):
