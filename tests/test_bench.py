@@ -16,7 +16,7 @@ QUICK_RECIPE = os.path.join(os.path.dirname(__file__), "..", "configs", "resnetv
 TABLE_ROWS = [
     "training (our TrainStep)", "graph compile, training", "evaluation (EvalStep)", "peak resident memory",
     "achieved, training", "float32 matmul peak", "achieved / matmul peak", "plain TrainOneStepCell + Momentum",
-    "ours / plain", "training, fixed batch again just before the pipeline",
+    "ours / plain", "training, fixed batch (alternating with the pipeline)",
     "training fed by the data pipeline, sink off", "training fed by the data pipeline, sink on",
     "pipeline / fixed batch",
 ]

@@ -49,6 +49,19 @@ def time_repeated(call, steps):
     return times
 
 
+def interleaved(calls, steps):
+    """Per-call times of several warmed-up callables, alternating one call of each per round, `steps` rounds.
+
+    On a shared machine the load changes from second to second; alternating makes every callable see the same
+    load, so their ratios hold even when the absolute times do not.
+    """
+    times = [[] for _ in calls]
+    for _ in range(steps):
+        for call, bucket in zip(calls, times):
+            bucket.extend(time_repeated(call, 1))
+    return times
+
+
 def median(values):
     return statistics.median(values)
 

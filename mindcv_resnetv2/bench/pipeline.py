@@ -8,7 +8,7 @@ import mindspore as ms
 
 from ..data.bench import make_image_folder
 from ..engine.builders import build_loader
-from .measure import median, time_calls, time_repeated
+from .measure import interleaved, median, time_calls, warm_up
 
 # ImageNet-like source images: the decode and random-resized-crop cost of real photos.
 SOURCE_WIDTH, SOURCE_HEIGHT = 500, 375
@@ -23,19 +23,26 @@ def pipeline_config(cfg, root, workers):
 
 
 def pipeline_rates(cfg, runtime, step, fixed_inputs, num_classes, steps, warmup, workers=2):
-    """{'fixed batch', 'sink off', 'sink on'}: ms/step and img/s of `step` on `fixed_inputs`, then fed by the pipeline.
+    """{'fixed batch', 'sink off', 'sink on'}: ms/step and img/s of `step` on `fixed_inputs` and fed by the pipeline.
 
-    The fixed batch is timed again right before the pipeline so both see the same machine load. Sink mode is
-    measured where the trainer uses it (Ascend/GPU); on CPU the trainer feeds step by step ('sink on' is None).
+    Fixed-batch and pipeline-fed steps alternate, so both see the same machine load; the pipeline's workers
+    prefetch during both, so the ratio shows whether the step waits for data. Sink mode is measured where the
+    trainer uses it (Ascend/GPU); on CPU the trainer feeds step by step ('sink on' is None).
     """
     batches = warmup + steps
-    results = {"fixed batch": _rate(time_repeated(lambda: step(*fixed_inputs), steps), cfg.batch_size)}
+    results = {}
     with tempfile.TemporaryDirectory(prefix="bench_images_") as root:
         make_image_folder(root, batches * cfg.batch_size, SOURCE_WIDTH, SOURCE_HEIGHT)
         loader = build_loader(pipeline_config(cfg, root, workers), runtime, "train", True, num_classes)
         iterator = loader.create_tuple_iterator()
-        _, times = time_calls(lambda: step(*next(iterator)), steps, warmup)
-        results["sink off"] = _rate(times, cfg.batch_size)
+
+        def fed():
+            return step(*next(iterator))
+
+        warm_up(fed, warmup)
+        fixed_times, fed_times = interleaved([lambda: step(*fixed_inputs), fed], steps)
+        results["fixed batch"] = _rate(fixed_times, cfg.batch_size)
+        results["sink off"] = _rate(fed_times, cfg.batch_size)
         results["sink on"] = None
         if runtime.device != "CPU":
             loader = build_loader(pipeline_config(cfg, root, workers), runtime, "train", True, num_classes)

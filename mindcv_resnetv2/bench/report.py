@@ -34,7 +34,7 @@ def format_table(result):
         lines.append(f"| plain TrainOneStepCell + Momentum | {_rate(result['baseline'])} |")
         lines.append(f"| ours / plain | {result['ratio_ours_to_plain']:.3f} |")
     for name, figures in result.get("pipeline", {}).items():
-        label = ("training, fixed batch again just before the pipeline" if name == "fixed batch"
+        label = ("training, fixed batch (alternating with the pipeline)" if name == "fixed batch"
                  else f"training fed by the data pipeline, {name}")
         value = _rate(figures) if figures else "n/a on this device (the trainer feeds batches step by step)"
         lines.append(f"| {label} | {value} |")

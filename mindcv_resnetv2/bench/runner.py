@@ -13,7 +13,7 @@ from ..engine.builders import build_network
 from ..engine.runtime import setup_runtime
 from ..models.summary import count_flops, count_parameters
 from ..utils.backend import device_target
-from .measure import matmul_gflop_s, matmul_products, median, peak_memory_mb, time_calls, time_repeated, warm_up
+from .measure import interleaved, matmul_gflop_s, matmul_products, median, peak_memory_mb, time_calls, warm_up
 from .pipeline import pipeline_rates
 from .steps import eval_step, fixed_batch, our_train_step, plain_train_step
 
@@ -40,16 +40,7 @@ class BenchOptions:
 
 def _step_figures(times, batch_size):
     seconds = median(times)
-    return {"ms_per_step": 1000.0 * seconds, "img_per_s": batch_size / seconds}
-
-
-def _interleaved(calls, steps):
-    """Per-call times of several warmed-up callables, alternating one call of each per round."""
-    times = [[] for _ in calls]
-    for _ in range(steps):
-        for call, bucket in zip(calls, times):
-            bucket.extend(time_repeated(call, 1))
-    return times
+    return {"ms_per_step": 1000.0 * seconds, "img_per_s": batch_size / seconds, "times_s": list(times)}
 
 
 def run_benchmark(cfg, options=None):
@@ -89,7 +80,7 @@ def run_benchmark(cfg, options=None):
     for product in products.values():
         warm_up(product)
     calls.update(products)
-    timed = dict(zip(calls, _interleaved(list(calls.values()), options.steps)))
+    timed = dict(zip(calls, interleaved(list(calls.values()), options.steps)))
     times = timed["ours"]
     rates = {library: matmul_gflop_s(options.matmul_size, median(timed[library])) for library in products}
     result["matmul_gflop_s"] = dict(rates, peak=max(rates.values()))
