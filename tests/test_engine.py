@@ -184,3 +184,15 @@ def test_mindcv_ascend_recipe_runs_on_cpu_and_its_checkpoints_validate(tmp_path)
         assert metrics["num_samples"] == 4 and metrics["ema"] == (ema == "True")
     # training validated the EMA weights: validate.py with --ema True reproduces that number
     assert read_json(str(tmp_path / "ema_True.json"))["loss"] == pytest.approx(float(last["val_loss"]), rel=1e-4)
+
+
+def test_a_finished_run_can_be_extended_with_a_longer_epoch_size(trained, data_dir, tmp_path):
+    import shutil
+
+    ckpt_dir = str(tmp_path / "extended")
+    shutil.copytree(trained[0], ckpt_dir)
+    argv = tiny_recipe_args(data_dir, ckpt_dir, epochs=4) + ["--resume", "auto"]
+    result = run_entry("train.py", argv)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [int(r["epoch"]) for r in _metrics(ckpt_dir)] == [1, 2, 3, 4]
+    assert os.path.isfile(os.path.join(ckpt_dir, f"{MODEL}-4_3.ckpt"))

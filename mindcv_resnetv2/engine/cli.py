@@ -4,7 +4,7 @@ import sys
 
 from ..config import ConfigError, parse_args
 from ..data import DownloadError, UnreadableImageError
-from .runtime import LaunchError
+from .runtime import LaunchError, quiet_unless_rank0
 from .trainer import RunDirectoryError, TrainingDiverged, train
 from .validate import validate
 
@@ -14,6 +14,7 @@ USER_ERRORS = (FileNotFoundError, ValueError, LaunchError, RunDirectoryError, Tr
 
 
 def run_entry(entry, action, argv):
+    quiet_unless_rank0()
     cfg = parse_args(argv, entry=entry, exit_on_error=True)
     try:
         return action(cfg)

@@ -61,7 +61,11 @@ def setup_runtime(cfg):
             f"this process was started by msrun with {workers} workers but distribute is False: every worker would "
             f"run the whole job alone. Pass `--distribute True`, or run `python {script} ...` without msrun."
         )
-    ms.set_context(mode=ms.GRAPH_MODE if cfg.mode == 0 else ms.PYNATIVE_MODE, device_target=device)
+    ms.set_context(mode=ms.GRAPH_MODE if cfg.mode == 0 else ms.PYNATIVE_MODE)
+    if hasattr(ms, "set_device"):  # MindSpore >= 2.5; set_context(device_target=...) is deprecated there
+        ms.set_device(device)
+    else:
+        ms.set_context(device_target=device)
     runtime = Runtime(device)
     if cfg.distribute:
         runtime = _init_data_parallel(device)
@@ -89,6 +93,12 @@ def _init_data_parallel(device):
         parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=runtime.group_size
     )
     return runtime
+
+
+def quiet_unless_rank0():
+    """Before the runtime exists (e.g. while the recipe is checked), keep msrun's non-zero ranks off the console."""
+    if any(os.environ.get(name, "0") not in ("", "0") for name in ("RANK_ID", "MS_NODE_ID")):
+        _silence_console()
 
 
 def _silence_console():

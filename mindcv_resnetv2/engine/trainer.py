@@ -23,7 +23,7 @@ from ..optim import create_loss, create_optimizer, create_scheduler
 from ..utils.backend import warn_once
 from .builders import build_loader, build_network, mixing_enabled, resolve_classes
 from .checkpoints import CheckpointKeeper, epoch_checkpoints, resolve_resume, write_summary
-from .evaluation import Evaluator, copy_weights
+from .evaluation import Evaluator, average_statistics_over_ranks, copy_weights
 from .metrics import MetricsFile, plot_metrics
 from .runtime import setup_logging, setup_runtime
 from .train_step import LossScaling, NetWithLoss, TrainStep, ema_parameters
@@ -307,6 +307,8 @@ class Trainer:
             start = time.time()
             train_loss = self._train_epoch(epoch)
             epoch_time = time.time() - start
+            # Every rank: BN running statistics are per rank; validate and save their mean (a collective).
+            average_statistics_over_ranks(self.net, self.runtime)
             metrics = None
             is_last = epoch + 1 == cfg.epoch_size
             if self.evaluator is not None and ((epoch + 1) % cfg.val_interval == 0 or is_last):
