@@ -64,9 +64,12 @@ def random_array(name, shape, rng):
 
 
 def random_inputs(sizes, seed, batch_size=2):
-    """{size: (batch, 3, size, size) float32} standard-normal images, the same for every oracle and seed."""
-    rng = np.random.default_rng(seed)
-    return {size: rng.normal(size=(batch_size, 3, size, size)).astype(np.float32) for size in sizes}
+    """{size: (batch, 3, size, size) float32} standard-normal images; each depends only on (seed, size), so every
+    oracle and every list of sizes sees the same image for a size."""
+    return {
+        size: np.random.default_rng([seed, size]).normal(size=(batch_size, 3, size, size)).astype(np.float32)
+        for size in sizes
+    }
 
 
 def relative_error(actual, expected):
@@ -75,14 +78,20 @@ def relative_error(actual, expected):
     return max_abs / float(np.abs(expected).max()), max_abs
 
 
-def run_timm_reference(timm_name, out_dir, sizes, seed):
-    """Run this file in a PyTorch process: writes `timm.safetensors` and `logits.npz` (key "<size>") to out_dir."""
-    command = [sys.executable, os.path.abspath(__file__), timm_name, os.fspath(out_dir), "--seed", str(seed)]
-    command += ["--sizes", *map(str, sizes)]
+def run_timm_references(timm_names, out_dir, sizes, seed):
+    """Run this file in one PyTorch process for all `timm_names` (one torch import, the slow part).
+
+    Returns {timm_name: (path of its timm-keyed safetensors state dict, {str(size): logits})}.
+    """
+    command = [sys.executable, os.path.abspath(__file__), os.fspath(out_dir), "--seed", str(seed)]
+    command += ["--models", *timm_names, "--sizes", *map(str, sizes)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=TIMM_TIMEOUT_S)
     if done.returncode != 0:
         raise RuntimeError(f"timm reference run failed ({' '.join(command)}):\n{done.stderr[-4000:]}")
-    return os.path.join(out_dir, "timm.safetensors"), dict(np.load(os.path.join(out_dir, "logits.npz")))
+    return {
+        name: (os.path.join(out_dir, f"{name}.safetensors"), dict(np.load(os.path.join(out_dir, f"{name}.npz"))))
+        for name in timm_names
+    }
 
 
 class _TorchvisionStandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -131,10 +140,10 @@ class _PlaceholderModule(types.ModuleType):
 
 
 def _timm_main(argv=None):
-    """PyTorch side: timm network with random weights and BN statistics, its state dict and its eval logits."""
+    """PyTorch side: timm networks with random weights and BN statistics, their state dicts and eval logits."""
     parser = argparse.ArgumentParser(description=_timm_main.__doc__)
-    parser.add_argument("model", help="timm model name, e.g. resnetv2_50")
     parser.add_argument("out_dir")
+    parser.add_argument("--models", nargs="+", required=True, help="timm model names, e.g. resnetv2_50")
     parser.add_argument("--sizes", type=int, nargs="+", required=True)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -145,21 +154,21 @@ def _timm_main(argv=None):
     import torch
     from safetensors.torch import save_file
 
-    net = timm.create_model(args.model, pretrained=False)
-    rng = np.random.default_rng(args.seed)
-    state = {
-        key: value if key.endswith("num_batches_tracked") else torch.from_numpy(random_array(key, value.shape, rng))
-        for key, value in net.state_dict().items()
-    }
-    net.load_state_dict(state, strict=True)
-    net.eval()
     os.makedirs(args.out_dir, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in state.items()}, os.path.join(args.out_dir, "timm.safetensors"))
-    logits = {}
-    with torch.no_grad():
-        for size, images in random_inputs(args.sizes, args.seed).items():
-            logits[str(size)] = net(torch.from_numpy(images)).numpy()
-    np.savez(os.path.join(args.out_dir, "logits.npz"), **logits)
+    for name in args.models:
+        net = timm.create_model(name, pretrained=False)
+        rng = np.random.default_rng(args.seed)
+        state = {
+            key: value if key.endswith("num_batches_tracked") else torch.from_numpy(random_array(key, value.shape, rng))
+            for key, value in net.state_dict().items()
+        }
+        net.load_state_dict(state, strict=True)
+        net.eval()
+        save_file({k: v.contiguous() for k, v in state.items()}, os.path.join(args.out_dir, f"{name}.safetensors"))
+        with torch.no_grad():
+            inputs = random_inputs(args.sizes, args.seed)
+            logits = {str(size): net(torch.from_numpy(images)).numpy() for size, images in inputs.items()}
+        np.savez(os.path.join(args.out_dir, f"{name}.npz"), **logits)
 
 
 if __name__ == "__main__":

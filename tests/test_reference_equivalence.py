@@ -6,11 +6,11 @@
   that a re-implementation is most likely to miss; 99 also gives odd feature maps (25, 13, 7) in the stages.
   (An input of 97 would not test it: its stem output 49 is padded symmetrically by "same".)
 * preact_resnet18/50/101 (paper layout) against timm's resnetv2_18/50/101 in PyTorch: timm's state dict, saved as
-  safetensors the way timm publishes weights, goes through our converter command line and our strict checkpoint
-  loader, and the logits must agree to float32 accuracy at 224 and at an odd size (97).
+  safetensors the way timm publishes weights, goes through our converter (`convert_timm_checkpoint`, what the
+  command line runs) and our strict checkpoint loader, and the logits must agree to float32 accuracy at 224 and at
+  an odd size (97).
 * The 101-layer nets differ from the 50-layer ones only in their stage depths, so they are checked at 224 only
   (each extra size costs a graph compilation of two deep networks).
-
 * The initial weights of resnetv2_50 have MindCV's distributions, tensor by tensor (conv std, BN 1/0). The classifier
   does not (see the strict xfail below): reported, not fixed here, as the model is not this file's to change.
 
@@ -18,20 +18,17 @@ Everything runs in eval mode (BN uses the random moving statistics) and in graph
 The oracle packages are installed by .ci/run; see tests/reference_nets.py for what happens when one is missing.
 """
 import logging
-import os
-import subprocess
-import sys
 
 import mindspore as ms
 import numpy as np
 import pytest
-from reference_nets import random_array, random_inputs, relative_error, require_oracles, run_timm_reference
+from reference_nets import random_array, random_inputs, relative_error, require_oracles, run_timm_references
 
 from mindcv_resnetv2.checkpoint import load_checkpoint
+from mindcv_resnetv2.convert import convert_timm_checkpoint
 from mindcv_resnetv2.models import create_model
 
 _logger = logging.getLogger(__name__)
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = 0
 # Same framework, same kernels: measured bit-identical; the tolerance only absorbs a future kernel choice.
 MINDCV_RTOL = 1e-6
@@ -124,29 +121,27 @@ def test_mindcv_layout_matches_mindcv(model_name, sizes, graph_mode):
         _assert_close(_logits(ours, images), _logits(reference, images), MINDCV_RTOL, f"{model_name} at {size}x{size}")
 
 
-def _convert_with_cli(timm_file, out_file, model_name):
-    """The documented user path: `python -m mindcv_resnetv2.convert timm IN OUT --model NAME`."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")])))
-    command = [sys.executable, "-m", "mindcv_resnetv2.convert", "timm", timm_file, out_file, "--model", model_name]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    assert done.returncode == 0, f"converter failed: {' '.join(command)}\n{done.stderr[-4000:]}"
+# timm name, our name, input sizes checked.
+TIMM_CASES = [
+    ("resnetv2_18", "preact_resnet18", (224, 97)),
+    ("resnetv2_50", "preact_resnet50", (224, 97)),
+    ("resnetv2_101", "preact_resnet101", (224,)),
+]
+
+
+@pytest.fixture(scope="module")
+def timm_references(tmp_path_factory):
+    """timm's state dicts and logits for every case, from one PyTorch process."""
+    require_oracles("torch", "timm")
+    sizes = sorted({size for _, _, case_sizes in TIMM_CASES for size in case_sizes})
+    return run_timm_references([case[0] for case in TIMM_CASES], tmp_path_factory.mktemp("timm"), sizes, SEED)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "timm_name, model_name, sizes",
-    [
-        ("resnetv2_18", "preact_resnet18", (224, 97)),
-        ("resnetv2_50", "preact_resnet50", (224, 97)),
-        ("resnetv2_101", "preact_resnet101", (224,)),
-    ],
-    ids=_case_id,
-)
-def test_paper_layout_matches_timm(timm_name, model_name, sizes, tmp_path, graph_mode):
-    require_oracles("torch", "timm")
-    timm_file, expected = run_timm_reference(timm_name, tmp_path / "timm", sizes, SEED)
-    converted = str(tmp_path / f"{model_name}.ckpt")
-    _convert_with_cli(timm_file, converted, model_name)
+@pytest.mark.parametrize("timm_name, model_name, sizes", TIMM_CASES, ids=_case_id)
+def test_paper_layout_matches_timm(timm_name, model_name, sizes, timm_references, tmp_path, graph_mode):
+    timm_file, expected = timm_references[timm_name]
+    converted = convert_timm_checkpoint(timm_file, str(tmp_path / f"{model_name}.ckpt"), model_name=model_name)
 
     net = create_model(model_name)
     load_checkpoint(net, converted, strict=True)
