@@ -21,7 +21,8 @@ def format_table(result):
         "| figure | value |",
         "|---|---|",
         f"| training (our TrainStep) | {_rate(result['train'])} |",
-        f"| graph compile, training | {result['train']['compile_s']:.1f} s |",
+        f"| {'graph compile' if result['mode'] == 'graph' else 'first-step overhead'}, training | "
+        f"{result['train']['compile_s']:.1f} s |",
         f"| evaluation (EvalStep) | {_rate(result['eval'])} ({result['eval_to_train']:.2f}x training) |",
         f"| peak resident memory | {result['peak_memory_mb']:.0f} MiB |",
         f"| achieved, training | {result['achieved_gflop_s']:.1f} GFLOP/s ({result['train_gflop_per_step']:.1f} "
