@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh machine: the package with its cpu and test extras, and the
-# Debian package with the Fashion-MNIST IDX files (tests read real images from it).
+# Debian package with the Fashion-MNIST IDX files (tests read real images from it), and the reference
+# implementations for the equivalence tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then
@@ -9,3 +10,8 @@ if ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then
     $SUDO apt-get update -q && $SUDO apt-get install -y -q dataset-fashion-mnist
 fi
 python -m pip install -q -e ".[cpu,test]"
+# Reference implementations the equivalence tests compare against (tests/test_reference_equivalence.py):
+# MindCV's own resnetv2, and timm's on the CPU build of PyTorch 2.13.0 (an unpinned torch pulls a CUDA build
+# of several GB). --no-deps keeps them from replacing MindSpore or NumPy; timm's torchvision is not needed.
+python -m pip install -q torch==2.13.0
+python -m pip install -q --no-deps timm==1.0.31 mindcv==0.3.0

@@ -11,8 +11,7 @@
   an odd size (97).
 * The 101-layer nets differ from the 50-layer ones only in their stage depths, so they are checked at 224 only
   (each extra size costs a graph compilation of two deep networks).
-* The initial weights of resnetv2_50 have MindCV's distributions, tensor by tensor (conv std, BN 1/0). The classifier
-  does not (see the strict xfail below): reported, not fixed here, as the model is not this file's to change.
+* The initial weights of resnetv2_50 have MindCV's distributions, tensor by tensor (conv std, BN 1/0, classifier).
 
 * One training step of resnetv2_50 (train-mode BN, loss, every gradient, the moving-statistics update) equals
   MindCV's.
@@ -90,12 +89,6 @@ def test_initialisation_matches_mindcv(initial_weights):
             np.testing.assert_array_equal(value, reference[name], err_msg=name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known discrepancy: MindCV initialises the classifier HeUniform(fan_in, 'sigmoid'), U(+-sqrt(3/fan_in)); "
-    "ours uses U(+-1/sqrt(fan_in)) (fb.resnet.torch/PyTorch default), sqrt(3) narrower",
-)
 def test_classifier_initialisation_matches_mindcv(initial_weights):
     ours, reference = initial_weights
     ratio = _std_ratio(ours, reference, "classifier.weight")

@@ -12,8 +12,6 @@ Two layouts share the same parameter naming (`conv1`, `layerN.i.bnK/convK`, `dow
 
 In both, a block pre-activates its input once and feeds that tensor to the projection shortcut too.
 """
-import math
-
 import numpy as np
 from mindspore import Tensor, nn, ops
 from mindspore.common import initializer as init
@@ -176,7 +174,7 @@ class ResNetV2(nn.Cell):
         self._init_weights()
 
     def _init_weights(self):
-        """He-normal (fan_out) convolutions, BN 1/0, classifier uniform(+-1/sqrt(fan_in)) with zero bias."""
+        """He-normal (fan_out) convolutions, BN 1/0; classifier He-uniform (fan_in, gain 1) with zero bias, as MindCV."""
         for _, cell in self.cells_and_names():
             if isinstance(cell, nn.Conv2d):
                 cell.weight.set_data(
@@ -186,8 +184,8 @@ class ResNetV2(nn.Cell):
                 cell.gamma.set_data(init.initializer("ones", cell.gamma.shape, cell.gamma.dtype))
                 cell.beta.set_data(init.initializer("zeros", cell.beta.shape, cell.beta.dtype))
             elif isinstance(cell, nn.Dense):
-                bound = 1.0 / math.sqrt(cell.in_channels)
-                cell.weight.set_data(init.initializer(init.Uniform(bound), cell.weight.shape, cell.weight.dtype))
+                weight_init = init.HeUniform(mode="fan_in", nonlinearity="sigmoid")
+                cell.weight.set_data(init.initializer(weight_init, cell.weight.shape, cell.weight.dtype))
                 cell.bias.set_data(init.initializer("zeros", cell.bias.shape, cell.bias.dtype))
 
     def forward_stem(self, x):
