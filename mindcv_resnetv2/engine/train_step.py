@@ -78,7 +78,7 @@ class TrainStep(nn.Cell):
     """One training step over a batch; returns the unscaled loss of this rank.
 
     net_with_loss: Cell (images, labels) -> scalar loss. scaling: a LossScaling shared by every step cell.
-    skip_overflow: skip the update when gradients are not finite (dynamic scaling or drop_overflow_update).
+    skip_overflow: skip the update when gradients are not finite (drop_overflow_update; always with dynamic scaling).
     clip_value: global-norm limit, or None. accumulation: (accumulators, steps) or None; with it, a step with
     apply_update=False only adds its gradients, and the apply_update=True step averages, updates and clears.
     ema: (ema_parameters, decay) or None. reduce_gradients: average gradients over the data-parallel group.
@@ -94,7 +94,7 @@ class TrainStep(nn.Cell):
         self.weights = optimizer.parameters
         self.grad = ops.GradOperation(get_by_list=True, sens_param=True)
         self.scaling = scaling
-        self.skip_overflow = skip_overflow
+        self.skip_overflow = skip_overflow or scaling.dynamic  # a dynamic scale exists to skip overflows
         self.clip = clip_value is not None
         self.clip_value = float(clip_value) if self.clip else 1.0
         self.accumulate = accumulation is not None
@@ -120,7 +120,7 @@ class TrainStep(nn.Cell):
             if not self.apply_update:
                 return ops.depend(loss, added)
             grads = _hyper_map(ops.partial(_scale, self.accumulation_factor), ops.depend(self.accumulators, added))
-        if self.skip_overflow or self.scaling.dynamic:
+        if self.skip_overflow:
             finite = ms.amp.all_finite(grads)
             loss = ops.depend(loss, self.scaling(finite))
         if self.clip:

@@ -108,7 +108,7 @@ def build_training(cfg, net, updates_per_epoch, runtime):
             Parameter(ops.zeros_like(p), name="accum." + p.name, requires_grad=False)
             for p in optimizer.parameters), accumulate)
     options = dict(
-        skip_overflow=cfg.drop_overflow_update or dynamic,
+        skip_overflow=cfg.drop_overflow_update,
         clip_value=cfg.clip_value if cfg.clip_grad else None,
         accumulation=accumulators,
         ema=(ema, cfg.ema_decay) if ema is not None else None,

@@ -1,0 +1,127 @@
+"""The compiled train step: loss scaling, overflow handling, clipping, accumulation and EMA do what they say."""
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import Parameter, Tensor, nn, ops
+
+from mindcv_resnetv2.engine.train_step import LossScaling, NetWithLoss, TrainStep, ema_parameters
+from mindcv_resnetv2.optim import create_loss
+
+RNG = np.random.default_rng(0)
+X = Tensor(RNG.standard_normal((8, 6)).astype(np.float32))
+Y = Tensor(RNG.integers(0, 3, 8).astype(np.int32))
+
+
+class Toy(nn.Cell):
+    """BN-free, so a batch split in two gives the same mean gradient as the whole batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Dense(6, 5, weight_init="normal")
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Dense(5, 3, weight_init="normal")
+
+    def construct(self, x):
+        return self.fc2(self.relu(self.fc1(x)))
+
+
+def _setup(lr=0.1, momentum=0.0, scale=1.0, dynamic=False, window=2000, **options):
+    ms.set_seed(1)
+    net = Toy()
+    optimizer = nn.Momentum(net.trainable_params(), learning_rate=lr, momentum=momentum)
+    scaling = LossScaling(scale, dynamic=dynamic, window=window)
+    step = TrainStep(NetWithLoss(net, create_loss("CE")), optimizer, scaling, **options)
+    return net, optimizer, scaling, step
+
+
+def _weights(net):
+    return [p.asnumpy().copy() for p in net.trainable_params()]
+
+
+def _grads(net, x=X, y=Y):
+    loss = NetWithLoss(net, create_loss("CE"))
+    return [g.asnumpy() for g in ms.grad(loss, None, net.trainable_params())(x, y)]
+
+
+@pytest.fixture(autouse=True)
+def _graph(graph_mode):
+    yield
+
+
+def test_fixed_loss_scale_is_undone_before_the_update():
+    plain, _, _, step = _setup()
+    step(X, Y)
+    scaled, _, _, scaled_step = _setup(scale=1024.0)
+    scaled_step(X, Y)
+    for a, b in zip(_weights(plain), _weights(scaled)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_dynamic_scale_grows_after_window_and_overflow_skips_the_update():
+    net, _, scaling, step = _setup(scale=4.0, dynamic=True, window=2)
+    step(X, Y)
+    assert float(scaling.scale_sense.asnumpy()) == 4.0
+    step(X, Y)
+    assert float(scaling.scale_sense.asnumpy()) == 8.0  # two finite steps in a row
+    before = _weights(net)
+    scaling.scale_sense.set_data(Tensor(3e38, ms.float32))
+    step(X * 1e3, Y)  # large activations: the scaled backward overflows
+    assert float(scaling.scale_sense.asnumpy()) == pytest.approx(1.5e38, rel=1e-6)
+    for a, b in zip(before, _weights(net)):
+        np.testing.assert_array_equal(a, b)  # update skipped
+
+
+def test_drop_overflow_update_with_a_fixed_scale_keeps_the_scale():
+    net, _, scaling, step = _setup(scale=3e38, skip_overflow=True)
+    before = _weights(net)
+    step(X * 1e3, Y)
+    assert float(scaling.scale_sense.asnumpy()) == pytest.approx(3e38, rel=1e-6)
+    for a, b in zip(before, _weights(net)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_gradient_clipping_limits_the_global_norm():
+    lr, clip = 100.0, 1e-3  # a large lr keeps the weight change far above float32 rounding
+    net, _, _, step = _setup(lr=lr, clip_value=clip)
+    grads = _grads(net)
+    assert np.sqrt(sum((g ** 2).sum() for g in grads)) > 10 * clip
+    before = _weights(net)
+    step(X, Y)
+    update = [(b - a) / lr for a, b in zip(_weights(net), before)]
+    np.testing.assert_allclose(np.sqrt(sum((u ** 2).sum() for u in update)), clip, rtol=1e-4)
+    for u, g in zip(update, grads):  # same direction as the raw gradient
+        np.testing.assert_allclose(u, g * clip / np.sqrt(sum((h ** 2).sum() for h in grads)), rtol=1e-3, atol=1e-9)
+
+
+def test_two_accumulated_half_batches_equal_one_full_batch_step():
+    whole, _, _, step = _setup(momentum=0.9)
+    step(X, Y)
+    net, optimizer, scaling, _ = _setup(momentum=0.9)
+    accumulators = ms.ParameterTuple(Parameter(ops.zeros_like(p), name="accum." + p.name, requires_grad=False)
+                                     for p in optimizer.parameters)
+    options = dict(accumulation=(accumulators, 2))
+    net_with_loss = NetWithLoss(net, create_loss("CE"))
+    add = TrainStep(net_with_loss, optimizer, scaling, apply_update=False, **options)
+    apply = TrainStep(net_with_loss, optimizer, scaling, **options)
+    start = _weights(net)
+    add(X[:4], Y[:4])
+    for a, b in zip(start, _weights(net)):
+        np.testing.assert_array_equal(a, b)  # nothing applied yet
+    apply(X[4:], Y[4:])
+    for a, b in zip(_weights(whole), _weights(net)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert all(not np.any(acc.asnumpy()) for acc in accumulators)  # cleared for the next cycle
+    assert int(optimizer.global_step.asnumpy().reshape(-1)[0]) == 1  # one update, one lr step
+
+
+def test_ema_follows_the_weights_with_its_decay():
+    ms.set_seed(1)
+    net = Toy()
+    ema = ema_parameters(net)
+    assert [p.name for p in ema][:2] == ["ema.fc1.weight", "ema.fc1.bias"]
+    start = [p.asnumpy().copy() for p in ema]
+    optimizer = nn.Momentum(net.trainable_params(), learning_rate=0.1, momentum=0.0)
+    step = TrainStep(NetWithLoss(net, create_loss("CE")), optimizer, LossScaling(), ema=(ema, 0.75))
+    step(X, Y)
+    for e0, e1, w in zip(start, [p.asnumpy() for p in ema], [p.asnumpy() for p in net.get_parameters()]):
+        np.testing.assert_allclose(e1, 0.75 * e0 + 0.25 * w, rtol=1e-5, atol=1e-7)
