@@ -1,8 +1,8 @@
 """`run_benchmark(cfg, options)`: every figure of the benchmark for one recipe, as a dict.
 
-Order matters on a shared machine: our step, the plain step and the matmul products that give the machine's
-peak run alternately, one call each per round, so a burst of load from elsewhere hits all of them and the
-ratios between them stay meaningful; peak memory is read before the plain step's graph exists.
+Order matters on a shared machine: our step, the plain step, the evaluation step and the matmul products that
+give the machine's peak run alternately, one call each per round, so a burst of load from elsewhere hits all of
+them and the ratios between them stay meaningful. Peak memory is read before any other graph exists.
 """
 import dataclasses
 import os
@@ -13,7 +13,7 @@ from ..engine.builders import build_network
 from ..engine.runtime import setup_runtime
 from ..models.summary import count_flops, count_parameters
 from ..utils.backend import device_target
-from .measure import interleaved, matmul_gflop_s, matmul_products, median, peak_memory_mb, time_calls, warm_up
+from .measure import interleaved, matmul_gflop_s, matmul_products, median, peak_memory_mb, warm_up
 from .pipeline import pipeline_rates
 from .steps import eval_step, fixed_batch, our_train_step, plain_train_step
 
@@ -69,28 +69,34 @@ def run_benchmark(cfg, options=None):
 
     images, labels = fixed_batch(cfg.batch_size, cfg.in_channels, cfg.image_resize, num_classes, cfg.seed)
     ours = our_train_step(cfg, net, runtime)
-    first = warm_up(lambda: ours(images, labels), options.warmup)
+    calls = {"train": lambda: ours(images, labels)}
+    first = {"train": warm_up(calls["train"], options.warmup)}
     result["peak_memory_mb"] = peak_memory_mb()
-    calls = {"ours": lambda: ours(images, labels)}
     if options.baseline:
         plain = plain_train_step(net, cfg.lr, cfg.momentum, cfg.weight_decay)
-        calls["plain"] = lambda: plain(images, labels)
-        plain_first = warm_up(calls["plain"], options.warmup)
+        calls["baseline"] = lambda: plain(images, labels)
+    # A second instance of the network, so evaluation (BN in inference mode) alternates with the training steps
+    # without switching the trained network's mode back and forth.
+    eval_net = build_network(cfg, num_classes)
+    eval_net.set_train(False)
+    evaluate = eval_step(eval_net, num_classes)
+    calls["eval"] = lambda: evaluate(images, labels)
+    for name, call in calls.items():
+        if name not in first:
+            first[name] = warm_up(call, options.warmup)
     products = matmul_products(options.matmul_size)
     for product in products.values():
         warm_up(product)
-    calls.update(products)
-    timed = dict(zip(calls, interleaved(list(calls.values()), options.steps)))
-    times = timed["ours"]
+    every_call = dict(calls, **products)
+    timed = dict(zip(every_call, interleaved(list(every_call.values()), options.steps)))
+    for name in calls:
+        result[name] = dict(_step_figures(timed[name], cfg.batch_size),
+                            compile_s=max(first[name] - median(timed[name]), 0.0))
     rates = {library: matmul_gflop_s(options.matmul_size, median(timed[library])) for library in products}
     result["matmul_gflop_s"] = dict(rates, peak=max(rates.values()))
-    if options.baseline:
-        result["baseline"] = dict(_step_figures(timed["plain"], cfg.batch_size),
-                                  compile_s=max(plain_first - median(timed["plain"]), 0.0))
-    result["train"] = dict(_step_figures(times, cfg.batch_size), compile_s=max(first - median(times), 0.0))
-    train_seconds = median(times)
-    result["achieved_gflop_s"] = result["train_gflop_per_step"] / train_seconds
+    result["achieved_gflop_s"] = result["train_gflop_per_step"] / median(timed["train"])
     result["fraction_of_matmul_peak"] = result["achieved_gflop_s"] / result["matmul_gflop_s"]["peak"]
+    result["eval_to_train"] = result["eval"]["img_per_s"] / result["train"]["img_per_s"]
     if options.baseline:
         result["ratio_ours_to_plain"] = result["train"]["img_per_s"] / result["baseline"]["img_per_s"]
     if options.pipeline:
@@ -98,12 +104,5 @@ def run_benchmark(cfg, options=None):
                                             options.warmup, options.pipeline_workers)
         fed = result["pipeline"]
         result["pipeline_to_fixed"] = fed["sink off"]["img_per_s"] / fed["fixed batch"]["img_per_s"]
-
-    net.set_train(False)
-    evaluate = eval_step(net, num_classes)
-    eval_first, eval_times = time_calls(lambda: evaluate(images, labels), options.steps, options.warmup)
-    result["eval"] = dict(_step_figures(eval_times, cfg.batch_size),
-                          compile_s=max(eval_first - median(eval_times), 0.0))
-    result["eval_to_train"] = result["eval"]["img_per_s"] / result["train"]["img_per_s"]
     result["load_average_end"] = os.getloadavg()[0]
     return result
