@@ -19,7 +19,6 @@ File layout of a training checkpoint written by `save_training_checkpoint` (one 
 Such a file loads into a bare network with `load_checkpoint` like any weights file.
 """
 import dataclasses
-import hashlib
 import logging
 import os
 import re
@@ -27,6 +26,8 @@ import uuid
 
 import mindspore as ms
 import numpy as np
+
+from .utils.files import file_digest
 
 _logger = logging.getLogger(__name__)
 
@@ -107,22 +108,13 @@ def checkpoint_format(path):
     return FORMAT_BY_EXTENSION[ext]
 
 
-def file_sha256(path):
-    """Hex sha256 of a file, read in chunks so large checkpoints do not need to fit in memory twice."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_hash_in_name(path):
     """If the file name carries a sha256 prefix in MindCV's style, check the content matches it."""
     match = _HASH_IN_NAME.search(os.path.basename(path))
     if not match:
         return
     expected = match.group("prefix")
-    actual = file_sha256(path)
+    actual = file_digest(path, "sha256")
     if not actual.startswith(expected):
         raise CheckpointError(
             f"Checkpoint '{path}' is named for sha256 {expected}... but its content hashes to {actual[:8]}... "

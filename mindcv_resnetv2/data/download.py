@@ -4,7 +4,6 @@ The URL table can be redirected without code changes: ``MINDCV_RESNETV2_DATA_MIR
 ``<base URL>/<file name>`` (a local ``file://`` folder or an internal HTTP mirror). The MD5 sums are those of the
 upstream files (as published by the dataset authors and torchvision's download table).
 """
-import hashlib
 import logging
 import os
 import socket
@@ -14,6 +13,7 @@ import urllib.request
 
 from tqdm import tqdm
 
+from ..utils.files import file_digest
 from .sources import CIFAR_DIRS
 
 _logger = logging.getLogger(__name__)
@@ -47,14 +47,6 @@ class DownloadError(RuntimeError):
     """A dataset file could not be fetched or failed its checksum; the message names the URL and the remedy."""
 
 
-def md5_of(path):
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def resolve_url(url, mirror=None):
     """``url`` or, with a mirror (argument or env var), ``<mirror>/<file name>``."""
     mirror = mirror or os.environ.get(MIRROR_ENV)
@@ -63,7 +55,7 @@ def resolve_url(url, mirror=None):
 
 def fetch(url, destination, md5, timeout=TIMEOUT_SECONDS):
     """Download ``url`` to ``destination`` (skipped when a file with the right MD5 is there); verify the MD5."""
-    if os.path.isfile(destination) and md5_of(destination) == md5:
+    if os.path.isfile(destination) and file_digest(destination, "md5") == md5:
         return destination
     partial = destination + ".part"
     try:
@@ -79,7 +71,7 @@ def fetch(url, destination, md5, timeout=TIMEOUT_SECONDS):
         raise DownloadError(f"could not download {url} ({exc}). Without network access, download the file "
                             f"elsewhere and place it at {destination!r}, or set {MIRROR_ENV} to a folder/URL "
                             f"that holds it") from exc
-    actual = md5_of(partial)
+    actual = file_digest(partial, "md5")
     if actual != md5:
         os.remove(partial)
         raise DownloadError(f"{url} downloaded with MD5 {actual}, expected {md5}: the file is damaged or not "
