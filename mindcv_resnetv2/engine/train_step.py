@@ -51,6 +51,8 @@ class LossScaling(nn.Cell):
     def __init__(self, scale=1.0, dynamic=False, factor=2.0, window=2000):
         super().__init__()
         self.dynamic = dynamic
+        # A fixed scale of 1 needs no scaling at all; the step then leaves the two passes over the gradients out.
+        self.is_unit = not dynamic and float(scale) == 1.0
         self.factor = float(factor)
         self.window = int(window)
         self.scale_sense = Parameter(Tensor(float(scale), ms.float32), name="scale_sense", requires_grad=False)
@@ -92,7 +94,7 @@ class TrainStep(nn.Cell):
         self.network.set_train()
         self.optimizer = optimizer
         self.weights = optimizer.parameters
-        self.grad = ops.GradOperation(get_by_list=True, sens_param=True)
+        self.grad = ops.GradOperation(get_by_list=True, sens_param=not scaling.is_unit)
         self.scaling = scaling
         self.skip_overflow = skip_overflow or scaling.dynamic  # a dynamic scale exists to skip overflows
         self.clip = clip_value is not None
@@ -110,11 +112,15 @@ class TrainStep(nn.Cell):
     def construct(self, images, labels):
         loss = self.network(images, labels)
         scale = self.scaling.scale_sense
-        sens = ops.ones_like(loss) * ops.cast(scale, loss.dtype)
-        grads = self.grad(self.network, self.weights)(images, labels, sens)
+        if self.scaling.is_unit:
+            grads = self.grad(self.network, self.weights)(images, labels)
+        else:
+            sens = ops.ones_like(loss) * ops.cast(scale, loss.dtype)
+            grads = self.grad(self.network, self.weights)(images, labels, sens)
         if self.reducer is not None:
             grads = self.reducer(grads)
-        grads = _hyper_map(ops.partial(_scale, 1.0 / scale), grads)
+        if not self.scaling.is_unit:
+            grads = _hyper_map(ops.partial(_scale, 1.0 / scale), grads)
         if self.accumulate:
             added = _hyper_map(_accumulate, self.accumulators, grads)
             if not self.apply_update:
