@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mindcv_resnetv2.data import create_dataset, create_loader, create_transforms, parse_auto_augment
-from data_fixtures import collect, make_image_folder
+from data_fixtures import collect, make_image_folder, write_mnist
 
 
 def run(name="synthetic", root=None, is_training=True, seed=0, image_size=(40, 48), **options):
@@ -93,11 +93,33 @@ def test_random_erasing_scale_ratio_and_attempts():
     assert erased_fraction(re_scale=(0.98, 0.99), re_ratio=(5.0, 5.0), re_max_attempts=3) == 0.0
 
 
-def test_lanczos_and_unknown_interpolation_errors():
-    with pytest.raises(ValueError, match="lanczos.*bicubic"):
-        create_transforms(interpolation="lanczos")
+def test_unknown_interpolation_error():
     with pytest.raises(ValueError, match="'cubic'.*bilinear"):
         create_transforms(interpolation="cubic")
+
+
+def test_lanczos_resizes_through_pil_in_every_path(tmp_path):
+    root = make_image_folder(tmp_path, per_class=2)
+    for kwargs in (dict(is_training=False), dict(is_training=True, **PLAIN),
+                   dict(is_training=True, small_image_crop=True, crop_padding=2, **PLAIN)):
+        lanczos = run("imagenet", root, interpolation="lanczos", **kwargs)
+        bilinear = run("imagenet", root, interpolation="bilinear", **kwargs)
+        assert lanczos.shape == bilinear.shape == (4, 3, 16, 16), kwargs
+        assert not np.allclose(lanczos, bilinear), kwargs
+    gray = run("imagenet", root, is_training=False, interpolation="lanczos", in_channels=1)
+    assert gray.shape == (4, 1, 16, 16)
+    synthetic = run(interpolation="lanczos", **PLAIN)  # decoded arrays take the same path
+    assert synthetic.shape == (4, 3, 16, 16)
+
+
+def test_gray_arrays_train_with_lanczos_and_skip_colour_jitter(tmp_path, caplog):
+    write_mnist(str(tmp_path), gz=True)
+    ds = create_dataset("mnist", str(tmp_path), "train", shuffle=False, in_channels=1)
+    transform = create_transforms("mnist", is_training=True, image_resize=28, interpolation="lanczos",
+                                  color_jitter=0.4, mean=[33.0], std=[78.0], in_channels=1)
+    images = collect(create_loader(ds, batch_size=4, transform=transform, num_classes=10))[0][0]
+    assert images.shape == (4, 1, 28, 28)
+    assert "color_jitter=0.4 is skipped" in caplog.text
 
 
 def test_in_channels_one_for_image_folder(tmp_path):

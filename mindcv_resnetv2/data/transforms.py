@@ -10,6 +10,7 @@ import logging
 import math
 
 import mindspore.dataset.vision as vision
+import numpy as np
 
 from .auto_augment import auto_augment_ops
 from .dataset import ARRAY_DATASETS, SMALL_IMAGE_DATASETS
@@ -25,19 +26,35 @@ INTERPOLATIONS = {
     "bicubic": vision.Inter.BICUBIC,
     "nearest": vision.Inter.NEAREST,
     "area": vision.Inter.AREA,
+    "lanczos": vision.Inter.ANTIALIAS,
 }
 # Rotations/affines of the auto-augment ops only support these; others fall back to bilinear there.
 _GEOMETRIC_INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
 
 
 def interpolation_mode(name):
-    """MindSpore ``Inter`` for a recipe interpolation name."""
-    if name == "lanczos":
-        raise ValueError("interpolation 'lanczos' is not available in MindSpore's C++ vision ops (only PIL has it); "
-                         f"use one of {sorted(INTERPOLATIONS)} (bicubic is the closest)")
+    """MindSpore ``Inter`` for a recipe interpolation name (lanczos: ``ANTIALIAS``, PIL's Lanczos filter)."""
     if name not in INTERPOLATIONS:
         raise ValueError(f"unknown interpolation {name!r}; use one of {sorted(INTERPOLATIONS)}")
     return INTERPOLATIONS[name]
+
+
+def _to_array(image):
+    """A PIL image back to the HWC uint8 array the C++ ops take (grayscale keeps a channel axis)."""
+    array = np.asarray(image)
+    return array[:, :, None] if array.ndim == 2 else array
+
+
+def _resizing(op, interpolation):
+    """Lanczos exists only in MindSpore's PIL path: such a resize runs on a PIL image, then returns to an array."""
+    if interpolation != "lanczos":
+        return [op]
+    return [_squeeze_gray, vision.ToPIL(), op, _to_array]
+
+
+def _squeeze_gray(image):
+    """PIL takes a single-channel image as H x W."""
+    return image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image
 
 
 def _per_channel(values, in_channels, what):
@@ -83,13 +100,15 @@ def create_transforms(dataset_name="imagenet", is_training=True, image_resize=22
     if is_training:
         if small:
             ops += [vision.Decode()] if encoded else []
-            ops += [vision.Resize(image_resize, inter), vision.RandomCrop(image_resize, padding=crop_padding)]
-        elif encoded:
+            ops += _resizing(vision.Resize(image_resize, inter), interpolation)
+            ops.append(vision.RandomCrop(image_resize, padding=crop_padding))
+        elif encoded and interpolation != "lanczos":
             ops.append(vision.RandomCropDecodeResize(image_resize, scale=tuple(scale), ratio=tuple(ratio),
                                                      interpolation=inter))
         else:
-            ops.append(vision.RandomResizedCrop(image_resize, scale=tuple(scale), ratio=tuple(ratio),
-                                                interpolation=inter))
+            ops += [vision.Decode()] if encoded else []
+            ops += _resizing(vision.RandomResizedCrop(image_resize, scale=tuple(scale), ratio=tuple(ratio),
+                                                      interpolation=inter), interpolation)
         if hflip > 0:
             ops.append(vision.RandomHorizontalFlip(hflip))
         if vflip > 0:
@@ -100,14 +119,19 @@ def create_transforms(dataset_name="imagenet", is_training=True, image_resize=22
             if color_jitter:
                 _logger.info("color_jitter=%s is not applied: auto_augment %r already varies colour",
                              color_jitter, auto_augment)
+        elif color_jitter and not encoded and in_channels == 1:
+            # MindSpore's colour jitter takes RGB only; decoded gray datasets reach it with one channel.
+            _logger.warning("color_jitter=%s is skipped: it needs RGB images and %s is read with in_channels=1",
+                            color_jitter, dataset_name)
         elif color_jitter:
             ops.append(_color_jitter(color_jitter))
     else:
         ops += [vision.Decode()] if encoded else []
         if small:
-            ops.append(vision.Resize(image_resize, inter))
+            ops += _resizing(vision.Resize(image_resize, inter), interpolation)
         else:
-            ops += [vision.Resize(math.floor(image_resize / crop_pct), inter), vision.CenterCrop(image_resize)]
+            ops += _resizing(vision.Resize(math.floor(image_resize / crop_pct), inter), interpolation)
+            ops.append(vision.CenterCrop(image_resize))
     if encoded and in_channels == 1:
         ops.append(vision.ConvertColor(vision.ConvertMode.COLOR_RGB2GRAY))
     ops += [vision.Normalize(mean=mean, std=std), vision.HWC2CHW()]
