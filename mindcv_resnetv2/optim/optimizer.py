@@ -90,7 +90,22 @@ def _lars_step(coefficient, eps, weight_decay, momentum, lr, nesterov, adapt, we
     return F.depend(True, ops.depend(ops.assign(weight, weight - lr * step), ops.assign(moment, new_moment)))
 
 
-class Lars(nn.Optimizer):
+class _StepOptimizer(nn.Optimizer):
+    """Base of the optimizers written out here: the fixed loss scale and the per-step learning rate."""
+
+    def __init__(self, learning_rate, params, loss_scale):
+        super().__init__(learning_rate, params)
+        self.gradient_unscale = 1.0 / float(loss_scale)
+
+    def begin_step(self, gradients):
+        """Unscaled gradients and this step's lr; advances global_step (which indexes the lr list)."""
+        gradients = _unscale(self, self.flatten_gradients(gradients))
+        lr = self.get_lr()
+        self.assignadd(self.global_step, self.global_step_increase_tensor)
+        return gradients, lr
+
+
+class Lars(_StepOptimizer):
     """Momentum SGD with layer-wise adaptive rate scaling (You et al., 2017, "Large Batch Training of CNNs").
 
     Only parameters with `adapt_mask` True get weight decay and the trust ratio; the rest take plain momentum.
@@ -99,7 +114,7 @@ class Lars(nn.Optimizer):
 
     def __init__(self, params, learning_rate, momentum, weight_decay, adapt_mask, coefficient=0.001, eps=1e-8,
                  loss_scale=1.0, use_nesterov=False):
-        super().__init__(learning_rate, params)
+        super().__init__(learning_rate, params, loss_scale)
         self.adapt_mask = tuple(adapt_mask)
         self.lars_weight_decay = float(weight_decay)
         self.coefficient = float(coefficient)
@@ -107,13 +122,10 @@ class Lars(nn.Optimizer):
         self.use_nesterov = bool(use_nesterov)
         self.momentum = ms.Tensor(momentum, ms.float32)
         self.moments = self._parameters.clone(prefix="moments", init="zeros")
-        self.gradient_unscale = 1.0 / float(loss_scale)
 
     @ms.jit
     def construct(self, gradients):
-        gradients = _unscale(self, self.flatten_gradients(gradients))
-        lr = self.get_lr()
-        self.assignadd(self.global_step, self.global_step_increase_tensor)
+        gradients, lr = self.begin_step(gradients)
         return self.hyper_map(
             F.partial(_lars_update, self.coefficient, self.eps, self.lars_weight_decay, self.momentum, lr,
                       self.use_nesterov),
@@ -145,7 +157,7 @@ def _adam_step(beta1, beta2, eps, step, lr, weight_decay, layerwise, decay, weig
                                      (ops.assign(moment1, new_moment1), ops.assign(moment2, new_moment2))))
 
 
-class AdamW(nn.Optimizer):
+class AdamW(_StepOptimizer):
     """Adam with decoupled weight decay on the parameters whose `decay_mask` is True.
 
     Written out (rather than MindSpore's nn.AdamWeightDecay, which has no bias correction) so that it takes the
@@ -157,7 +169,7 @@ class AdamW(nn.Optimizer):
 
     def __init__(self, params, learning_rate, weight_decay, decay_mask, beta1=0.9, beta2=0.999, eps=1e-8,
                  loss_scale=1.0):
-        super().__init__(learning_rate, params)
+        super().__init__(learning_rate, params, loss_scale)
         self.decay_mask = tuple(decay_mask)
         self.decoupled_weight_decay = float(weight_decay)
         self.beta1 = ms.Tensor(beta1, ms.float32)
@@ -165,13 +177,10 @@ class AdamW(nn.Optimizer):
         self.eps = ms.Tensor(eps, ms.float32)
         self.moments1 = self._parameters.clone(prefix=self.moment_prefix + "_m", init="zeros")
         self.moments2 = self._parameters.clone(prefix=self.moment_prefix + "_v", init="zeros")
-        self.gradient_unscale = 1.0 / float(loss_scale)
 
     @ms.jit
     def construct(self, gradients):
-        gradients = _unscale(self, self.flatten_gradients(gradients))
-        lr = self.get_lr()
-        self.assignadd(self.global_step, self.global_step_increase_tensor)
+        gradients, lr = self.begin_step(gradients)
         step = self.global_step.astype(ms.float32).reshape(())
         return self.hyper_map(
             F.partial(_adam_update, self.beta1, self.beta2, self.eps, step, lr, self.decoupled_weight_decay,
