@@ -54,7 +54,7 @@ def remove_checkpoint(path):
 
 
 def epoch_checkpoints(directory):
-    """Per-epoch checkpoint files in `directory` (any model name), oldest epoch first by their saved state."""
+    """Per-epoch checkpoint files (`<model>-<epoch>_<steps>.ckpt`, any model name) in `directory`, unordered."""
     found = []
     for path in glob.glob(os.path.join(glob.escape(directory), "*.ckpt")):
         if EPOCH_FILE.match(os.path.basename(path)):

@@ -17,7 +17,7 @@ import numpy as np
 from mindspore import Parameter, ops
 
 from ..checkpoint import restore_training_checkpoint, save_training_checkpoint
-from ..config import format_config, save_config
+from ..config import save_config
 from ..models.summary import count_parameters
 from ..optim import create_loss, create_optimizer, create_scheduler
 from ..utils.backend import warn_once
