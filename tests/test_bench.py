@@ -9,6 +9,7 @@ import pytest
 
 from mindcv_resnetv2.bench import matmul_products, time_calls
 from mindcv_resnetv2.bench.cli import main, parse
+from mindcv_resnetv2.bench.profile import read_op_table, summarize_profile
 from mindcv_resnetv2.utils.backend import device_target
 
 QUICK_RECIPE = os.path.join(os.path.dirname(__file__), "..", "configs", "resnetv2", "resnetv2_cpu_quick.yaml")
@@ -18,7 +19,7 @@ TABLE_ROWS = [
     "achieved, training", "float32 matmul peak", "achieved / matmul peak", "plain TrainOneStepCell + Momentum",
     "ours / plain", "training, fixed batch (alternating with the pipeline)",
     "training fed by the data pipeline, sink off", "training fed by the data pipeline, sink on",
-    "pipeline / fixed batch",
+    "pipeline / fixed batch", "Conv2D", "Conv2DBackpropFilter", "all ops",
 ]
 
 
@@ -30,7 +31,7 @@ def _positive(value):
 def test_command_prints_and_writes_every_figure(tmp_path, capsys):
     out = tmp_path / "bench.json"
     main(["--model", "preact_resnet20_cifar", "--num_classes", "10", "--batch_size", "2", "--image_size", "32",
-          "--steps", "2", "--warmup", "1", "--matmul_size", "128", "--baseline", "--pipeline", "--json", str(out)])
+          "--steps", "2", "--warmup", "1", "--matmul_size", "128", "--baseline", "--pipeline", "--profile", "--json", str(out)])
     table = capsys.readouterr().out
     for row in TABLE_ROWS:
         assert f"| {row} |" in table, row
@@ -54,6 +55,15 @@ def test_command_prints_and_writes_every_figure(tmp_path, capsys):
     assert (result["pipeline"]["sink on"] is None) == (device_target() == "CPU")
     assert (result["model"], result["batch_size"], result["image_size"], result["mode"]) == (
         "preact_resnet20_cifar", 2, 32, "graph")
+
+    # The profile covers the real step: its convolutions and their two gradients (the stem's input gradient is
+    # not needed), BatchNorm and the optimizer, and the op time is of the order of the step's wall time.
+    profile = result["profile"]
+    op_types = {op["op_type"] for op in profile["ops"]}
+    assert {"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "BatchNorm", "BatchNormGrad"} <= op_types
+    assert 0 < profile["op_ms_per_step"] < 3 * result["train"]["ms_per_step"]
+    assert 0 < profile["dense_ms_per_step"] < profile["op_ms_per_step"]
+    assert "Convolution and matmul ops:" in table
 
 
 def test_options_reach_the_recipe_and_defaults_do_not_override_a_recipe():
@@ -95,3 +105,32 @@ def test_matmul_products_of_both_libraries_agree():
     products = matmul_products(size=64)
     assert set(products) == {"numpy", "mindspore"}
     np.testing.assert_allclose(products["mindspore"]().asnumpy(), products["numpy"](), rtol=1e-4, atol=1e-3)
+
+
+OP_TABLE = """op_type,type_occurrences,execution_frequency(per-step),total_compute_time,avg_time(ms),percent
+Conv2D,4,2,40.0,10.0,0.4
+Conv2DBackpropFilter,2,1,30.0,15.0,0.3
+BatchNorm,4,2,20.0,5.0,0.2
+ApplyMomentum,2,1,10.0,5.0,0.1
+"""
+
+
+def test_profile_summary_separates_the_dense_ops_that_carry_the_flops(tmp_path):
+    table = tmp_path / "cpu_op_type_info_0.csv"
+    table.write_text(OP_TABLE)
+    op_ms = read_op_table(str(table), steps=2)
+    assert op_ms == {"Conv2D": 20.0, "Conv2DBackpropFilter": 15.0, "BatchNorm": 10.0, "ApplyMomentum": 5.0}
+    summary = summarize_profile(op_ms, train_gflop_per_step=7.0, peak_gflop_s=400.0)
+    assert [op["op_type"] for op in summary["ops"]] == ["Conv2D", "Conv2DBackpropFilter", "BatchNorm",
+                                                       "ApplyMomentum"]
+    assert summary["op_ms_per_step"] == 50.0 and summary["dense_ms_per_step"] == 35.0
+    assert summary["dense_share"] == pytest.approx(0.7)
+    assert summary["dense_gflop_s"] == pytest.approx(200.0)  # 7 GFLOP in 35 ms
+    assert summary["dense_fraction_of_matmul_peak"] == pytest.approx(0.5)
+
+
+def test_profile_table_of_another_format_is_refused_naming_the_file(tmp_path):
+    table = tmp_path / "kernel_details.csv"
+    table.write_text("Name,Duration(us)\nConv2D,5\n")
+    with pytest.raises(ValueError, match="kernel_details.csv.*op_type"):
+        read_op_table(str(table), steps=1)

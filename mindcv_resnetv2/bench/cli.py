@@ -30,6 +30,9 @@ def build_parser():
                         help="also time a plain nn.TrainOneStepCell + nn.Momentum step over the same network")
     parser.add_argument("--pipeline", action="store_true",
                         help="also time the step fed by the data pipeline from a generated JPEG ImageFolder")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile our step per MindSpore op type (CPU): where the time goes, and the "
+                             "GFLOP/s of the convolution and matmul kernels alone")
     parser.add_argument("--pipeline_workers", type=int, default=2, help="pipeline workers (default: 2)")
     parser.add_argument("--matmul_size", type=int, default=2048, help="side of the peak matmul (default: 2048)")
     parser.add_argument("--threads", type=int,
@@ -49,7 +52,7 @@ def parse(argv=None):
     cfg = parse_args(recipe_args, entry="bench", exit_on_error=True)
     try:
         options = BenchOptions(steps=args.steps, warmup=args.warmup, baseline=args.baseline, pipeline=args.pipeline,
-                               pipeline_workers=args.pipeline_workers, matmul_size=args.matmul_size)
+                               profile=args.profile, pipeline_workers=args.pipeline_workers, matmul_size=args.matmul_size)
     except ValueError as err:
         parser.error(str(err))
     if args.threads is not None and args.threads < 1:

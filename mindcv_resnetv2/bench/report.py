@@ -41,7 +41,30 @@ def format_table(result):
         lines.append(f"| {label} | {value} |")
     if "pipeline_to_fixed" in result:
         lines.append(f"| pipeline / fixed batch | {result['pipeline_to_fixed']:.3f} |")
+    if "profile" in result:
+        lines += ["", *_profile_lines(result["profile"], result["steps"])]
     return "\n".join(lines)
+
+
+# Op types listed one by one in the profile table; the rest are summed into one row.
+PROFILE_ROWS = 12
+
+
+def _profile_lines(profile, steps):
+    lines = [f"Our training step per op type (MindSpore profiler, {steps} steps):", "",
+             "| op type | ms/step | share |", "|---|---|---|"]
+    shown, rest = profile["ops"][:PROFILE_ROWS], profile["ops"][PROFILE_ROWS:]
+    lines += [f"| {op['op_type']} | {op['ms_per_step']:.1f} | {100.0 * op['share']:.1f}% |" for op in shown]
+    if rest:
+        lines.append(f"| {len(rest)} other op types | {sum(op['ms_per_step'] for op in rest):.1f} | "
+                     f"{100.0 * sum(op['share'] for op in rest):.1f}% |")
+    lines.append(f"| all ops | {profile['op_ms_per_step']:.1f} | 100% |")
+    if "dense_gflop_s" in profile:
+        lines += ["", f"Convolution and matmul ops: {profile['dense_ms_per_step']:.1f} ms/step "
+                      f"({100.0 * profile['dense_share']:.0f}% of op time), {profile['dense_gflop_s']:.1f} GFLOP/s = "
+                      f"{100.0 * profile['dense_fraction_of_matmul_peak']:.0f}% of the matmul peak: the ceiling of "
+                      f"the whole step's figure if every other op took no time."]
+    return lines
 
 
 def write_json(result, path):

@@ -5,6 +5,7 @@ give the machine's peak run alternately, one call each per round, so a burst of 
 them and the ratios between them stay meaningful. Peak memory is read before any other graph exists.
 """
 import dataclasses
+import logging
 import os
 
 import mindspore as ms
@@ -15,7 +16,10 @@ from ..models.summary import count_flops, count_parameters
 from ..utils.backend import device_target
 from .measure import interleaved, matmul_gflop_s, matmul_products, median, peak_memory_mb, warm_up
 from .pipeline import pipeline_rates
+from .profile import profile_ops, summarize_profile
 from .steps import eval_step, fixed_batch, our_train_step, plain_train_step
+
+_logger = logging.getLogger("mindcv_resnetv2")
 
 # A training image costs its forward FLOPs plus about twice that in the backward pass (input and weight grads).
 TRAINING_FLOPS_PER_FORWARD = 3
@@ -29,6 +33,7 @@ class BenchOptions:
     warmup: int = 2
     baseline: bool = False
     pipeline: bool = False
+    profile: bool = False
     pipeline_workers: int = 2
     matmul_size: int = 2048
 
@@ -104,5 +109,17 @@ def run_benchmark(cfg, options=None):
                                             options.warmup, options.pipeline_workers)
         fed = result["pipeline"]
         result["pipeline_to_fixed"] = fed["sink off"]["img_per_s"] / fed["fixed batch"]["img_per_s"]
+    if options.profile:
+        _add_profile(result, calls["train"], options.steps)
     result["load_average_end"] = os.getloadavg()[0]
     return result
+
+
+def _add_profile(result, train_call, steps):
+    """result["profile"]: our step's time per op type (CPU only: the profiler's op table is host kernels)."""
+    if result["device"] != "CPU":
+        _logger.warning("--profile reads MindSpore's CPU op table; on %s use MindSpore Insight with "
+                        "mindspore.profiler instead. Skipped.", result["device"])
+        return
+    op_ms = profile_ops(train_call, steps)
+    result["profile"] = summarize_profile(op_ms, result["train_gflop_per_step"], result["matmul_gflop_s"]["peak"])
