@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mindcv_resnetv2.bench import matmul_products, time_calls
+from mindcv_resnetv2.bench.measure import burst, burst_length, paired_ratio
 from mindcv_resnetv2.bench.cli import main, parse
 from mindcv_resnetv2.bench.profile import read_op_table, summarize_profile
 from mindcv_resnetv2.utils.backend import device_target
@@ -16,8 +17,8 @@ QUICK_RECIPE = os.path.join(os.path.dirname(__file__), "..", "configs", "resnetv
 
 TABLE_ROWS = [
     "training (our TrainStep)", "graph compile, training", "evaluation (EvalStep)", "peak resident memory",
-    "achieved, training", "float32 matmul peak", "achieved / matmul peak", "plain TrainOneStepCell + Momentum",
-    "ours / plain", "training, fixed batch (alternating with the pipeline)",
+    "achieved, training", "float32 matmul peak, sustained", "achieved / matmul peak (median of rounds)",
+    "plain TrainOneStepCell + Momentum", "ours / plain (median of rounds)", "training, fixed batch (alternating with the pipeline)",
     "training fed by the data pipeline, sink off", "training fed by the data pipeline, sink on",
     "pipeline / fixed batch", "Conv2D", "Conv2DBackpropFilter", "all ops",
 ]
@@ -50,6 +51,7 @@ def test_command_prints_and_writes_every_figure(tmp_path, capsys):
     rates = result["matmul_gflop_s"]
     assert _positive(rates["numpy"]) and _positive(rates["mindspore"])
     assert rates["peak"] == max(rates["numpy"], rates["mindspore"])
+    assert all(count >= 1 for count in result["matmul_burst_products"].values())
     assert _positive(result["pipeline"]["sink off"]["img_per_s"])
     # The trainer sinks batches only on Ascend/GPU; on CPU the 'sink on' figure is reported as not applicable.
     assert (result["pipeline"]["sink on"] is None) == (device_target() == "CPU")
@@ -63,7 +65,8 @@ def test_command_prints_and_writes_every_figure(tmp_path, capsys):
     assert {"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "BatchNorm", "BatchNormGrad"} <= op_types
     assert 0 < profile["op_ms_per_step"] < 3 * result["train"]["ms_per_step"]
     assert 0 < profile["dense_ms_per_step"] < profile["op_ms_per_step"]
-    assert "Convolution and matmul ops:" in table
+    assert profile["kernel_share_of_wall"] > 0
+    assert "Convolution and matmul ops:" in table and "Kernels cover" in table
 
 
 def test_options_reach_the_recipe_and_defaults_do_not_override_a_recipe():
@@ -107,6 +110,25 @@ def test_matmul_products_of_both_libraries_agree():
     np.testing.assert_allclose(products["mindspore"]().asnumpy(), products["numpy"](), rtol=1e-4, atol=1e-3)
 
 
+def test_paired_ratio_is_the_median_of_per_round_ratios():
+    # The load doubles in rounds 2 and 4 and a burst hits only the plain call of round 5; within every other
+    # round the plain step takes 1.1x ours.
+    ours = [1.0, 2.0, 1.0, 2.0, 1.0]
+    plain = [1.1, 2.2, 1.1, 2.2, 3.0]
+    assert paired_ratio(plain, ours) == pytest.approx(1.1)
+    with pytest.raises(ValueError, match="equally long"):
+        paired_ratio([1.0], [1.0, 2.0])
+
+
+def test_burst_runs_the_call_back_to_back_and_fills_about_one_step():
+    calls = []
+    burst(lambda: calls.append(1), 4)()
+    assert len(calls) == 4
+    assert burst_length(4.0, 0.1) == 40
+    assert burst_length(0.05, 0.5) == 1  # a product longer than the step still runs once
+    assert burst_length(100.0, 1e-6, most=50) == 50
+
+
 OP_TABLE = """op_type,type_occurrences,execution_frequency(per-step),total_compute_time,avg_time(ms),percent
 Conv2D,4,2,40.0,10.0,0.4
 Conv2DBackpropFilter,2,1,30.0,15.0,0.3
@@ -120,11 +142,12 @@ def test_profile_summary_separates_the_dense_ops_that_carry_the_flops(tmp_path):
     table.write_text(OP_TABLE)
     op_ms = read_op_table(str(table), steps=2)
     assert op_ms == {"Conv2D": 20.0, "Conv2DBackpropFilter": 15.0, "BatchNorm": 10.0, "ApplyMomentum": 5.0}
-    summary = summarize_profile(op_ms, train_gflop_per_step=7.0, peak_gflop_s=400.0)
+    summary = summarize_profile(op_ms, wall_ms_per_step=62.5, train_gflop_per_step=7.0, peak_gflop_s=400.0)
     assert [op["op_type"] for op in summary["ops"]] == ["Conv2D", "Conv2DBackpropFilter", "BatchNorm",
                                                        "ApplyMomentum"]
     assert summary["op_ms_per_step"] == 50.0 and summary["dense_ms_per_step"] == 35.0
     assert summary["dense_share"] == pytest.approx(0.7)
+    assert summary["kernel_share_of_wall"] == pytest.approx(0.8)
     assert summary["dense_gflop_s"] == pytest.approx(200.0)  # 7 GFLOP in 35 ms
     assert summary["dense_fraction_of_matmul_peak"] == pytest.approx(0.5)
 

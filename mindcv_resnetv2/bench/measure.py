@@ -62,8 +62,33 @@ def interleaved(calls, steps):
     return times
 
 
+def burst(call, count):
+    """A callable that runs `call` `count` times back to back, each call synced: one sustained stretch of work."""
+    def run():
+        for _ in range(count):
+            _sync(call())
+    return run
+
+
+def burst_length(target_seconds, call_seconds, most=1000):
+    """How many calls of `call_seconds` each fill about `target_seconds` (at least 1, at most `most`)."""
+    return max(1, min(most, round(target_seconds / max(call_seconds, 1e-9))))
+
+
 def median(values):
     return statistics.median(values)
+
+
+def paired_ratio(numerators, denominators):
+    """Median of the per-round ratios numerator_i / denominator_i of two interleaved series of times.
+
+    On a shared machine both calls of a round see the same load, so the per-round ratio is steadier than the
+    ratio of the two medians, which may come from different rounds.
+    """
+    if len(numerators) != len(denominators) or not numerators:
+        raise ValueError(f"paired_ratio needs two equally long, non-empty series, got {len(numerators)} and "
+                         f"{len(denominators)}")
+    return median([a / b for a, b in zip(numerators, denominators)])
 
 
 def matmul_products(size=2048):

@@ -37,28 +37,35 @@ def read_op_table(path, steps):
 
 
 def profile_ops(call, steps):
-    """{op type: ms per step} over `steps` calls of the warmed-up `call`, measured by mindspore.profiler."""
+    """({op type: ms per step}, wall ms per step) over `steps` calls of the warmed-up `call`, profiled.
+
+    The wall time of the profiled steps themselves is returned too: the op table covers kernel time only, and
+    the difference is the runtime's own work between kernels (scheduling, memory) plus the profiler's cost.
+    """
     with tempfile.TemporaryDirectory(prefix="mindcv_resnetv2_profile_") as out_dir:
+        wall = []
         with profile(activities=[ProfilerActivity.CPU],
                      schedule=schedule(wait=0, warmup=0, active=steps, repeat=1),
                      on_trace_ready=tensorboard_trace_handler(out_dir)) as profiler:
             for _ in range(steps):
-                time_repeated(call, 1)
+                wall += time_repeated(call, 1)
                 profiler.step()
         tables = glob.glob(os.path.join(out_dir, OP_TABLE_PATTERN))
         if not tables:
             raise RuntimeError(f"MindSpore's profiler wrote no op table ({OP_TABLE_PATTERN}) under {out_dir}; "
                                f"--profile needs MindSpore's CPU op profiling (MindSpore >= 2.5 on CPU)")
-        return read_op_table(tables[0], steps)
+        return read_op_table(tables[0], steps), 1000.0 * sum(wall) / steps
 
 
-def summarize_profile(op_ms, train_gflop_per_step, peak_gflop_s):
-    """The profile as reported: op types by time, and the FLOP rate of the dense ops alone (the ceiling)."""
+def summarize_profile(op_ms, wall_ms_per_step, train_gflop_per_step, peak_gflop_s):
+    """The profile as reported: op types by time, the share of wall time spent in kernels, and the FLOP rate of
+    the dense ops alone (the ceiling)."""
     total = sum(op_ms.values())
     dense = sum(ms for op, ms in op_ms.items() if op in DENSE_OP_TYPES)
     ops = [{"op_type": op, "ms_per_step": ms, "share": ms / total if total else 0.0}
            for op, ms in sorted(op_ms.items(), key=lambda item: -item[1])]
-    summary = {"ops": ops, "op_ms_per_step": total, "dense_ms_per_step": dense,
+    summary = {"ops": ops, "op_ms_per_step": total, "wall_ms_per_step": wall_ms_per_step,
+               "kernel_share_of_wall": total / wall_ms_per_step, "dense_ms_per_step": dense,
                "dense_share": dense / total if total else 0.0}
     if dense > 0:
         summary["dense_gflop_s"] = train_gflop_per_step * 1000.0 / dense

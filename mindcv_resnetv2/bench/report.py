@@ -27,13 +27,13 @@ def format_table(result):
         f"| peak resident memory | {result['peak_memory_mb']:.0f} MiB |",
         f"| achieved, training | {result['achieved_gflop_s']:.1f} GFLOP/s ({result['train_gflop_per_step']:.1f} "
         f"GFLOP per step = 3 x forward) |",
-        f"| float32 matmul peak | {peak['peak']:.1f} GFLOP/s (NumPy {peak['numpy']:.1f}, MindSpore "
-        f"{peak['mindspore']:.1f}) |",
-        f"| achieved / matmul peak | {100.0 * result['fraction_of_matmul_peak']:.0f}% |",
+        f"| float32 matmul peak, sustained | {peak['peak']:.1f} GFLOP/s (NumPy {peak['numpy']:.1f}, MindSpore "
+        f"{peak['mindspore']:.1f}; {result['matmul_size']}^3 products in bursts as long as one step) |",
+        f"| achieved / matmul peak (median of rounds) | {100.0 * result['fraction_of_matmul_peak']:.0f}% |",
     ]
     if "baseline" in result:
         lines.append(f"| plain TrainOneStepCell + Momentum | {_rate(result['baseline'])} |")
-        lines.append(f"| ours / plain | {result['ratio_ours_to_plain']:.3f} |")
+        lines.append(f"| ours / plain (median of rounds) | {result['ratio_ours_to_plain']:.3f} |")
     for name, figures in result.get("pipeline", {}).items():
         label = ("training, fixed batch (alternating with the pipeline)" if name == "fixed batch"
                  else f"training fed by the data pipeline, {name}")
@@ -59,6 +59,9 @@ def _profile_lines(profile, steps):
         lines.append(f"| {len(rest)} other op types | {sum(op['ms_per_step'] for op in rest):.1f} | "
                      f"{100.0 * sum(op['share'] for op in rest):.1f}% |")
     lines.append(f"| all ops | {profile['op_ms_per_step']:.1f} | 100% |")
+    lines += ["", f"Kernels cover {100.0 * profile['kernel_share_of_wall']:.0f}% of the profiled steps' wall time "
+                  f"({profile['wall_ms_per_step']:.0f} ms/step); the rest is the runtime between kernels and the "
+                  f"profiler itself."]
     if "dense_gflop_s" in profile:
         lines += ["", f"Convolution and matmul ops: {profile['dense_ms_per_step']:.1f} ms/step "
                       f"({100.0 * profile['dense_share']:.0f}% of op time), {profile['dense_gflop_s']:.1f} GFLOP/s = "
