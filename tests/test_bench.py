@@ -18,9 +18,10 @@ QUICK_RECIPE = os.path.join(os.path.dirname(__file__), "..", "configs", "resnetv
 TABLE_ROWS = [
     "training (our TrainStep)", "graph compile, training", "evaluation (EvalStep)", "peak resident memory",
     "achieved, training", "float32 matmul peak, sustained", "achieved / matmul peak (median of rounds)",
-    "plain TrainOneStepCell + Momentum", "ours / plain (median of rounds)", "training, fixed batch (alternating with the pipeline)",
-    "training fed by the data pipeline, sink off", "training fed by the data pipeline, sink on",
-    "pipeline / fixed batch", "Conv2D", "Conv2DBackpropFilter", "all ops",
+    "plain TrainOneStepCell + Momentum", "ours / plain (median of rounds)",
+    "training, fixed batch (alternating with the pipeline)", "training fed by the data pipeline, sink off",
+    "training fed by the data pipeline, sink on", "pipeline / fixed batch", "Conv2D", "Conv2DBackpropFilter",
+    "all ops",
 ]
 
 
@@ -32,7 +33,8 @@ def _positive(value):
 def test_command_prints_and_writes_every_figure(tmp_path, capsys):
     out = tmp_path / "bench.json"
     main(["--model", "preact_resnet20_cifar", "--num_classes", "10", "--batch_size", "2", "--image_size", "32",
-          "--steps", "2", "--warmup", "1", "--matmul_size", "128", "--baseline", "--pipeline", "--profile", "--json", str(out)])
+          "--steps", "2", "--warmup", "1", "--matmul_size", "128", "--baseline", "--pipeline", "--profile",
+          "--json", str(out)])
     table = capsys.readouterr().out
     for row in TABLE_ROWS:
         assert f"| {row} |" in table, row

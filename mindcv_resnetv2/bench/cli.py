@@ -52,7 +52,8 @@ def parse(argv=None):
     cfg = parse_args(recipe_args, entry="bench", exit_on_error=True)
     try:
         options = BenchOptions(steps=args.steps, warmup=args.warmup, baseline=args.baseline, pipeline=args.pipeline,
-                               profile=args.profile, pipeline_workers=args.pipeline_workers, matmul_size=args.matmul_size)
+                               profile=args.profile, pipeline_workers=args.pipeline_workers,
+                               matmul_size=args.matmul_size)
     except ValueError as err:
         parser.error(str(err))
     if args.threads is not None and args.threads < 1:
