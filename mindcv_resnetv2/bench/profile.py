@@ -14,7 +14,8 @@ from mindspore.profiler import ProfilerActivity, profile, schedule, tensorboard_
 
 from .measure import time_repeated
 
-# The ops that carry the step's counted FLOPs (forward convolutions and dense layers, their two gradients).
+# The ops that carry the step's counted FLOPs (forward convolutions and dense layers, their two gradients), under
+# the names MindSpore 2.x gives them across versions, modes and devices.
 DENSE_OP_TYPES = frozenset({
     "Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "Conv2DExt", "ConvolutionGrad", "Convolution",
     "MatMul", "MatMulExt", "BatchMatMul", "Dense",
