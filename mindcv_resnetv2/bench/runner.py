@@ -101,18 +101,18 @@ def run_benchmark(cfg, options=None):
         bursts[library] = (burst(product, count), count)
     every_call = dict(calls, **{library: run for library, (run, _) in bursts.items()})
     timed = dict(zip(every_call, interleaved(list(every_call.values()), options.steps)))
-    products = {library: count for library, (_, count) in bursts.items()}
-    for library, count in products.items():
-        timed[library] = [seconds / count for seconds in timed[library]]
-    result["matmul_burst_products"] = products
+    burst_counts = {library: count for library, (_, count) in bursts.items()}
+    for library, count in burst_counts.items():
+        timed[library] = [seconds / count for seconds in timed[library]]  # seconds per product
+    result["matmul_burst_products"] = burst_counts
     for name in calls:
         result[name] = dict(_step_figures(timed[name], cfg.batch_size),
                             compile_s=max(first[name] - median(timed[name]), 0.0))
-    rates = {library: matmul_gflop_s(options.matmul_size, median(timed[library])) for library in products}
+    rates = {library: matmul_gflop_s(options.matmul_size, median(timed[library])) for library in burst_counts}
     result["matmul_gflop_s"] = dict(rates, peak=max(rates.values()))
     result["achieved_gflop_s"] = result["train_gflop_per_step"] / median(timed["train"])
     # Ratios are medians of per-round ratios: the calls of one round ran back to back under the same load.
-    fastest_product = [min(round_times) for round_times in zip(*(timed[library] for library in products))]
+    fastest_product = [min(round_times) for round_times in zip(*(timed[library] for library in burst_counts))]
     gflop_per_product = matmul_gflop_s(options.matmul_size, 1.0)
     result["fraction_of_matmul_peak"] = (paired_ratio(fastest_product, timed["train"])
                                          * result["train_gflop_per_step"] / gflop_per_product)
