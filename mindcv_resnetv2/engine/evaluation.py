@@ -4,9 +4,10 @@ Metrics are sums, not means of per-batch or per-rank accuracies, so an uneven la
 across ranks counts every image exactly once. The all-reduce is float32 (CPU collectives have no int32): counts
 stay exact up to 2^24 = 16.7M images.
 
-Data-parallel ranks hold identical weights but each accumulates BN running statistics from its own batches; before
-evaluating, those statistics are averaged over the ranks, so every rank evaluates the same model (and the
-checkpoint rank 0 saves after validation is that model).
+Data-parallel ranks hold identical weights but each accumulates BN running statistics from its own batches; the
+trainer averages those statistics over the ranks (`average_statistics_over_ranks`) after every epoch and before
+evaluating an EMA copy, so every rank evaluates the same model (and the checkpoint rank 0 saves is that model).
+A checkpoint loaded by validate.py is the same file on every rank and needs no averaging.
 """
 import mindspore as ms
 import numpy as np
@@ -58,7 +59,6 @@ class Evaluator:
         self.step = EvalStep(net, top_k=min(5, num_classes))
 
     def __call__(self, loader, runtime):
-        average_statistics_over_ranks(self.net, runtime)
         self.net.set_train(False)
         sums = np.zeros(4, np.float64)  # loss sum, top-1 hits, top-k hits, samples
         for images, labels in loader.create_tuple_iterator():

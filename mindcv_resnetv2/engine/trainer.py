@@ -265,6 +265,8 @@ class Trainer:
     def _validate(self):
         if self.ema is not None:
             copy_weights(self.ema, self.eval_net)
+            # The EMA's BN statistics are per rank too (the trained network's were averaged after the epoch).
+            average_statistics_over_ranks(self.eval_net, self.runtime)
         loader = build_loader(self.cfg, self.runtime, self.cfg.val_split, False, self.num_classes)
         result = self.evaluator(loader, self.runtime)
         self.net.set_train(True)
