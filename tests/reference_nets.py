@@ -11,6 +11,7 @@ import argparse
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -48,15 +49,16 @@ def random_array(name, shape, rng):
     """A float32 array that makes every parameter matter: BN statistics and affine terms away from 1/0.
 
     Works on both naming schemes (ours/MindCV: gamma, beta, moving_mean, moving_variance; timm: weight, bias,
-    running_mean, running_var) because a 1-D `weight` is always a BN scale. Conv and dense weights are normal with
+    running_mean, running_var) because a 1-D `weight` is always a norm scale; EvoNorm's `v` is drawn like a scale
+    and FRN's threshold `tau` like a shift. Conv and dense weights are normal with
     variance 1/fan_in, so activations stay of order one through a hundred layers.
     """
     field = name.rsplit(".", 1)[-1]
     if len(shape) >= 2:
         values = rng.normal(0.0, np.sqrt(1.0 / np.prod(shape[1:])), shape)
-    elif field in ("gamma", "weight", "moving_variance", "running_var"):
+    elif field in ("gamma", "weight", "moving_variance", "running_var", "v"):
         values = rng.uniform(0.5, 1.5, shape)
-    elif field in ("beta", "bias", "moving_mean", "running_mean"):
+    elif field in ("beta", "bias", "moving_mean", "running_mean", "tau"):
         values = rng.normal(0.0, 0.1, shape)
     else:
         raise ValueError(f"no random rule for parameter '{name}' of shape {tuple(shape)}")
@@ -139,18 +141,82 @@ class _PlaceholderModule(types.ModuleType):
         return _placeholder(f"{self.__name__}.{name}")
 
 
+def run_timm_layers(cases, out_dir):
+    """Run timm layers in one PyTorch process: forward and backward of `sum(output * upstream)`.
+
+    cases: {case: (class path such as "timm.layers.StdConv2d" or "torch.nn.MaxPool2d", constructor kwargs,
+    {"input": x, "upstream": g, param name: value})}.
+    Returns {case: {"output": y, "grad.input": dx, "grad.<param>": d<param>}} (the layer in train mode).
+    """
+    spec_path = os.path.join(out_dir, "layer_cases.json")
+    arrays_path = os.path.join(out_dir, "layer_arrays.npz")
+    with open(spec_path, "w") as handle:
+        json.dump({case: [cls, kwargs] for case, (cls, kwargs, _) in cases.items()}, handle)
+    np.savez(arrays_path, **{f"{case}/{name}": v for case, (_, _, arrays) in cases.items() for name, v in arrays.items()})
+    command = [sys.executable, os.path.abspath(__file__), os.fspath(out_dir), "--layers", spec_path]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMM_TIMEOUT_S)
+    if done.returncode != 0:
+        raise RuntimeError(f"timm layer run failed ({' '.join(command)}):\n{done.stderr[-4000:]}")
+    results = {}
+    for key, value in np.load(os.path.join(out_dir, "layer_results.npz")).items():
+        case, name = key.split("/", 1)
+        results.setdefault(case, {})[name] = value
+    return results
+
+
+def _import_timm():
+    if importlib.util.find_spec("torchvision") is None:
+        sys.meta_path.insert(0, _TorchvisionStandIn())
+    import timm
+
+    return timm
+
+
+def _timm_layers_main(out_dir, spec_path):
+    """PyTorch side of run_timm_layers."""
+    modules = {"timm": _import_timm()}
+    import torch
+
+    modules["torch"] = torch
+    with open(spec_path) as handle:
+        spec = json.load(handle)
+    arrays = np.load(os.path.join(os.path.dirname(spec_path), "layer_arrays.npz"))
+    results = {}
+    for case, (cls, kwargs) in spec.items():
+        package, *path = cls.split(".")
+        layer = modules[package]
+        for attribute in path:
+            layer = getattr(layer, attribute)
+        layer = layer(**kwargs)
+        params = dict(layer.named_parameters())
+        with torch.no_grad():
+            for name, param in params.items():
+                param.copy_(torch.from_numpy(arrays[f"{case}/{name}"]))
+        x = torch.from_numpy(arrays[f"{case}/input"]).requires_grad_(True)
+        out = layer.train()(x)
+        (out * torch.from_numpy(arrays[f"{case}/upstream"])).sum().backward()
+        results[f"{case}/output"] = out.detach().numpy()
+        results[f"{case}/grad.input"] = x.grad.numpy()
+        for name, param in params.items():
+            results[f"{case}/grad.{name}"] = param.grad.numpy()
+    np.savez(os.path.join(out_dir, "layer_results.npz"), **results)
+
+
 def _timm_main(argv=None):
     """PyTorch side: timm networks with random weights and BN statistics, their state dicts and eval logits."""
     parser = argparse.ArgumentParser(description=_timm_main.__doc__)
     parser.add_argument("out_dir")
-    parser.add_argument("--models", nargs="+", required=True, help="timm model names, e.g. resnetv2_50")
-    parser.add_argument("--sizes", type=int, nargs="+", required=True)
+    parser.add_argument("--models", nargs="+", help="timm model names, e.g. resnetv2_50")
+    parser.add_argument("--sizes", type=int, nargs="+")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--layers", help="JSON spec written by run_timm_layers (instead of --models)")
     args = parser.parse_args(argv)
+    if args.layers:
+        return _timm_layers_main(args.out_dir, args.layers)
+    if not args.models or not args.sizes:
+        parser.error("--models and --sizes are required without --layers")
 
-    if importlib.util.find_spec("torchvision") is None:
-        sys.meta_path.insert(0, _TorchvisionStandIn())
-    import timm
+    timm = _import_timm()
     import torch
     from safetensors.torch import save_file
 
