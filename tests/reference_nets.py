@@ -80,20 +80,28 @@ def relative_error(actual, expected):
     return max_abs / float(np.abs(expected).max()), max_abs
 
 
-def run_timm_references(timm_names, out_dir, sizes, seed):
+def run_timm_references(timm_names, out_dir, sizes, seed, npz_loads=()):
     """Run this file in one PyTorch process for all `timm_names` (one torch import, the slow part).
 
-    Returns {timm_name: (path of its timm-keyed safetensors state dict, {str(size): logits})}.
+    Returns {timm_name: (path of its timm-keyed safetensors state dict, {str(size): logits, "param_count": n,
+    "buffer_count": n})}; buffer_count leaves out BN step counters. npz_loads: (label, timm_name, npz path,
+    num_classes) tuples; each builds that timm model, loads the npz with timm's own loader (`load_pretrained`),
+    and adds {label: (npz path, {str(size): logits})}.
     """
     command = [sys.executable, os.path.abspath(__file__), os.fspath(out_dir), "--seed", str(seed)]
     command += ["--models", *timm_names, "--sizes", *map(str, sizes)]
+    for load in npz_loads:
+        command += ["--npz-load", ",".join(map(str, load))]
     done = subprocess.run(command, capture_output=True, text=True, timeout=TIMM_TIMEOUT_S)
     if done.returncode != 0:
         raise RuntimeError(f"timm reference run failed ({' '.join(command)}):\n{done.stderr[-4000:]}")
-    return {
+    results = {
         name: (os.path.join(out_dir, f"{name}.safetensors"), dict(np.load(os.path.join(out_dir, f"{name}.npz"))))
         for name in timm_names
     }
+    for label, _, npz_path, _ in npz_loads:
+        results[label] = (npz_path, dict(np.load(os.path.join(out_dir, f"{label}.npz"))))
+    return results
 
 
 class _TorchvisionStandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -210,6 +218,7 @@ def _timm_main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--layers", help="JSON spec written by run_timm_layers (instead of --models)")
+    parser.add_argument("--npz-load", action="append", default=[], help="LABEL,TIMM_NAME,NPZ_PATH,NUM_CLASSES")
     args = parser.parse_args(argv)
     if args.layers:
         return _timm_layers_main(args.out_dir, args.layers)
@@ -231,10 +240,26 @@ def _timm_main(argv=None):
         net.load_state_dict(state, strict=True)
         net.eval()
         save_file({k: v.contiguous() for k, v in state.items()}, os.path.join(args.out_dir, f"{name}.safetensors"))
-        with torch.no_grad():
-            inputs = random_inputs(args.sizes, args.seed)
-            logits = {str(size): net(torch.from_numpy(images)).numpy() for size, images in inputs.items()}
-        np.savez(os.path.join(args.out_dir, f"{name}.npz"), **logits)
+        counts = dict(
+            param_count=sum(p.numel() for p in net.parameters()),
+            buffer_count=sum(b.numel() for k, b in net.named_buffers() if not k.endswith("num_batches_tracked")),
+        )
+        np.savez(os.path.join(args.out_dir, f"{name}.npz"), **_eval_logits(net, args.sizes, args.seed), **counts)
+        del net, state
+    for load in args.npz_load:
+        label, name, npz_path, num_classes = load.split(",")
+        net = timm.create_model(name, pretrained=False, num_classes=int(num_classes))
+        net.load_pretrained(npz_path)
+        np.savez(os.path.join(args.out_dir, f"{label}.npz"), **_eval_logits(net, args.sizes, args.seed))
+
+
+def _eval_logits(net, sizes, seed):
+    """{str(size): logits} of a timm network in eval mode on random_inputs."""
+    import torch
+
+    net.eval()
+    with torch.no_grad():
+        return {str(size): net(torch.from_numpy(images)).numpy() for size, images in random_inputs(sizes, seed).items()}
 
 
 if __name__ == "__main__":

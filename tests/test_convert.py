@@ -80,9 +80,9 @@ def test_fine_tuned_head_sets_the_class_count(tmp_path):
 
 
 def test_unknown_timm_key_is_named(tmp_path):
-    source = tmp_path / "deep_stem.safetensors"
-    write_timm_file(source, num_classes=2, extra={"stem.conv2.weight": np.zeros((3, 3), np.float32)})
-    with pytest.raises(CheckpointError, match=r"timm key 'stem\.conv2\.weight'"):
+    source = tmp_path / "not_preact.safetensors"  # a non-pre-activation backbone normalises its projection
+    write_timm_file(source, num_classes=2, extra={"stages.0.blocks.0.downsample.norm.weight": np.ones(256, np.float32)})
+    with pytest.raises(CheckpointError, match=r"timm key 'stages\.0\.blocks\.0\.downsample\.norm\.weight'"):
         convert_timm_checkpoint(source, tmp_path / "out.ckpt")
     assert not (tmp_path / "out.ckpt").exists()
 

@@ -1,57 +1,71 @@
-"""timm's resnetv2 weights (safetensors, as timm publishes them) -> our `preact_resnet*` MindSpore checkpoints.
+"""timm's ResNetV2 weights (safetensors as timm publishes them, or PyTorch state dicts) -> our MindSpore checkpoints.
 
-timm's resnetv2_50/101 are the paper's design, which our `preact_resnet*` models implement with MindSpore names.
-Reading uses the `safetensors` package's numpy API only, so no PyTorch is needed. The converted weights go through
-the same strict `load_state_dict` as any checkpoint (names and shapes checked against the target model), then are
-saved atomically.
+Every model of timm's ResNetV2 family has a counterpart here with the same tensors under our names (the table is
+`models.registry.TIMM_NAMES`). safetensors files are read with the `safetensors` package's numpy API (no PyTorch);
+.pth/.pt/.bin files need PyTorch. The converted weights go through the same strict `load_state_dict` as any
+checkpoint (names and shapes checked against the target model), then are saved atomically.
 """
-import logging
 import os
 import re
 
-from ..checkpoint import CheckpointError, load_state_dict, save_checkpoint
+from ..checkpoint import CheckpointError
+from .common import classifier_weight, save_converted
 
-_logger = logging.getLogger(__name__)
-
-# timm BatchNorm field -> MindSpore BatchNorm2d parameter.
-_BN_FIELDS = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
-
+# timm norm field -> ours: BatchNorm's four, GroupNorm's affine pair, EvoNorm-S0's v, FRN's tau.
+_NORM_FIELDS = {
+    "weight": "gamma",
+    "bias": "beta",
+    "running_mean": "moving_mean",
+    "running_var": "moving_variance",
+    "v": "v",
+    "tau": "tau",
+}
+_DIRECT = {
+    "stem.conv.weight": "conv1.weight",  # 7x7 stems
+    "stem.conv1.weight": "conv1.weight",  # deep / tiered stems
+    "stem.conv2.weight": "stem_conv2.weight",
+    "stem.conv3.weight": "stem_conv3.weight",
+    "head.fc.bias": "classifier.bias",
+    "head.fc.weight": "classifier.weight",
+}
 _BLOCK = re.compile(r"^stages\.(?P<stage>\d+)\.blocks\.(?P<block>\d+)\.(?P<rest>.+)$")
 _BLOCK_NORM = re.compile(r"^norm(?P<k>\d)\.(?P<field>\w+)$")
 _BLOCK_CONV = re.compile(r"^conv(?P<k>\d)\.weight$")
+_STEM_NORM = re.compile(r"^stem\.norm(?P<k>[12])\.(?P<field>\w+)$")
 _FINAL_NORM = re.compile(r"^norm\.(?P<field>\w+)$")
 _DROPPED_FIELD = "num_batches_tracked"
+_REQUIRED_KEYS = {"classifier.weight": "head.fc.weight", "conv1.weight": "stem.conv.weight' or 'stem.conv1.weight"}
+PYTORCH_EXTENSIONS = (".pth", ".pt", ".bin")
 
 
 def timm_name_to_ours(name):
-    """Our parameter name for a timm resnetv2 state-dict key; None for keys with no counterpart (BN step counters).
+    """Our parameter name for a timm ResNetV2 state-dict key; None for keys with no counterpart (BN step counters).
 
     Raises CheckpointError for a key this converter does not know (another timm architecture).
     """
     if name.endswith("." + _DROPPED_FIELD):
         return None
-    if name == "stem.conv.weight":
-        return "conv1.weight"
-    if name in ("head.fc.weight", "head.fc.bias"):
-        return "classifier." + name.rsplit(".", 1)[1]
-    final_norm = _FINAL_NORM.match(name)
-    if final_norm and final_norm["field"] in _BN_FIELDS:
-        return "norm." + _BN_FIELDS[final_norm["field"]]
+    if name in _DIRECT:
+        return _DIRECT[name]
+    norm = _FINAL_NORM.match(name) or _STEM_NORM.match(name)
+    if norm and norm["field"] in _NORM_FIELDS:
+        prefix = f"stem_bn{norm['k']}" if name.startswith("stem.") else "norm"
+        return f"{prefix}.{_NORM_FIELDS[norm['field']]}"
     block = _BLOCK.match(name)
     if block:
         prefix = f"layer{int(block['stage']) + 1}.{block['block']}."
         rest = block["rest"]
         norm, conv = _BLOCK_NORM.match(rest), _BLOCK_CONV.match(rest)
-        if norm and norm["field"] in _BN_FIELDS:
-            return f"{prefix}bn{norm['k']}.{_BN_FIELDS[norm['field']]}"
+        if norm and norm["field"] in _NORM_FIELDS:
+            return f"{prefix}bn{norm['k']}.{_NORM_FIELDS[norm['field']]}"
         if conv:
             return f"{prefix}conv{conv['k']}.weight"
         if rest == "downsample.conv.weight":
             return prefix + "down_sample.0.weight"
     raise CheckpointError(
-        f"timm key '{name}' has no counterpart in our preact_resnet models. This converter handles timm's "
-        "resnetv2_* with BatchNorm (e.g. resnetv2_50, resnetv2_101); BiT (GroupNorm, weight standardisation) "
-        "and deep-stem ('d') variants are different architectures."
+        f"timm key '{name}' has no counterpart in our models. This converter handles timm's ResNetV2 family "
+        "(resnetv2_*: the paper's nets, 'd'/'t' stems, GroupNorm/EvoNorm/FRN variants and BiT); ViT hybrids and "
+        "non-pre-activation backbones are other architectures."
     )
 
 
@@ -62,20 +76,13 @@ def map_timm_state_dict(timm_arrays):
         name = timm_name_to_ours(key)
         if name is None:
             continue
-        if name == "classifier.weight":
-            if value.ndim != 4 or value.shape[2:] != (1, 1):
-                raise CheckpointError(f"timm key '{key}' has shape {value.shape}; expected (classes, features, 1, 1).")
-            value = value.reshape(value.shape[:2])
-        ours[name] = value
+        ours[name] = classifier_weight(value, key) if name == "classifier.weight" else value
     return ours
 
 
 def _read_safetensors(path):
-    """All tensors of a safetensors file as numpy, with errors naming the file."""
     from safetensors.numpy import load_file
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"timm weights file '{path}' does not exist.")
     try:
         return load_file(path)
     except Exception as exc:  # safetensors raises its own SafetensorError for bad headers / short files
@@ -84,24 +91,46 @@ def _read_safetensors(path):
         ) from exc
 
 
+def _read_pytorch(path):
+    """A PyTorch state dict file as numpy; timm training checkpoints keep it under 'state_dict' (EMA not taken)."""
+    try:
+        import torch
+    except ImportError as exc:
+        raise CheckpointError(
+            f"'{path}' is a PyTorch file; reading it needs PyTorch (pip install torch), or give the .safetensors file."
+        ) from exc
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"Cannot read '{path}' as a PyTorch state dict: {exc}") from exc
+    if isinstance(state, dict) and not any(torch.is_tensor(v) for v in state.values()):
+        for key in ("state_dict", "model"):
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise CheckpointError(f"'{path}' holds no state dict of tensors (top-level keys: {list(state)[:8]}).")
+    return {key: value.detach().cpu().numpy() for key, value in state.items()}
+
+
+def read_timm_weights(path):
+    """All tensors of a timm weights file as {key: numpy array}: .safetensors, or .pth/.pt/.bin via PyTorch."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"timm weights file '{path}' does not exist.")
+    if path.lower().endswith(PYTORCH_EXTENSIONS):
+        return _read_pytorch(path)
+    return _read_safetensors(path)
+
+
 def convert_timm_checkpoint(input_path, output_path, model_name="preact_resnet50"):
-    """Convert timm resnetv2 safetensors to a checkpoint of `model_name`, checked strictly against that model.
+    """Convert timm ResNetV2 weights to a checkpoint of the matching model of ours, checked strictly against it.
 
-    The class count and input channels come from the file (head.fc, stem.conv), so fine-tuned heads convert too.
-    Returns the output path.
+    model_name: timm's name (e.g. 'resnetv2_50d', 'resnetv2_50x1_bit.goog_in21k', or 'resnetv2_50', which is
+    timm's and so our preact_resnet50) or ours. Returns the output path.
     """
-    from ..models import create_model
+    from ..models.registry import model_for_timm_weights
 
-    ours = map_timm_state_dict(_read_safetensors(os.fspath(input_path)))
-    for required in ("classifier.weight", "conv1.weight"):
-        if required not in ours:
-            timm_key = "head.fc.weight" if required == "classifier.weight" else "stem.conv.weight"
-            raise CheckpointError(f"'{input_path}' has no '{timm_key}': not a timm resnetv2 classifier checkpoint.")
-    num_classes, in_channels = ours["classifier.weight"].shape[0], ours["conv1.weight"].shape[1]
-    net = create_model(model_name, num_classes=int(num_classes), in_channels=int(in_channels))
-    load_state_dict(net, ours, source=os.fspath(input_path), strict=True, num_classes_mismatch="error")
-    save_checkpoint(net, output_path)
-    _logger.info(
-        "Converted %s -> %s (%s, %d classes, %d parameters)", input_path, output_path, model_name, num_classes, len(ours)
-    )
-    return output_path
+    target = model_for_timm_weights(model_name)
+    ours = map_timm_state_dict(read_timm_weights(input_path))
+    return save_converted(ours, input_path, output_path, target, _REQUIRED_KEYS.get)

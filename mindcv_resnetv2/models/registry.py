@@ -17,6 +17,38 @@ WEIGHTS_DIR_ENV = "MINDCV_RESNETV2_HOME"
 MINDCV_CACHE_DIR = os.path.join("~", ".mindspore", "models")
 
 
+# Every model name of timm's ResNetV2 family (timm 1.0.31, timm/models/resnetv2.py) -> ours. timm's resnetv2_18 ...
+# resnetv2_152 are the paper's design, our preact_resnet*: our resnetv2_50 / resnetv2_101 keep MindCV's layout (and
+# its checkpoints), so those timm names point elsewhere. timm's other names are ours too.
+TIMM_NAMES = {
+    "resnetv2_18": "preact_resnet18",
+    "resnetv2_34": "preact_resnet34",
+    "resnetv2_50": "preact_resnet50",
+    "resnetv2_101": "preact_resnet101",
+    "resnetv2_152": "preact_resnet152",
+    **{
+        name: name
+        for name in (
+            "resnetv2_18d", "resnetv2_34d", "resnetv2_50d", "resnetv2_101d", "resnetv2_152d", "resnetv2_50t",
+            "resnetv2_50d_gn", "resnetv2_50d_evos", "resnetv2_50d_frn",
+            "resnetv2_50x1_bit", "resnetv2_50x3_bit", "resnetv2_101x1_bit", "resnetv2_101x3_bit",
+            "resnetv2_152x2_bit", "resnetv2_152x4_bit",
+        )
+    },
+}
+
+
+def model_for_timm_weights(name):
+    """Our model that holds the weights of timm's `name` (a timm name, with or without a pretrained tag such as
+    '.goog_in21k', or one of ours). timm's names win where both exist: 'resnetv2_50' here means timm's."""
+    architecture = name.split(".", 1)[0]
+    if architecture in TIMM_NAMES:
+        return TIMM_NAMES[architecture]
+    if architecture in _entrypoints:
+        return architecture
+    raise _unknown_model_error(name, extra=sorted(TIMM_NAMES))
+
+
 def register_model(fn):
     """Decorator: register `fn` under its own name, with the default config from its module's `default_cfgs[name]`."""
     name = fn.__name__
@@ -33,8 +65,8 @@ def is_model(model_name):
     return model_name in _entrypoints
 
 
-def _unknown_model_error(model_name):
-    close = difflib.get_close_matches(model_name, list(_entrypoints), n=5, cutoff=0.4)
+def _unknown_model_error(model_name, extra=()):
+    close = difflib.get_close_matches(model_name, sorted(set(_entrypoints) | set(extra)), n=5, cutoff=0.4)
     hint = f" Closest registered names: {', '.join(close)}." if close else ""
     return ValueError(f"Unknown model '{model_name}'.{hint} See list_models() for all {len(_entrypoints)} names.")
 

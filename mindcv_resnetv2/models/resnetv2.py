@@ -11,16 +11,33 @@ Two layouts share the same parameter naming (`conv1`, `layerN.i.bnK/convK`, `dow
   BN-ReLU-conv; the projection is a bare 1x1 conv; a final BN-ReLU precedes pooling. Equal to timm's resnetv2.
 
 In both, a block pre-activates its input once and feeds that tensor to the projection shortcut too.
+
+timm's other ResNetV2 variants are presets of the same class with the paper layout and these options:
+
+* BiT (`resnetv2_50x1_bit` ... `resnetv2_152x4_bit`, Kolesnikov et al., "Big Transfer", 2020): weight-standardised
+  convolutions, GroupNorm (32 groups) + ReLU, stage and stem widths times a width factor, and the "fixed" stem:
+  7x7/2 conv, zero padding of 1, 3x3/2 max-pool without padding.
+* "d" nets (`resnetv2_18d` ... `resnetv2_152d`): a deep stem of three 3x3 convs (32, 32, 64 channels, norm-act
+  between them) and average-down shortcuts (2x2/2 average pool, ceil mode, before a stride-1 1x1 conv);
+  `resnetv2_50t` has the tiered stem (24, 32, 64). `resnetv2_50d_gn` / `_evos` / `_frn` swap BatchNorm + ReLU
+  for GroupNorm + ReLU, EvoNorm-S0 or FRN + TLU everywhere.
+
+Parameter names stay the same across norms: `bnK` is a block's K-th norm-act cell, whatever its kind.
 """
 import numpy as np
 from mindspore import Tensor, nn, ops
 from mindspore.common import initializer as init
 
 from .layers import DropPath
+from .norm_act import BatchNormAct2d, norm_act_layer
+from .pooling import AvgPool2x2Ceil, MaxPool3x3Pad1, ZeroPadMaxPool3x3
+from .std_conv import StdConv2d
 from .registry import register_model
 
 BLOCK_TYPES = ("basic", "bottleneck")
-STEM_TYPES = ("mindcv", "paper", "cifar")
+STEM_TYPES = ("mindcv", "paper", "cifar", "bit", "deep", "tiered")
+# Channels of the three 3x3 convolutions of the deep stems, as fractions of the stem width (timm's 'D' and 'T').
+DEEP_STEM_FRACTIONS = {"deep": (1 / 2, 1 / 2), "tiered": (3 / 8, 1 / 2)}
 
 
 def _conv(in_channels, out_channels, kernel_size, stride=1):
@@ -41,28 +58,34 @@ class PreActBlock(nn.Cell):
     """Pre-activation residual unit: (BN-ReLU-conv) x 2 for "basic", x 3 for "bottleneck" (1x1, 3x3, 1x1).
 
     The stride sits on the 3x3 convolution. When the shape changes, the shortcut is a 1x1 projection of the
-    pre-activated input (followed by BN in the MindCV layout); otherwise it is the untouched input.
+    pre-activated input (followed by BN in the MindCV layout; preceded by a 2x2 average pool that takes the
+    stride with `avg_down`); otherwise it is the untouched input. `norm_layer` builds the norm-act cells
+    (bnK), `conv_layer` the convolutions.
     """
 
-    def __init__(self, block_type, in_channels, width, stride, shortcut_norm, drop_path_rate):
+    def __init__(self, block_type, in_channels, width, stride, shortcut_norm, drop_path_rate,
+                 norm_layer=BatchNormAct2d, conv_layer=None, avg_down=False):
         super().__init__()
+        conv_layer = conv_layer or _conv
         self.is_bottleneck = block_type == "bottleneck"
         out_channels = width * 4 if self.is_bottleneck else width
-        self.relu = nn.ReLU()
-        self.bn1 = nn.BatchNorm2d(in_channels)
+        self.bn1 = norm_layer(in_channels)
         if self.is_bottleneck:
-            self.conv1 = _conv(in_channels, width, 1)
-            self.bn2 = nn.BatchNorm2d(width)
-            self.conv2 = _conv(width, width, 3, stride)
-            self.bn3 = nn.BatchNorm2d(width)
-            self.conv3 = _conv(width, out_channels, 1)
+            self.conv1 = conv_layer(in_channels, width, 1)
+            self.bn2 = norm_layer(width)
+            self.conv2 = conv_layer(width, width, 3, stride)
+            self.bn3 = norm_layer(width)
+            self.conv3 = conv_layer(width, out_channels, 1)
         else:
-            self.conv1 = _conv(in_channels, width, 3, stride)
-            self.bn2 = nn.BatchNorm2d(width)
-            self.conv2 = _conv(width, width, 3)
+            self.conv1 = conv_layer(in_channels, width, 3, stride)
+            self.bn2 = norm_layer(width)
+            self.conv2 = conv_layer(width, width, 3)
         self.down_sample = None
+        self.down_pool = None
         if stride != 1 or in_channels != out_channels:
-            projection = [_conv(in_channels, out_channels, 1, stride)]
+            if avg_down and stride != 1:
+                self.down_pool = AvgPool2x2Ceil()
+            projection = [conv_layer(in_channels, out_channels, 1, 1 if avg_down else stride)]
             if shortcut_norm:
                 projection.append(nn.BatchNorm2d(out_channels))
             self.down_sample = nn.SequentialCell(projection)
@@ -70,14 +93,17 @@ class PreActBlock(nn.Cell):
         self.out_channels = out_channels
 
     def construct(self, x):
-        preact = self.relu(self.bn1(x))
+        preact = self.bn1(x)
         shortcut = x
         if self.down_sample is not None:
-            shortcut = self.down_sample(preact)
+            projected = preact
+            if self.down_pool is not None:
+                projected = self.down_pool(preact)
+            shortcut = self.down_sample(projected)
         out = self.conv1(preact)
-        out = self.conv2(self.relu(self.bn2(out)))
+        out = self.conv2(self.bn2(out))
         if self.is_bottleneck:
-            out = self.conv3(self.relu(self.bn3(out)))
+            out = self.conv3(self.bn3(out))
         return self.drop_path(out) + shortcut
 
 
@@ -88,9 +114,14 @@ class ResNetV2(nn.Cell):
         layers: blocks per stage, e.g. (3, 4, 6, 3).
         block: "basic" or "bottleneck".
         widths: base width of each stage (bottleneck outputs are 4x this).
-        stem: "mindcv" (conv-BN-ReLU, "same" max-pool), "paper" (conv, max-pool padding 1) or "cifar" (3x3 conv).
+        stem: "mindcv" (conv-BN-ReLU, "same" max-pool), "paper" (conv, max-pool padding 1), "cifar" (3x3 conv),
+            "bit" (conv, zero padding, max-pool), "deep" / "tiered" (three 3x3 convs, max-pool padding 1).
         shortcut_norm: BN after the projection conv (MindCV layout).
-        final_norm: BN-ReLU after the last stage (paper layout).
+        final_norm: norm-act after the last stage (paper layout).
+        norm: the norm-act kind of the blocks, deep stems and final norm: "batchnorm" (+ ReLU), "groupnorm"
+            (+ ReLU), "evonorm_s0" or "frn" (+ TLU).
+        std_conv: weight-standardised convolutions (BiT). avg_down: average-pool shortcuts ('d' nets).
+        width_factor: multiplies the stem and stage widths (BiT's x1 ... x4).
         drop_rate: dropout before the classifier. drop_path_rate: stochastic depth, rising linearly to this
             value over the blocks. features_only: construct returns the stage outputs instead of logits.
         out_indices: which stages (1-based) features_only returns; default all.
@@ -104,6 +135,10 @@ class ResNetV2(nn.Cell):
         stem="paper",
         shortcut_norm=False,
         final_norm=True,
+        norm="batchnorm",
+        std_conv=False,
+        avg_down=False,
+        width_factor=1,
         num_classes=1000,
         in_channels=3,
         stem_channels=64,
@@ -127,20 +162,35 @@ class ResNetV2(nn.Cell):
         self.features_only = features_only
         self.num_classes = num_classes
         self.drop_rate = drop_rate
+        norm_layer = norm_act_layer(norm)
+        conv_layer = StdConv2d if std_conv else _conv
+        stem_channels *= width_factor
+        widths = tuple(w * width_factor for w in widths)
 
-        self.relu = nn.ReLU()
         self.stem_norm = stem == "mindcv"
+        self.deep_stem = stem in DEEP_STEM_FRACTIONS
         if stem == "cifar":
-            self.conv1 = _conv(in_channels, stem_channels, 3)
+            self.conv1 = conv_layer(in_channels, stem_channels, 3)
             self.max_pool = None
             reduction = 1
+        elif self.deep_stem:
+            mid1, mid2 = (int(stem_channels * f) for f in DEEP_STEM_FRACTIONS[stem])
+            self.conv1 = conv_layer(in_channels, mid1, 3, stride=2)
+            self.stem_bn1 = norm_layer(mid1)
+            self.stem_conv2 = conv_layer(mid1, mid2, 3)
+            self.stem_bn2 = norm_layer(mid2)
+            self.stem_conv3 = conv_layer(mid2, stem_channels, 3)
+            self.max_pool = MaxPool3x3Pad1()
+            reduction = 4
         else:
-            self.conv1 = _conv(in_channels, stem_channels, 7, stride=2)
+            self.conv1 = conv_layer(in_channels, stem_channels, 7, stride=2)
             if self.stem_norm:
-                self.bn1 = nn.BatchNorm2d(stem_channels)
+                self.bn1 = BatchNormAct2d(stem_channels)
                 self.max_pool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="same")
+            elif stem == "bit":
+                self.max_pool = ZeroPadMaxPool3x3()
             else:
-                self.max_pool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="pad", padding=1)
+                self.max_pool = MaxPool3x3Pad1()
             reduction = 4
 
         total_blocks = sum(layers)
@@ -154,7 +204,8 @@ class ResNetV2(nn.Cell):
             blocks = []
             for i in range(depth):
                 rate = drop_path_rate * block_index / max(total_blocks - 1, 1)
-                unit = PreActBlock(block, in_ch, width, stride if i == 0 else 1, shortcut_norm, rate)
+                unit = PreActBlock(block, in_ch, width, stride if i == 0 else 1, shortcut_norm, rate,
+                                   norm_layer=norm_layer, conv_layer=conv_layer, avg_down=avg_down)
                 in_ch = unit.out_channels
                 blocks.append(unit)
                 block_index += 1
@@ -166,7 +217,7 @@ class ResNetV2(nn.Cell):
             setattr(self, name, stage)
         self.num_features = in_ch
 
-        self.norm = nn.BatchNorm2d(in_ch) if final_norm else None
+        self.norm = norm_layer(in_ch) if final_norm else None
         if final_norm:
             self.feature_info[-1]["module"] = "norm"
         self.dropout = nn.Dropout(p=drop_rate) if drop_rate > 0 else nn.Identity()
@@ -191,7 +242,9 @@ class ResNetV2(nn.Cell):
     def forward_stem(self, x):
         x = self.conv1(x)
         if self.stem_norm:
-            x = self.relu(self.bn1(x))
+            x = self.bn1(x)
+        if self.deep_stem:
+            x = self.stem_conv3(self.stem_bn2(self.stem_conv2(self.stem_bn1(x))))
         if self.max_pool is not None:
             x = self.max_pool(x)
         return x
@@ -202,7 +255,7 @@ class ResNetV2(nn.Cell):
         for name in self.stage_names:
             x = getattr(self, name)(x)
         if self.norm is not None:
-            x = self.relu(self.norm(x))
+            x = self.norm(x)
         return x
 
     def forward_stages(self, x):
@@ -212,7 +265,7 @@ class ResNetV2(nn.Cell):
         for index, name in enumerate(self.stage_names, 1):
             x = getattr(self, name)(x)
             if index == len(self.stage_names) and self.norm is not None:
-                x = self.relu(self.norm(x))
+                x = self.norm(x)
             if index in self.out_indices:
                 outputs += (x,)
         return outputs
@@ -413,3 +466,73 @@ def preact_resnet164_cifar(**kwargs):
 def preact_resnet1001_cifar(**kwargs):
     """The paper's CIFAR ResNet-1001 (bottleneck units, n=111): 4.92% CIFAR-10 error."""
     return preact_resnet_cifar(1001, **kwargs)
+
+
+# timm's other ResNetV2 variants (see the module docstring), under timm's names. timm trains and evaluates them
+# with Inception-style normalisation: mean and std 0.5 on the 0-1 scale.
+INCEPTION_MEAN = INCEPTION_STD = (0.5 * 255,) * 3
+BIT_LAYOUT = dict(PAPER_LAYOUT, stem="bit", norm="groupnorm", std_conv=True)
+D_LAYOUT = dict(PAPER_LAYOUT, stem="deep", avg_down=True)
+TIERED_LAYOUT = dict(PAPER_LAYOUT, stem="tiered", avg_down=True)
+BIT_NOTE = (
+    "timm/{0}.goog_in21k (ImageNet-21k, 21843 classes) or Google's BiT-M-R{1}.npz; convert with: python -m "
+    "mindcv_resnetv2.convert timm model.safetensors out.ckpt --model {0} (or: convert bit BiT-M-R{1}.npz out.ckpt)"
+)
+
+
+def _timm_cfg(layout, source="", **overrides):
+    note = TIMM_NOTE.format(source.split("/")[1].split(".")[0]) if source else ""
+    return _cfg(mean=INCEPTION_MEAN, std=INCEPTION_STD, layout=layout, source=source, note=note, **overrides)
+
+
+def _bit_cfg(name):
+    depth_width = name.split("_")[1].upper()  # "50X1" -> BiT's "R50x1"
+    npz_name = depth_width.replace("X", "x")
+    return _cfg(mean=INCEPTION_MEAN, std=INCEPTION_STD, layout="BiT", source=f"timm/{name}.goog_in21k",
+                note=BIT_NOTE.format(name, npz_name))
+
+
+# name: (depth, preset options, one-line description)
+TIMM_VARIANTS = {
+    "resnetv2_50x1_bit": (50, dict(BIT_LAYOUT, width_factor=1), "BiT-R50x1"),
+    "resnetv2_50x3_bit": (50, dict(BIT_LAYOUT, width_factor=3), "BiT-R50x3 (3x wider)"),
+    "resnetv2_101x1_bit": (101, dict(BIT_LAYOUT, width_factor=1), "BiT-R101x1"),
+    "resnetv2_101x3_bit": (101, dict(BIT_LAYOUT, width_factor=3), "BiT-R101x3 (3x wider)"),
+    "resnetv2_152x2_bit": (152, dict(BIT_LAYOUT, width_factor=2), "BiT-R152x2 (2x wider)"),
+    "resnetv2_152x4_bit": (152, dict(BIT_LAYOUT, width_factor=4), "BiT-R152x4 (4x wider)"),
+    "resnetv2_18d": (18, D_LAYOUT, "ResNetV2-18 with deep stem and average-down shortcuts"),
+    "resnetv2_34d": (34, D_LAYOUT, "ResNetV2-34 with deep stem and average-down shortcuts"),
+    "resnetv2_50d": (50, D_LAYOUT, "ResNetV2-50 with deep stem and average-down shortcuts"),
+    "resnetv2_101d": (101, D_LAYOUT, "ResNetV2-101 with deep stem and average-down shortcuts"),
+    "resnetv2_152d": (152, D_LAYOUT, "ResNetV2-152 with deep stem and average-down shortcuts"),
+    "resnetv2_50t": (50, TIERED_LAYOUT, "ResNetV2-50 with tiered stem (24, 32, 64) and average-down shortcuts"),
+    "resnetv2_50d_gn": (50, dict(D_LAYOUT, norm="groupnorm"), "ResNetV2-50d with GroupNorm (32 groups) + ReLU"),
+    "resnetv2_50d_evos": (50, dict(D_LAYOUT, norm="evonorm_s0"), "ResNetV2-50d with EvoNorm-S0"),
+    "resnetv2_50d_frn": (50, dict(D_LAYOUT, norm="frn"), "ResNetV2-50d with filter response norm + TLU"),
+}
+default_cfgs.update({name: _bit_cfg(name) for name in TIMM_VARIANTS if name.endswith("_bit")})
+default_cfgs.update({
+    "resnetv2_18d": _timm_cfg("paper, deep stem", "timm/resnetv2_18d.ra4_e3600_r224_in1k", interpolation="bicubic", crop_pct=0.9),
+    "resnetv2_34d": _timm_cfg("paper, deep stem", "timm/resnetv2_34d.ra4_e3600_r224_in1k", interpolation="bicubic", crop_pct=0.9),
+    **{name: _timm_cfg("paper, deep stem", interpolation="bicubic") for name in ("resnetv2_50d", "resnetv2_101d", "resnetv2_152d")},
+    "resnetv2_50t": _timm_cfg("paper, tiered stem", interpolation="bicubic"),
+    "resnetv2_50d_gn": _timm_cfg("paper, deep stem, GroupNorm", "timm/resnetv2_50d_gn.ah_in1k", interpolation="bicubic", crop_pct=0.95),
+    "resnetv2_50d_evos": _timm_cfg("paper, deep stem, EvoNorm-S0", "timm/resnetv2_50d_evos.ah_in1k", interpolation="bicubic", crop_pct=0.95),
+    "resnetv2_50d_frn": _timm_cfg("paper, deep stem, FRN", interpolation="bicubic"),
+})
+
+
+def _register_timm_variant(name, depth, preset, description):
+    """Register `name` as a builder of the preset, with the same signature as every other entry point."""
+
+    def entrypoint(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+        if pretrained:
+            raise ValueError(f"Model '{name}' has no published MindSpore weights: {default_cfgs[name]['note']}")
+        return _build(name, depth, preset, num_classes=num_classes, in_channels=in_channels, **kwargs)
+
+    entrypoint.__name__ = entrypoint.__qualname__ = name
+    entrypoint.__doc__ = f"{description}, as timm's {name}."
+    return register_model(entrypoint)
+
+
+globals().update({name: _register_timm_variant(name, *spec) for name, spec in TIMM_VARIANTS.items()})
