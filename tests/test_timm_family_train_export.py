@@ -1,0 +1,82 @@
+"""The timm-family models train (one compiled step on CPU) and export (MINDIR, and ONNX through onnxruntime).
+
+Training: one graph-mode step of the project's TrainStep with SGD momentum on a tiny batch; the loss is finite and
+every kind of trainable tensor moves: weight-standardised kernels (the standardisation is in the graph) and each
+norm's parameters. The four widest BiT nets (217M-937M parameters) run only with MINDCV_RESNETV2_BIG_ORACLES=1.
+
+Export: one net of each family (BiT, deep stem, tiered stem, each non-BN norm) and the paper layout, whose padded
+max-pool MindSpore 2.8 cannot convert to ONNX: `make_onnx_exportable` switches the pools to their exportable form.
+"""
+import os
+
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import nn
+from test_timm_family import BIG, BIG_ORACLES_ENV, FAMILY
+
+from mindcv_resnetv2.engine.train_step import LossScaling, NetWithLoss, TrainStep
+from mindcv_resnetv2.models import create_model
+from mindcv_resnetv2.models.pooling import make_onnx_exportable
+from mindcv_resnetv2.optim import create_loss
+
+CLASSES = 3
+
+
+def _batch(size, batch=2, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.standard_normal((batch, 3, size, size)).astype(np.float32)
+    return ms.Tensor(images), ms.Tensor(rng.integers(0, CLASSES, batch).astype(np.int32))
+
+
+# Tensors whose update proves the step reaches them: the first conv kernel, a block norm, the final norm.
+WATCHED = ("conv1.weight", "layer1.0.bn1.gamma", "norm.beta", "classifier.weight")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FAMILY)
+def test_one_training_step(name, graph_mode):
+    if name in BIG and os.environ.get(BIG_ORACLES_ENV) != "1":
+        pytest.skip(f"{name} is one of the widest BiT nets: set {BIG_ORACLES_ENV}=1 to train it")
+    ms.set_seed(0)
+    net = create_model(name, num_classes=CLASSES, drop_path_rate=0.1)
+    params = {p.name: p for p in net.trainable_params()}
+    before = {key: params[key].asnumpy().copy() for key in WATCHED}
+    optimizer = nn.Momentum(net.trainable_params(), learning_rate=0.01, momentum=0.9)
+    step = TrainStep(NetWithLoss(net, create_loss("CE")), optimizer, LossScaling(1.0))
+    step.set_train(True)
+    loss = float(step(*_batch(32)).asnumpy())
+    assert np.isfinite(loss)
+    for key in WATCHED:
+        assert not np.array_equal(params[key].asnumpy(), before[key]), f"{name}: {key} did not change"
+
+
+EXPORT_CASES = ["preact_resnet18", "resnetv2_50x1_bit", "resnetv2_18d", "resnetv2_50t", "resnetv2_50d_gn",
+                "resnetv2_50d_evos", "resnetv2_50d_frn"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPORT_CASES)
+def test_onnx_export_reproduces_the_network(name, tmp_path, graph_mode):
+    ort = pytest.importorskip("onnxruntime")
+    net = create_model(name, num_classes=CLASSES)
+    net.set_train(False)
+    images = _batch(65, batch=1)[0]  # odd sizes: every padded pool has work at its far edge
+    expected = net(images).asnumpy()
+    make_onnx_exportable(net)
+    path = str(tmp_path / name)
+    ms.export(net, images, file_name=path, file_format="ONNX")
+    session = ort.InferenceSession(path + ".onnx", providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {session.get_inputs()[0].name: images.asnumpy()})[0]
+    np.testing.assert_allclose(outputs, expected, rtol=1e-4, atol=1e-4 * float(np.abs(expected).max()))
+
+
+@pytest.mark.slow
+def test_mindir_export_of_bit(tmp_path, graph_mode):
+    net = create_model("resnetv2_50x1_bit", num_classes=CLASSES)
+    net.set_train(False)
+    images = _batch(64, batch=1)[0]
+    path = str(tmp_path / "bit")
+    ms.export(net, images, file_name=path, file_format="MINDIR")
+    exported = nn.GraphCell(ms.load(path + ".mindir"))(images).asnumpy()
+    np.testing.assert_allclose(exported, net(images).asnumpy(), rtol=1e-5, atol=1e-6)
