@@ -7,13 +7,11 @@ norm's parameters. The four widest BiT nets (217M-937M parameters) run only with
 Export: one net of each family (BiT, deep stem, tiered stem, each non-BN norm) and the paper layout, whose padded
 max-pool MindSpore 2.8 cannot convert to ONNX: `make_onnx_exportable` switches the pools to their exportable form.
 """
-import os
-
 import mindspore as ms
 import numpy as np
 import pytest
 from mindspore import nn
-from test_timm_family import BIG, BIG_ORACLES_ENV, FAMILY
+from test_timm_family import BIG, BIG_ORACLES_ENV, FAMILY, big_selected
 
 from mindcv_resnetv2.engine.train_step import LossScaling, NetWithLoss, TrainStep
 from mindcv_resnetv2.models import create_model
@@ -36,7 +34,7 @@ WATCHED = ("conv1.weight", "layer1.0.bn1.gamma", "norm.beta", "classifier.weight
 @pytest.mark.slow
 @pytest.mark.parametrize("name", FAMILY)
 def test_one_training_step(name, graph_mode):
-    if name in BIG and os.environ.get(BIG_ORACLES_ENV) != "1":
+    if name in BIG and name not in big_selected():
         pytest.skip(f"{name} is one of the widest BiT nets: set {BIG_ORACLES_ENV}=1 to train it")
     ms.set_seed(0)
     net = create_model(name, num_classes=CLASSES, drop_path_rate=0.1)
@@ -80,3 +78,24 @@ def test_mindir_export_of_bit(tmp_path, graph_mode):
     ms.export(net, images, file_name=path, file_format="MINDIR")
     exported = nn.GraphCell(ms.load(path + ".mindir"))(images).asnumpy()
     np.testing.assert_allclose(exported, net(images).asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["resnetv2_50x1_bit", "resnetv2_50t"])
+def test_features_only_forward_features_and_head(name, pynative_mode):
+    """The API every model has: feature maps as feature_info describes them, features + head = logits."""
+    images = _batch(64)[0]
+    features = create_model(name, features_only=True)
+    features.set_train(False)
+    maps = features(images)
+    assert len(maps) == len(features.feature_info)
+    for level, info in zip(maps, features.feature_info):
+        assert level.shape[1:] == (info["num_chs"], 64 // info["reduction"], 64 // info["reduction"]), info
+    net = create_model(name, num_classes=CLASSES, drop_path_rate=0.2)
+    net.set_train(False)
+    pooled = net.forward_head(net.forward_features(images), pre_logits=True)
+    assert pooled.shape == (2, net.num_features)
+    np.testing.assert_allclose(net.forward_head(net.forward_features(images)).asnumpy(), net(images).asnumpy(),
+                               rtol=1e-6)
+    rates = [float(getattr(block.drop_path, "drop_prob", 0.0)) for stage in net.stage_names
+             for block in getattr(net, stage)]
+    assert rates[0] == 0.0 and rates[-1] == pytest.approx(0.2) and rates == sorted(rates)

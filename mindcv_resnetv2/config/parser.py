@@ -12,6 +12,7 @@ import tempfile
 
 import yaml
 
+from .bit_hyperrule import apply_bit_hyperrule
 from .checks import ENTRIES, check_config
 from .resolve import resolve
 from .schema import CONFIG_PATH_KEY, GROUPS, KEY_BY_NAME, KEYS, ConfigError, defaults, unknown_key_message
@@ -114,6 +115,8 @@ def _parse(parser, argv, entry):
     cfg = Config(**values)
     cfg.config = recipe
     resolve(cfg)
+    if entry == "train" and cfg.bit_hyperrule:
+        apply_bit_hyperrule(cfg, explicit_keys=set(vars(given)))
     return check_config(cfg, entry)
 
 

@@ -198,6 +198,10 @@ KEYS = (
     Key("cycle_decay", Float(low=0.0, low_open=True), 1.0, "scheduler", "cosine_decay: peak lr factor per cycle."),
     Key("polynomial_power", Float(low=0.0, low_open=True), 1.0, "scheduler",
          "(new) polynomial_decay: power of the decay (1 = linear)."),
+    Key("bit_hyperrule", Bool(), False, "scheduler",
+         "(new) train.py: derive the schedule (steps -> epochs, warm-up, x0.1 decays), resolution and MixUp from "
+         "the training set's size and image size by BiT's fine-tuning HyperRule; keys given on the command line "
+         "keep their value. See configs/resnetv2/bit_finetune.yaml."),
     # amp
     Key("amp_level", Str(AMP_LEVELS), "O0", "amp",
          "Mixed precision: O0 float32; O1 float16 for white-listed ops; O2 float16 except a black-list "

@@ -5,11 +5,12 @@ not from constants, so the benchmark's achieved-GFLOP/s figure and the README ta
 One multiply-add counts as 2 FLOPs.
 """
 import argparse
+import gc
 
 import mindspore as ms
 from mindspore import nn
 
-from .registry import create_model, get_default_cfg, list_models
+from .registry import TIMM_NAMES, _natural_key, create_model, get_default_cfg, list_models
 from .resnetv2 import dummy_input
 
 
@@ -59,31 +60,51 @@ def count_flops(net, batch_size=1, image_size=None):
     return 2 * total[0]
 
 
+def _layout(name, cfg):
+    if "layout" in cfg:
+        return cfg["layout"]
+    return "MindCV" if name.startswith("resnetv2") else ("paper, CIFAR" if name.endswith("_cifar") else "paper")
+
+
 def model_table(pattern="*"):
-    """Markdown table of every registered model: trainable and total parameters, GFLOPs at its default input."""
+    """Markdown table of every registered model: its timm name (registry.TIMM_NAMES), trainable and total
+    parameters, GFLOPs at its default input."""
+    timm_names = {ours: timm for timm, ours in TIMM_NAMES.items()}
     rows = [
-        "| model | layout | input | trainable params | params incl. BN stats | GFLOPs |",
-        "|---|---|---|---:|---:|---:|",
+        "| model | timm name | layout | input | trainable params | params incl. BN stats | GFLOPs |",
+        "|---|---|---|---|---:|---:|---:|",
     ]
     for name in list_models(pattern):
         net = create_model(name, num_classes=get_default_cfg(name)["num_classes"])
         size = net.default_cfg["input_size"]
-        layout = "MindCV" if name.startswith("resnetv2") else ("paper, CIFAR" if name.endswith("_cifar") else "paper")
         rows.append(
-            f"| {name} | {layout} | {size[1]}x{size[2]} | {count_parameters(net):,} | "
-            f"{count_parameters(net, trainable_only=False):,} | {count_flops(net) / 1e9:.3f} |"
+            f"| {name} | {timm_names.get(name, '-')} | {_layout(name, net.default_cfg)} | {size[1]}x{size[2]} | "
+            f"{count_parameters(net):,} | {count_parameters(net, trainable_only=False):,} | "
+            f"{count_flops(net) / 1e9:.3f} |"
         )
+        del net
+        gc.collect()  # the widest BiT nets hold GBs each
+    return "\n".join(rows)
+
+
+def timm_table():
+    """Markdown table: every timm ResNetV2 name and the model of ours that holds its weights."""
+    rows = ["| timm name | ours |", "|---|---|"]
+    rows += [f"| {timm} | {ours} |" for timm, ours in sorted(TIMM_NAMES.items(), key=lambda kv: _natural_key(kv[0]))]
     return "\n".join(rows)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m mindcv_resnetv2.models",
-        description="Print the table of registered models with parameter counts and GFLOPs (1 multiply-add = 2 FLOPs).",
+        description="Print the table of registered models with their timm names, parameter counts and GFLOPs "
+        "(1 multiply-add = 2 FLOPs).",
     )
     parser.add_argument("--pattern", default="*", help="shell-style filter on model names (default: all)")
+    parser.add_argument("--timm", action="store_true",
+                        help="only print the table of timm ResNetV2 names and ours (builds no model)")
     args = parser.parse_args(argv)
-    print(model_table(args.pattern))
+    print(timm_table() if args.timm else model_table(args.pattern))
 
 
 if __name__ == "__main__":
