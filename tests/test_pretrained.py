@@ -70,6 +70,15 @@ def test_first_use_downloads_into_the_cache_then_uses_it_offline(published, cach
     _assert_weights(create_model(MODEL, pretrained=True, num_classes=10), weights)
 
 
+def test_grayscale_model_gets_the_first_conv_summed_over_rgb(published, caches, monkeypatch):
+    served, weights, sha256, base = published
+    _publish(monkeypatch, f"{base}/weights.ckpt", sha256=sha256)
+    net = create_model(MODEL, pretrained=True, num_classes=10, in_channels=1)
+    for p in net.get_parameters():
+        expected = weights[p.name].sum(axis=1, keepdims=True) if p.name == "conv1.weight" else weights[p.name]
+        np.testing.assert_allclose(p.asnumpy(), expected, rtol=1e-6, err_msg=p.name)
+
+
 def test_mindcv_cache_is_searched_and_registry_sha256_verified(published, caches, monkeypatch):
     served, weights, sha256, base = published
     _, mindcv_cache = caches

@@ -9,7 +9,7 @@ import difflib
 import fnmatch
 import sys
 
-from ..checkpoint import load_checkpoint
+from ..checkpoint import load_checkpoint, load_state_dict, read_checkpoint
 from .pretrained import weights_file
 
 _entrypoints = {}
@@ -84,9 +84,18 @@ def pretrained_weights_path(model_name):
 
 
 def load_pretrained(net, model_name):
-    """Load the published weights of `model_name` into `net` (a new classifier if `net` has another class count)."""
-    classifier = net.default_cfg.get("classifier", "classifier")
-    load_checkpoint(net, pretrained_weights_path(model_name), classifier_name=classifier)
+    """Load the published weights of `model_name` into `net` (a new classifier if `net` has another class count).
+
+    A 1-channel `net` gets the first convolution summed over the RGB channels, as MindCV's load_pretrained does
+    (grayscale fine-tuning); other channel counts than the weights' fail on the shape, naming the parameter.
+    """
+    path = pretrained_weights_path(model_name)
+    entries = read_checkpoint(path, verify_hash=False)  # weights_file verified the download or the cached copy
+    first_conv = f"{net.default_cfg.get('first_conv', 'conv1')}.weight"
+    shapes = {p.name: tuple(p.shape) for p in net.get_parameters()}
+    if first_conv in entries and shapes.get(first_conv, (0, 0))[1] == 1 and entries[first_conv].shape[1] == 3:
+        entries[first_conv] = entries[first_conv].sum(axis=1, keepdims=True)
+    load_state_dict(net, entries, source=path, classifier_name=net.default_cfg.get("classifier", "classifier"))
 
 
 def create_model(
