@@ -65,8 +65,9 @@ def build_evaluation_network(cfg, num_classes, path, entries=None):
                         num_classes_mismatch="error", classifier_name=classifier_name)
     except CheckpointError as exc:
         raise CheckpointError(
-            f"{exc} Evaluation needs the checkpoint to fill every parameter of model {cfg.model} with {num_classes} "
-            f"classes: use the recipe of the run that wrote '{path}' (its recipe.yaml) and data with its classes."
+            f"{exc} Evaluation needs every parameter from the checkpoint: use the recipe of the run that wrote "
+            f"'{path}' (its recipe.yaml) and data with its classes; this one has model {cfg.model} with "
+            f"{num_classes} classes."
         ) from None
     net.set_train(False)
     return net

@@ -13,8 +13,9 @@ FIELDS = ("epoch", "train_loss", "val_loss", "val_top1", "val_top5", "lr", "epoc
 
 
 class MetricsFile:
-    """Appends one row per epoch. On resume, rows of epochs after the resumed one (trained after the last
-    checkpoint of the interrupted run) are dropped, so every epoch appears once; earlier rows are kept."""
+    """Appends one row per epoch, after that epoch's checkpoint landed. On resume, rows of epochs after the resumed
+    one (trained after the last checkpoint of the interrupted run) are dropped, and the resumed epoch's row, which
+    a kill between checkpoint and row may have lost, is restored from the checkpoint: every epoch appears once."""
 
     def __init__(self, path):
         self.path = path
@@ -25,9 +26,13 @@ class MetricsFile:
         with open(self.path, newline="") as handle:
             return list(csv.DictReader(handle))
 
-    def truncate_after(self, epoch):
-        kept = [row for row in self.rows() if int(row["epoch"]) <= epoch]
-        if len(kept) != len(self.rows()):
+    def resume_at(self, epoch, row=None):
+        """Keep the rows up to `epoch`; add `row` (the checkpoint's copy of epoch `epoch`) if that row is missing."""
+        rows = self.rows()
+        kept = [r for r in rows if int(r["epoch"]) <= epoch]
+        if row and not any(int(r["epoch"]) == epoch for r in kept):
+            kept.append({key: _format(row.get(key)) for key in FIELDS})
+        if kept != rows:
             self._write(kept)
 
     def append(self, **row):

@@ -33,6 +33,10 @@ from .train_step import LossScaling, NetWithLoss, TrainStep, ema_parameters
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
+# train_state keys of a checkpoint that hold its epoch's metrics.csv row.
+METRICS_PREFIX = "metrics."
+
+
 class TrainingDiverged(RuntimeError):
     """The loss stayed NaN/Inf for nonfinite_patience consecutive steps."""
 
@@ -222,11 +226,14 @@ class Trainer:
         self.evaluator = Evaluator(self.eval_net, self.num_classes) if cfg.val_while_train else None
         self.sink = _use_sink(cfg, runtime.device)
         self.start_epoch, self.best_top1, self.global_step = 0, float("-inf"), 0
+        self.resumed_row = {}
         if self.resume_path:
             state = restore_training_checkpoint(self.resume_path, self.net, self.step, self.ema)
             self.start_epoch = int(state["epoch"])
             self.best_top1 = float(state.get("best_top1", float("-inf")))
             self.global_step = int(state.get("step", 0))
+            self.resumed_row = {key[len(METRICS_PREFIX):]: value for key, value in state.items()
+                                if key.startswith(METRICS_PREFIX)}
             _logger.info("Resuming from %s at epoch %d of %d", self.resume_path, self.start_epoch, cfg.epoch_size)
         self.first_loader = probe if self.start_epoch == 0 else None
 
@@ -301,7 +308,8 @@ class Trainer:
         self.net.set_train(True)
         return result
 
-    def _save(self, epoch, metrics):
+    def _save(self, epoch, metrics, row):
+        """Write epoch `epoch`'s checkpoint (and the best one); `row`, its metrics.csv row, travels inside it."""
         cfg = self.cfg
         state = {
             "epoch": epoch + 1,
@@ -313,6 +321,7 @@ class Trainer:
         }
         if metrics:
             state["val_top1"] = metrics["top1"]
+        state.update({METRICS_PREFIX + key: value for key, value in row.items() if value is not None})
         path = os.path.join(self.directory, f"{cfg.model}-{epoch + 1}_{self.steps_per_epoch}.ckpt")
         save_training_checkpoint(path, self.net, self.step, self.ema, train_state=state)
         write_summary(path, state)
@@ -348,7 +357,8 @@ class Trainer:
             save_config(cfg, os.path.join(self.directory, RECIPE_FILE))
             write_text_atomic(os.path.join(self.directory, "class_names.txt"), "\n".join(self.class_names) + "\n",
                               what="class names")
-            metrics_file.truncate_after(self.start_epoch)
+            resumed = dict(self.resumed_row, epoch=self.start_epoch) if self.resumed_row else None
+            metrics_file.resume_at(self.start_epoch, resumed)
             _logger.info("Training %s\n%s", cfg.model, self.summary())
         run_start = time.time()
         last = {}
@@ -371,15 +381,14 @@ class Trainer:
                 message += (f", val top-1 {metrics['top1']:.2f}% top-5 {metrics['top5']:.2f}% loss "
                             f"{metrics['loss']:.4f} ({metrics['num_samples']} images)")
             _logger.info("%s, %.1f s, %.1f img/s, ETA %.0f s", message, epoch_time, throughput, eta)
+            row = dict(train_loss=train_loss, lr=self.current_lr(), epoch_time_s=epoch_time, img_per_s=throughput,
+                       val_loss=metrics and metrics["loss"], val_top1=metrics and metrics["top1"],
+                       val_top5=metrics and metrics["top5"])
             if self.main:
                 # The checkpoint lands first: metrics.csv never lists an epoch whose checkpoint failed to save.
                 if (epoch + 1) % cfg.ckpt_save_interval == 0 or is_last:
-                    self._save(epoch, metrics)
-                metrics_file.append(
-                    epoch=epoch + 1, train_loss=train_loss, lr=self.current_lr(), epoch_time_s=epoch_time,
-                    img_per_s=throughput, val_loss=metrics and metrics["loss"], val_top1=metrics and metrics["top1"],
-                    val_top5=metrics and metrics["top5"],
-                )
+                    self._save(epoch, metrics, row)
+                metrics_file.append(epoch=epoch + 1, **row)
             last = dict(metrics or {}, train_loss=train_loss, epoch=epoch + 1)
         if self.main and cfg.plot and os.path.isfile(metrics_file.path):
             png = plot_metrics(metrics_file.path, os.path.join(self.directory, "learning_curves.png"), cfg.model)
