@@ -82,7 +82,7 @@ KEYS = (
     Key("mode", IntChoice((0, 1)), 0, "system", "0 = graph mode (compiled, fast), 1 = PyNative (eager, for debugging)."),
     Key("device_target", Str(("auto", "Ascend", "GPU", "CPU")), "auto", "system",
          "Device to run on; auto = the device of the installed MindSpore package. A device that package cannot "
-         "use falls back to it with a warning. (MindCV assumed Ascend.)"),
+         "use falls back to it with a warning. (MindCV after 0.3.0 defaults to Ascend; 0.3.0 has no such key.)"),
     Key("jit_level", Str(("auto", "O0", "O1", "O2")), "auto", "system",
          "(new) Graph compile level in graph mode; auto = O2 on Ascend (as MindCV's published results), "
          "O0 on CPU and GPU. Resolved when the recipe is read."),
