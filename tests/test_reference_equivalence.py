@@ -169,7 +169,7 @@ def timm_references(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("timm_name, model_name, sizes", TIMM_CASES, ids=_case_id)
 def test_paper_layout_matches_timm(timm_name, model_name, sizes, timm_references, tmp_path, graph_mode):
-    timm_file, expected, _ = timm_references[timm_name]
+    timm_file, expected = timm_references[timm_name]
     converted = convert_timm_checkpoint(timm_file, str(tmp_path / f"{model_name}.ckpt"), model_name=model_name)
 
     net = create_model(model_name)
@@ -183,7 +183,8 @@ def test_paper_layout_matches_timm(timm_name, model_name, sizes, timm_references
 @pytest.mark.parametrize("timm_name, model_name", [case[:2] for case in TIMM_CASES], ids=_case_id)
 def test_feature_levels_match_timm(timm_name, model_name, timm_references):
     """Same levels as timm's feature_info for the same design: stem + 4 stages, channel counts and reductions."""
-    expected = [(info["num_chs"], info["reduction"]) for info in timm_references[timm_name][2]]
+    reference = timm_references[timm_name][1]
+    expected = list(zip(reference["feature_channels"].tolist(), reference["feature_reductions"].tolist()))
     ours = create_model(model_name).feature_info
     assert [(info["num_chs"], info["reduction"]) for info in ours] == expected
     assert [(info["chs"], info["reduction"]) for info in ours] == expected
