@@ -11,6 +11,7 @@ import argparse
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -81,17 +82,22 @@ def relative_error(actual, expected):
 def run_timm_references(timm_names, out_dir, sizes, seed):
     """Run this file in one PyTorch process for all `timm_names` (one torch import, the slow part).
 
-    Returns {timm_name: (path of its timm-keyed safetensors state dict, {str(size): logits})}.
+    Returns {timm_name: (path of its timm-keyed safetensors state dict, {str(size): logits},
+    its feature_info as [{"num_chs", "reduction", "module"}])}.
     """
     command = [sys.executable, os.path.abspath(__file__), os.fspath(out_dir), "--seed", str(seed)]
     command += ["--models", *timm_names, "--sizes", *map(str, sizes)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=TIMM_TIMEOUT_S)
     if done.returncode != 0:
         raise RuntimeError(f"timm reference run failed ({' '.join(command)}):\n{done.stderr[-4000:]}")
-    return {
-        name: (os.path.join(out_dir, f"{name}.safetensors"), dict(np.load(os.path.join(out_dir, f"{name}.npz"))))
-        for name in timm_names
-    }
+    return {name: _read_timm_outputs(out_dir, name) for name in timm_names}
+
+
+def _read_timm_outputs(out_dir, name):
+    with open(os.path.join(out_dir, f"{name}.feature_info.json")) as handle:
+        feature_info = json.load(handle)
+    logits = dict(np.load(os.path.join(out_dir, f"{name}.npz")))
+    return os.path.join(out_dir, f"{name}.safetensors"), logits, feature_info
 
 
 class _TorchvisionStandIn(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -140,7 +146,8 @@ class _PlaceholderModule(types.ModuleType):
 
 
 def _timm_main(argv=None):
-    """PyTorch side: timm networks with random weights and BN statistics, their state dicts and eval logits."""
+    """PyTorch side: timm networks with random weights and BN statistics, their state dicts, eval logits and
+    feature_info."""
     parser = argparse.ArgumentParser(description=_timm_main.__doc__)
     parser.add_argument("out_dir")
     parser.add_argument("--models", nargs="+", required=True, help="timm model names, e.g. resnetv2_50")
@@ -169,6 +176,8 @@ def _timm_main(argv=None):
             inputs = random_inputs(args.sizes, args.seed)
             logits = {str(size): net(torch.from_numpy(images)).numpy() for size, images in inputs.items()}
         np.savez(os.path.join(args.out_dir, f"{name}.npz"), **logits)
+        with open(os.path.join(args.out_dir, f"{name}.feature_info.json"), "w") as handle:
+            json.dump([dict(info) for info in net.feature_info], handle)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,13 @@
 """The per-epoch metrics file of a run (CSV, one row per epoch) and the learning-curve PNG drawn from it."""
 import csv
+import io
+import logging
 import math
 import os
+
+from ..utils.files import atomic_output, write_text_atomic
+
+_logger = logging.getLogger("mindcv_resnetv2")
 
 FIELDS = ("epoch", "train_loss", "val_loss", "val_top1", "val_top5", "lr", "epoch_time_s", "img_per_s")
 
@@ -21,22 +27,19 @@ class MetricsFile:
 
     def truncate_after(self, epoch):
         kept = [row for row in self.rows() if int(row["epoch"]) <= epoch]
-        if len(kept) == len(self.rows()):
-            return
-        temporary = self.path + ".tmp"
-        with open(temporary, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, FIELDS)
-            writer.writeheader()
-            writer.writerows(kept)
-        os.replace(temporary, self.path)
+        if len(kept) != len(self.rows()):
+            self._write(kept)
 
     def append(self, **row):
-        new_file = not os.path.isfile(self.path)
-        with open(self.path, "a", newline="") as handle:
-            writer = csv.DictWriter(handle, FIELDS)
-            if new_file:
-                writer.writeheader()
-            writer.writerow({key: _format(row.get(key)) for key in FIELDS})
+        self._write(self.rows() + [{key: _format(row.get(key)) for key in FIELDS}])
+
+    def _write(self, rows):
+        """The whole file, atomically: a full disk never leaves half a row (the file is one row per epoch)."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text_atomic(self.path, buffer.getvalue(), what="metrics file")
 
 
 def _format(value):
@@ -53,13 +56,25 @@ def _column(rows, key):
 
 
 def plot_metrics(metrics_path, png_path, title=""):
-    """Loss (train and val) and accuracy (val top-1/top-5) against epoch, side by side; returns png_path."""
+    """Loss (train and val) and accuracy (val top-1/top-5) against epoch, side by side; returns png_path.
+
+    The plot is an extra: if matplotlib is missing or fails, one warning is logged and None returned, so a run
+    that trained and saved its checkpoints never fails on it.
+    """
+    try:
+        return _draw(MetricsFile(metrics_path).rows(), png_path, title)
+    except Exception as exc:  # noqa: BLE001 - any plotting failure (import, backend, fonts, disk) is only a warning
+        _logger.warning("Learning curves not drawn (%s: %s); the run's results are in %s. Install the plot extra "
+                        "(pip install -e \".[plot]\") to get them.", type(exc).__name__, exc, metrics_path)
+        return None
+
+
+def _draw(rows, png_path, title):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = MetricsFile(metrics_path).rows()
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
     for key, label in (("train_loss", "train loss"), ("val_loss", "val loss")):
         x, y = _column(rows, key)
@@ -77,6 +92,9 @@ def plot_metrics(metrics_path, png_path, title=""):
     acc_ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
+    try:
+        with atomic_output(png_path, what="plot") as temporary:
+            fig.savefig(temporary, dpi=100, format="png")
+    finally:
+        plt.close(fig)
     return png_path
