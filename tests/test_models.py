@@ -181,6 +181,33 @@ def test_forward_features_head_and_num_features(pynative_mode):
     assert headless(_batch(size=32)).shape == (2, 64)
 
 
+@pytest.mark.parametrize("name", ["preact_resnet20_cifar", "preact_resnet18"])
+def test_paper_layout_ends_with_a_bn_relu_before_pooling(name, pynative_mode):
+    """No oracle needed: in eval mode, forward_features and the logits equal the last stage's output through a
+    NumPy BN (the final norm's own statistics and affine) and ReLU; features_only returns the stage's raw output."""
+    net = create_model(name, num_classes=3)
+    net.set_train(False)
+    rng = np.random.default_rng(0)
+    channels = net.num_features
+    values = {"gamma": rng.uniform(-1.5, 1.5, channels), "beta": rng.uniform(-0.5, 0.5, channels),
+              "moving_mean": rng.uniform(-0.2, 0.2, channels), "moving_variance": rng.uniform(0.5, 2.0, channels)}
+    for attribute, value in values.items():
+        getattr(net.norm, attribute).set_data(ms.Tensor(value.astype(np.float32)))
+    x = _batch(size=64 if name == "preact_resnet18" else 32)
+    last_stage = net.max_pool(net.forward_stem(x)) if net.max_pool is not None else net.forward_stem(x)
+    for stage in net.stage_names:
+        last_stage = getattr(net, stage)(last_stage)
+    scale = values["gamma"] / np.sqrt(values["moving_variance"] + net.norm.eps)
+    shift = values["beta"] - values["moving_mean"] * scale
+    expected = np.maximum(last_stage.asnumpy() * scale[:, None, None] + shift[:, None, None], 0.0)
+    assert (expected == 0).mean() > 0.2 and (expected > 0).mean() > 0.2  # both sides of the ReLU are exercised
+    np.testing.assert_allclose(net.forward_features(x).asnumpy(), expected, rtol=1e-4, atol=1e-5)
+    logits = expected.mean(axis=(2, 3)) @ net.classifier.weight.asnumpy().T + net.classifier.bias.asnumpy()
+    np.testing.assert_allclose(net(x).asnumpy(), logits, rtol=1e-4, atol=1e-5)
+    net.features_only = True
+    np.testing.assert_allclose(net(x)[-1].asnumpy(), last_stage.asnumpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_in_channels_and_num_classes(graph_mode):
     net = create_model("preact_resnet20_cifar", in_channels=1, num_classes=4)
     net.set_train(False)
