@@ -84,9 +84,10 @@ def run_timm_references(timm_names, out_dir, sizes, seed, npz_loads=()):
     """Run this file in one PyTorch process for all `timm_names` (one torch import, the slow part).
 
     Returns {timm_name: (path of its timm-keyed safetensors state dict, {str(size): logits, "param_count": n,
-    "buffer_count": n})}; buffer_count leaves out BN step counters. npz_loads: (label, timm_name, npz path,
-    num_classes) tuples; each builds that timm model, loads the npz with timm's own loader (`load_pretrained`),
-    and adds {label: (npz path, {str(size): logits})}.
+    "buffer_count": n, "feature_channels": [num_chs], "feature_reductions": [reduction]})}: buffer_count leaves
+    out BN step counters; the feature lists are timm's feature_info, level by level. npz_loads: (label,
+    timm_name, npz path, num_classes) tuples; each builds that timm model, loads the npz with timm's own loader
+    (`load_pretrained`), and adds {label: (npz path, {str(size): logits})}.
     """
     command = [sys.executable, os.path.abspath(__file__), os.fspath(out_dir), "--seed", str(seed)]
     command += ["--models", *timm_names, "--sizes", *map(str, sizes)]
@@ -211,7 +212,8 @@ def _timm_layers_main(out_dir, spec_path):
 
 
 def _timm_main(argv=None):
-    """PyTorch side: timm networks with random weights and BN statistics, their state dicts and eval logits."""
+    """PyTorch side: timm networks with random weights and BN statistics, their state dicts, eval logits and
+    feature levels."""
     parser = argparse.ArgumentParser(description=_timm_main.__doc__)
     parser.add_argument("out_dir")
     parser.add_argument("--models", nargs="+", help="timm model names, e.g. resnetv2_50")
@@ -244,7 +246,10 @@ def _timm_main(argv=None):
             param_count=sum(p.numel() for p in net.parameters()),
             buffer_count=sum(b.numel() for k, b in net.named_buffers() if not k.endswith("num_batches_tracked")),
         )
-        np.savez(os.path.join(args.out_dir, f"{name}.npz"), **_eval_logits(net, args.sizes, args.seed), **counts)
+        features = dict(feature_channels=[info["num_chs"] for info in net.feature_info],
+                        feature_reductions=[info["reduction"] for info in net.feature_info])
+        np.savez(os.path.join(args.out_dir, f"{name}.npz"), **_eval_logits(net, args.sizes, args.seed), **counts,
+                 **features)
         del net, state
     for load in args.npz_load:
         label, name, npz_path, num_classes = load.split(",")

@@ -234,7 +234,9 @@ def test_config_is_namespace_like_and_dict_convertible():
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=os.path.basename)
 def test_every_recipe_parses_and_its_text_lists_only_known_keys(recipe):
-    cfg = parse("-c", recipe, entry="train")
+    # bit_hyperrule reads the training set while parsing: give that recipe one that needs no files.
+    data = ["--dataset", "synthetic"] if yaml.safe_load(open(recipe)).get("bit_hyperrule") else []
+    cfg = parse("-c", recipe, *data, entry="train")
     assert cfg.model and cfg.epoch_size >= 1
     assert "Repeat the run" in format_config(cfg)
 

@@ -81,8 +81,10 @@ def training_set_facts(cfg):
     """(number of training images, height, width of the first one) of the recipe's training split."""
     from ..data import create_dataset
 
-    dataset = create_dataset(cfg.dataset, cfg.data_dir, cfg.train_split, shuffle=False, num_samples=cfg.num_samples,
-                             in_channels=cfg.in_channels, image_size=cfg.image_resize, num_classes=cfg.num_classes)
+    # The generated dataset needs a class count; any one gives it its training size.
+    dataset = create_dataset(cfg.dataset, cfg.data_dir, cfg.train_split, shuffle=False, is_training=True,
+                             num_samples=cfg.num_samples, in_channels=cfg.in_channels, image_size=cfg.image_resize,
+                             num_classes=cfg.num_classes or 10)
     image = next(dataset.create_dict_iterator(output_numpy=True, num_epochs=1))["image"]
     if image.ndim == 1:  # encoded file bytes of an image folder
         import io
@@ -97,7 +99,15 @@ def training_set_facts(cfg):
 
 def apply_bit_hyperrule(cfg, explicit_keys=()):
     """Set the rule's keys on `cfg` from its training split (keys in `explicit_keys` keep their value)."""
-    size, height, width = training_set_facts(cfg)
+    from .schema import ConfigError
+
+    try:
+        size, height, width = training_set_facts(cfg)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ConfigError(
+            f"bit_hyperrule derives the schedule from the training set, which cannot be read ({cfg.dataset} at "
+            f"data_dir {cfg.data_dir!r}, split {cfg.train_split!r}): {exc}"
+        ) from exc
     rule = hyperrule(size, height, width)
     steps_per_epoch = max(size // cfg.batch_size if cfg.drop_remainder else -(-size // cfg.batch_size), 1)
     values = recipe_values(rule, steps_per_epoch, milestones_count_from_warmup_end())
