@@ -1,4 +1,4 @@
-"""Building blocks shared by the networks: stochastic depth."""
+"""Building blocks shared by the networks: stochastic depth, convolution padding."""
 from mindspore import nn, ops
 
 
@@ -19,3 +19,9 @@ class DropPath(nn.Cell):
         # Dropout on a per-sample ones tensor gives a {0, 1/keep} mask broadcast over C, H, W.
         mask = self.dropout(ops.ones((x.shape[0], 1, 1, 1), x.dtype))
         return x * mask
+
+
+def symmetric_padding(kernel_size):
+    """Conv2d padding arguments for zero padding of kernel_size // 2 on every side (1x1 convs unpadded)."""
+    padding = kernel_size // 2
+    return dict(pad_mode="pad" if padding else "valid", padding=padding)

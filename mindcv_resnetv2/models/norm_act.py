@@ -52,16 +52,23 @@ class BatchNormAct2d(nn.BatchNorm2d):
         return self.act(super().construct(x))
 
 
-class GroupNormAct(nn.Cell):
-    """GroupNorm with 32 groups (eps 1e-5) and a per-channel affine, followed by ReLU (BiT, resnetv2_50d_gn)."""
+class _GroupedNorm(nn.Cell):
+    """Shared by the group-statistics norms: `groups` groups, eps, per-channel gamma (1) and beta (0)."""
 
-    def __init__(self, num_features, groups=NORM_GROUPS, eps=1e-5):
+    def __init__(self, num_features, groups, eps):
         super().__init__()
         _check_groups(num_features, groups)
         self.groups = groups
         self.eps = eps
         self.gamma = _channel_parameter("ones", num_features, "gamma")
         self.beta = _channel_parameter("zeros", num_features, "beta")
+
+
+class GroupNormAct(_GroupedNorm):
+    """GroupNorm with 32 groups (eps 1e-5) and a per-channel affine, followed by ReLU (BiT, resnetv2_50d_gn)."""
+
+    def __init__(self, num_features, groups=NORM_GROUPS, eps=1e-5):
+        super().__init__(num_features, groups, eps)
         self.act = nn.ReLU()
 
     def construct(self, x):
@@ -70,19 +77,14 @@ class GroupNormAct(nn.Cell):
         return self.act(x * _per_channel(self.gamma) + _per_channel(self.beta))
 
 
-class EvoNormS0(nn.Cell):
+class EvoNormS0(_GroupedNorm):
     """EvoNorm-S0 (Liu et al., 2020): x * sigmoid(v * x) / group_std(x) * gamma + beta, 32 groups, eps 1e-5.
 
     No running statistics: train and eval compute the same function.
     """
 
     def __init__(self, num_features, groups=NORM_GROUPS, eps=1e-5):
-        super().__init__()
-        _check_groups(num_features, groups)
-        self.groups = groups
-        self.eps = eps
-        self.gamma = _channel_parameter("ones", num_features, "gamma")
-        self.beta = _channel_parameter("zeros", num_features, "beta")
+        super().__init__(num_features, groups, eps)
         self.v = _channel_parameter("ones", num_features, "v")
 
     def construct(self, x):

@@ -28,7 +28,7 @@ import numpy as np
 from mindspore import Tensor, nn, ops
 from mindspore.common import initializer as init
 
-from .layers import DropPath
+from .layers import DropPath, symmetric_padding
 from .norm_act import BatchNormAct2d, norm_act_layer
 from .pooling import AvgPool2x2Ceil, MaxPool3x3Pad1, ZeroPadMaxPool3x3
 from .std_conv import StdConv2d
@@ -42,16 +42,8 @@ DEEP_STEM_FRACTIONS = {"deep": (1 / 2, 1 / 2), "tiered": (3 / 8, 1 / 2)}
 
 def _conv(in_channels, out_channels, kernel_size, stride=1):
     """A bias-free convolution with symmetric zero padding of kernel_size // 2 (so 1x1 convs are unpadded)."""
-    padding = kernel_size // 2
-    return nn.Conv2d(
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=stride,
-        pad_mode="pad" if padding else "valid",
-        padding=padding,
-        has_bias=False,
-    )
+    return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, has_bias=False,
+                     **symmetric_padding(kernel_size))
 
 
 class PreActBlock(nn.Cell):

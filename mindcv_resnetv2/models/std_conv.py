@@ -5,6 +5,8 @@ the stored `weight` stays the raw, trainable parameter (the one timm's and Googl
 """
 from mindspore import nn, ops
 
+from .layers import symmetric_padding
+
 # timm builds its BiT models with StdConv2d(eps=1e-8); Google's BiT code uses the same value.
 BIT_EPS = 1e-8
 
@@ -17,16 +19,8 @@ class StdConv2d(nn.Conv2d):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, eps=BIT_EPS):
-        padding = kernel_size // 2
-        super().__init__(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride=stride,
-            pad_mode="pad" if padding else "valid",
-            padding=padding,
-            has_bias=False,
-        )
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, has_bias=False,
+                         **symmetric_padding(kernel_size))
         self.eps = eps
 
     def standardized_weight(self):
