@@ -1,4 +1,5 @@
-"""timm resnetv2 safetensors -> preact_resnet checkpoint, on a synthetic file with timm's keys and shapes."""
+"""Weight converters on synthetic files: timm ResNetV2 state dicts (safetensors, PyTorch) with timm's keys and
+shapes, and Google's BiT npz layout. Numerical equality with timm is in tests/test_timm_family.py."""
 import os
 import subprocess
 import sys
@@ -8,9 +9,10 @@ import pytest
 from safetensors.numpy import save_file
 
 from mindcv_resnetv2.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
-from mindcv_resnetv2.convert import convert_timm_checkpoint, timm_name_to_ours
+from mindcv_resnetv2.convert import convert_bit_npz, convert_timm_checkpoint, timm_name_to_ours
 from mindcv_resnetv2.convert.__main__ import main
 from mindcv_resnetv2.models import create_model
+from mindcv_resnetv2.models.registry import model_for_timm_weights
 
 TIMM_TSV = os.path.join(
     os.path.dirname(__file__), "reference", "timm_resnetv2_50_state_dict.tsv"
@@ -113,3 +115,58 @@ def test_command_line_help_runs():
         [sys.executable, "-m", "mindcv_resnetv2.convert", "timm", "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "--model" in result.stdout
+
+
+def test_family_key_rules():
+    """Deep stems, EvoNorm's v and FRN's tau, GroupNorm's affine pair: each timm key has one name of ours."""
+    assert timm_name_to_ours("stem.conv1.weight") == "conv1.weight"
+    assert timm_name_to_ours("stem.norm2.running_var") == "stem_bn2.moving_variance"
+    assert timm_name_to_ours("stem.conv3.weight") == "stem_conv3.weight"
+    assert timm_name_to_ours("stages.2.blocks.0.norm1.v") == "layer3.0.bn1.v"
+    assert timm_name_to_ours("norm.tau") == "norm.tau"
+    assert timm_name_to_ours("stages.3.blocks.2.norm3.bias") == "layer4.2.bn3.beta"
+
+
+def test_timm_names_resolve_to_ours():
+    assert model_for_timm_weights("resnetv2_50") == "preact_resnet50"  # timm's name wins over our MindCV layout
+    assert model_for_timm_weights("resnetv2_50x1_bit.goog_in21k") == "resnetv2_50x1_bit"
+    assert model_for_timm_weights("preact_resnet18") == "preact_resnet18"
+    with pytest.raises(ValueError, match="Unknown model 'resnetv2_50x2_bit'.*resnetv2_50x1_bit"):
+        model_for_timm_weights("resnetv2_50x2_bit")
+
+
+def test_pytorch_state_dict_converts_like_safetensors(tmp_path):
+    torch = pytest.importorskip("torch")
+    arrays = write_timm_file(tmp_path / "model.safetensors", num_classes=3)
+    torch.save({"state_dict": {k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()}}, tmp_path / "m.pth")
+    convert_timm_checkpoint(tmp_path / "m.pth", tmp_path / "from_pth.ckpt", model_name="resnetv2_50")
+    convert_timm_checkpoint(tmp_path / "model.safetensors", tmp_path / "from_st.ckpt", model_name="resnetv2_50")
+    from_pth, from_st = read_checkpoint(tmp_path / "from_pth.ckpt"), read_checkpoint(tmp_path / "from_st.ckpt")
+    assert from_pth.keys() == from_st.keys()
+    for name in from_st:
+        np.testing.assert_array_equal(from_pth[name], from_st[name], err_msg=name)
+
+
+def test_bit_npz_layout_and_errors(tmp_path):
+    from test_timm_family import bit_npz_arrays
+
+    arrays = bit_npz_arrays(num_classes=5)
+    np.savez(tmp_path / "r50.npz", **arrays)
+    assert main(["bit", str(tmp_path / "r50.npz"), str(tmp_path / "r50.ckpt")]) == 0
+    ours = read_checkpoint(tmp_path / "r50.ckpt")
+    kernel = arrays["resnet/block2/unit01/b/standardized_conv2d/kernel"]  # HWIO
+    np.testing.assert_array_equal(ours["layer2.0.conv2.weight"], kernel.transpose(3, 2, 0, 1))
+    np.testing.assert_array_equal(ours["layer4.2.bn3.gamma"], arrays["resnet/block4/unit03/c/group_norm/gamma"])
+    np.testing.assert_array_equal(ours["layer1.0.down_sample.0.weight"][:, :, 0, 0],
+                                  arrays["resnet/block1/unit01/a/proj/standardized_conv2d/kernel"][0, 0].T)
+    assert ours["classifier.weight"].shape == (5, 2048)
+    with pytest.raises(CheckpointError, match="holds resnetv2_50x1_bit weights, not resnetv2_101x1_bit"):
+        convert_bit_npz(tmp_path / "r50.npz", tmp_path / "x.ckpt", model_name="resnetv2_101x1_bit")
+    np.savez(tmp_path / "other.npz", **{"model/conv/kernel": np.zeros((3, 3, 3, 8), np.float32)})
+    with pytest.raises(CheckpointError, match="not one of Google's BiT ResNet .npz files"):
+        convert_bit_npz(tmp_path / "other.npz", tmp_path / "x.ckpt")
+    del arrays["resnet/block3/unit02/b/group_norm/beta"]
+    np.savez(tmp_path / "missing.npz", **arrays)
+    with pytest.raises(CheckpointError, match=r"layer3\.1\.bn2\.beta"):
+        convert_bit_npz(tmp_path / "missing.npz", tmp_path / "x.ckpt")
+    assert not (tmp_path / "x.ckpt").exists()
