@@ -10,7 +10,8 @@ from mindcv_resnetv2.mindcv_bridge import register_with_mindcv
 from mindcv_resnetv2.models import ResNetV2, create_model, list_models, model_entrypoint
 
 # One model per family (MindCV layout, paper layout, CIFAR) with its input size and number of feature levels.
-FAMILIES = [("resnetv2_50", 64, 5), ("preact_resnet18", 64, 5), ("preact_resnet20_cifar", 32, 4)]
+FAMILIES = [("resnetv2_50", 64, 5), ("preact_resnet18", 64, 5), ("preact_resnet20_cifar", 32, 4),
+            ("resnetv2_50x1_bit", 64, 5), ("resnetv2_50d_evos", 64, 5)]
 
 
 @pytest.fixture(scope="module")
