@@ -7,6 +7,9 @@ must agree to float32 accuracy. Parameter counts must equal timm's: trainable = 
 parameters + buffers (BN moving statistics). Inputs are 64x64 (all) and 97x97 for one net of each stem, whose odd
 sizes exercise the padding of BiT's zero-padded pool, the max-pool padding and the ceil-mode average-down pool.
 
+PyNative mode: a single forward needs no graph compilation (the deepest nets compile for tens of seconds);
+graph mode's logits equal PyNative's (tests/test_timm_family_train_export.py checks BiT and a 'd' net).
+
 Google's BiT .npz path: an npz written here in Google's key layout (BiT-M-R50x1.npz) is loaded by timm's own npz
 loader (`load_pretrained`) for the reference logits, and by our `convert bit` for ours.
 
@@ -43,12 +46,16 @@ def _sizes(name):
 
 def big_selected():
     """The widest nets to check: MINDCV_RESNETV2_BIG_ORACLES=1 for all four, or a comma-separated list of names
-    (one per run keeps the memory of a 937M-parameter net, a few copies of 3.7 GB, within a 24 GB machine)."""
+    (then only those run: one per run keeps the memory of a 937M-parameter net, a few copies of 3.7 GB, within
+    a 24 GB machine)."""
     chosen = os.environ.get(BIG_ORACLES_ENV, "")
     return BIG if chosen == "1" else BIG & set(chosen.split(","))
 
 
 def _selected():
+    chosen = os.environ.get(BIG_ORACLES_ENV, "")
+    if chosen and chosen != "1":
+        return sorted(big_selected())
     return [n for n in FAMILY if n not in BIG or n in big_selected()]
 
 
@@ -108,9 +115,9 @@ def _check_logits(net, expected, sizes, what):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("timm_name", FAMILY)
-def test_converted_weights_give_timms_logits(timm_name, references, tmp_path, graph_mode):
+def test_converted_weights_give_timms_logits(timm_name, references, tmp_path, pynative_mode):
     if timm_name not in references:
-        pytest.skip(f"{timm_name} is one of the widest BiT nets: set {BIG_ORACLES_ENV}=1 to check it")
+        pytest.skip(f"{timm_name} not selected ({BIG_ORACLES_ENV}=1 checks the widest BiT nets too)")
     timm_file, expected = references[timm_name]
     converted = convert_timm_checkpoint(timm_file, str(tmp_path / "converted.ckpt"), model_name=timm_name)
     gc.collect()  # the converter's copy of the network, before building ours (GBs for the widest nets)
@@ -121,7 +128,7 @@ def test_converted_weights_give_timms_logits(timm_name, references, tmp_path, gr
 
 
 @pytest.mark.slow
-def test_bit_npz_converts_like_timms_npz_loader(references, tmp_path, graph_mode):
+def test_bit_npz_converts_like_timms_npz_loader(references, tmp_path, pynative_mode):
     npz_path, expected = references["bit_npz"]
     converted = convert_bit_npz(npz_path, str(tmp_path / "bit.ckpt"))
     net = create_model("resnetv2_50x1_bit", num_classes=NPZ_CLASSES, checkpoint_path=converted)

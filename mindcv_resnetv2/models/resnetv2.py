@@ -200,10 +200,11 @@ class ResNetV2(nn.Cell):
         else:
             self.conv1 = conv_layer(in_channels, stem_channels, 7, stride=2)
             stem_level = dict(reduction=2, name="conv1")
-            if self.stem_norm:
-                self.bn1 = BatchNormAct2d(stem_channels)
+            if self.stem_norm:  # BN and ReLU as two cells, named as in MindCV's network and feature_info
+                self.bn1 = nn.BatchNorm2d(stem_channels)
+                self.relu = nn.ReLU()
                 self.max_pool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="same")
-                stem_level["name"] = "bn1"
+                stem_level["name"] = "relu"
             elif stem == "bit":
                 self.max_pool = ZeroPadMaxPool3x3()
             else:
@@ -262,7 +263,7 @@ class ResNetV2(nn.Cell):
         """The stem up to its max-pool: feature level 0."""
         x = self.conv1(x)
         if self.stem_norm:
-            x = self.bn1(x)
+            x = self.relu(self.bn1(x))
         if self.deep_stem:
             x = self.stem_conv3(self.stem_bn2(self.stem_conv2(self.stem_bn1(x))))
         return x
