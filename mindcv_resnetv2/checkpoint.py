@@ -109,12 +109,17 @@ def checkpoint_format(path):
     return FORMAT_BY_EXTENSION[ext]
 
 
+def hash_in_name(path):
+    """The sha256 prefix a MindCV-style file name carries (`resnetv2_50-3c2f143b.ckpt` -> '3c2f143b'), else None."""
+    match = _HASH_IN_NAME.search(os.path.basename(path))
+    return match.group("prefix") if match else None
+
+
 def verify_hash_in_name(path):
     """If the file name carries a sha256 prefix in MindCV's style, check the content matches it."""
-    match = _HASH_IN_NAME.search(os.path.basename(path))
-    if not match:
+    expected = hash_in_name(path)
+    if not expected:
         return
-    expected = match.group("prefix")
     actual = file_digest(path, "sha256")
     if not actual.startswith(expected):
         raise CheckpointError(

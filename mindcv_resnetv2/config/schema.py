@@ -155,10 +155,12 @@ KEYS = (
          nullable=True),
     Key("drop_path_rate", Float(low=0.0, high=1.0), None, "model",
          "Stochastic-depth rate of the residual branches; null = the model's.", nullable=True),
-    Key("pretrained", Bool(), False, "model", "Start from the registry's weights for the model (local file or cache)."),
+    Key("pretrained", Bool(), False, "model", "Start from the registry's published weights for the model: from $MINDCV_RESNETV2_HOME or "
+         "~/.mindspore/models, else downloaded there on first use and verified by sha256."),
     Key("ckpt_path", Str(), "", "model",
          "Initialise the model from this checkpoint (fine-tuning to another num_classes works). "
-         "validate.py: the weights to evaluate. A missing file is an error."),
+         "validate.py/infer.py/export.py: the weights to evaluate, which must fill every parameter (strict). "
+         "A missing file is an error."),
     # loss
     Key("loss", Str(("CE", "BCE")), "CE", "loss", "CE = softmax cross-entropy, BCE = binary cross-entropy."),
     Key("label_smoothing", Float(low=0.0, high=1.0), 0.0, "loss", "Label smoothing factor."),

@@ -249,7 +249,7 @@ class Trainer:
             f"({count_parameters(self.net, trainable_only=False):,} with BN statistics)",
             f"optimizer {cfg.opt} (momentum {cfg.momentum}, weight decay {cfg.weight_decay}, filter "
             f"{cfg.weight_decay_filter}), loss {cfg.loss} (label smoothing {cfg.label_smoothing})",
-            f"schedule {cfg.scheduler}: lr {cfg.lr} -> {cfg.min_lr}, warm-up {cfg.warmup_epochs} epochs, "
+            f"schedule {cfg.scheduler}: lr {cfg.lr} -> {self.lr[-1]:.4g}, warm-up {cfg.warmup_epochs} epochs, "
             f"{cfg.epoch_size} epochs, {self.updates_per_epoch} updates per epoch",
             f"amp {cfg.amp_level}, loss scale {cfg.loss_scale} ({'dynamic' if self.scaling.dynamic else 'fixed'}), "
             f"EMA {'on, decay ' + str(cfg.ema_decay) if cfg.ema else 'off'}, sink {'on' if self.sink else 'off'}",

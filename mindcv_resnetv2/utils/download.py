@@ -6,7 +6,7 @@ import urllib.request
 
 from tqdm import tqdm
 
-from .files import file_digest
+from .files import atomic_output, file_digest
 
 TIMEOUT_SECONDS = 20
 # MindCV's checkpoint names carry the first 8 hex digits of the sha256: the shortest digest prefix accepted.
@@ -28,28 +28,24 @@ def download_file(url, destination, digest, algorithm="sha256", timeout=TIMEOUT_
     """Fetch `url` to `destination` and return it; the file appears there only once its digest is verified.
 
     A file already at `destination` with the right digest is kept without touching the network. The bytes go to a
-    per-process temporary file beside `destination`, renamed into place after the check, so an interrupted or
-    damaged download never leaves a complete-looking file and two ranks downloading at once do not collide.
+    uniquely named temporary file beside `destination` (`files.atomic_output`), renamed into place after the
+    check, so an interrupted or damaged download never leaves a complete-looking file, two ranks downloading at
+    once do not collide, and a full disk is a `WriteError` naming the file.
     `offline_hint` is appended to the error raised when the URL cannot be reached.
     """
     if os.path.isfile(destination) and digest_matches(destination, digest, algorithm):
         return destination
-    os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
-    partial = f"{destination}.{os.getpid()}.part"
     try:
-        with open(partial, "wb") as out:
-            _stream(url, out, timeout, os.path.basename(destination))
-        if not digest_matches(partial, digest, algorithm):
-            raise DownloadError(
-                f"{url} downloaded with {algorithm} {file_digest(partial, algorithm)}, expected {digest}: the file is "
-                "damaged or not the published one; nothing was kept"
-            )
-        os.replace(partial, destination)
+        with atomic_output(destination, what="download") as partial:
+            with open(partial, "wb") as out:
+                _stream(url, out, timeout, os.path.basename(destination))
+            if not digest_matches(partial, digest, algorithm):
+                raise DownloadError(
+                    f"{url} downloaded with {algorithm} {file_digest(partial, algorithm)}, expected {digest}: the "
+                    "file is damaged or not the published one; nothing was kept"
+                )
     except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
         raise DownloadError(f"could not download {url} ({exc}). {offline_hint}".rstrip()) from exc
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
     return destination
 
 
