@@ -75,21 +75,12 @@ class Loader:
                                                           do_copy=do_copy)
         return _ReportingIterator(iterator)
 
-    def create_dict_iterator(self, num_epochs=1, output_numpy=False, do_copy=True):
-        with self.seeded():
-            iterator = self.dataset.create_dict_iterator(num_epochs=num_epochs, output_numpy=output_numpy,
-                                                         do_copy=do_copy)
-        return _ReportingIterator(iterator)
-
     def __iter__(self):
         return self.create_tuple_iterator()
 
     def get_dataset_size(self):
         """Batches per epoch on this shard."""
         return self.dataset.get_dataset_size()
-
-    def get_batch_size(self):
-        return self.dataset.get_batch_size()
 
 
 def create_loader(dataset, batch_size=32, drop_remainder=True, is_training=True, mixup=0.0, cutmix=0.0,
