@@ -77,19 +77,6 @@ class CheckpointParts:
     unknown: dict
 
 
-@dataclasses.dataclass
-class LoadReport:
-    """What `load_checkpoint` did: names loaded, tolerated as missing/unexpected (non-strict), ignored, dropped."""
-
-    source: str
-    loaded: list
-    missing: list
-    unexpected: list
-    ignored: list
-    reinitialized: list
-    used_ema: bool
-
-
 def _name_list(names):
     """Names for an error message, in the order given: all of them up to a limit, then how many more."""
     names = list(names)
@@ -247,10 +234,10 @@ def load_state_dict(
 ):
     """Load checkpoint entries {name: array} into `net`, validating everything before assigning anything.
 
-    strict: missing or unexpected names are errors (non-strict: logged and returned in the report).
+    strict: missing or unexpected names are errors (non-strict: logged as a warning naming them).
     use_ema: take the `ema.`-prefixed weights instead of the raw ones (error if the file has none).
     num_classes_mismatch: "reinit" drops a classifier whose class count differs (fine-tuning), "error" refuses.
-    Shape mismatches are always errors.
+    Shape mismatches are always errors. What was loaded, ignored and dropped is logged.
     """
     if num_classes_mismatch not in ("reinit", "error"):
         raise ValueError(f"num_classes_mismatch must be 'reinit' or 'error', got {num_classes_mismatch!r}.")
@@ -304,15 +291,6 @@ def load_state_dict(
         " (EMA weights)" if use_ema else "",
         len(ignored),
     )
-    return LoadReport(
-        source=source,
-        loaded=sorted(values),
-        missing=missing,
-        unexpected=unexpected,
-        ignored=ignored,
-        reinitialized=dropped,
-        used_ema=use_ema,
-    )
 
 
 def _ema_values(parts, targets, source):
@@ -358,7 +336,7 @@ def load_checkpoint(
 ):
     """Read a .ckpt/.safetensors file and load it into `net`; see `read_checkpoint` and `load_state_dict`."""
     entries = read_checkpoint(path, verify_hash=verify_hash)
-    return load_state_dict(
+    load_state_dict(
         net,
         entries,
         source=os.fspath(path),
