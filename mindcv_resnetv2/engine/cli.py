@@ -5,8 +5,9 @@ import sys
 from ..config import ConfigError, parse_args
 from ..data import DownloadError, UnreadableImageError
 from ..utils.files import WriteError
+from .run_folder import RunDirectoryError
 from .runtime import LaunchError, quiet_unless_rank0
-from .trainer import RunDirectoryError, TrainingDiverged, TrainingInterrupted, train
+from .trainer import TrainingDiverged, TrainingInterrupted, train
 from .validate import validate
 
 # Errors whose message already says what to do: shown without a traceback, exit status 1 (2 for recipe errors).

@@ -24,8 +24,8 @@ from ..optim import create_loss, create_optimizer, create_scheduler
 from ..utils.backend import warn_once
 from ..utils.files import write_text_atomic
 from .builders import build_loader, build_network, mixing_enabled, resolve_classes
-from .checkpoints import (RECIPE_FILE, CheckpointKeeper, check_resume_matches, epoch_checkpoints, find_latest,
-                          resolve_resume, write_summary)
+from .run_folder import (RECIPE_FILE, CheckpointKeeper, check_fresh_directory, check_resume_matches, find_latest,
+                         resolve_resume, write_summary)
 from .evaluation import Evaluator, average_statistics_over_ranks, copy_weights
 from .metrics import MetricsFile, plot_metrics
 from .runtime import ctrl_c_as_keyboard_interrupt, log_to_files, setup_logging, setup_runtime
@@ -41,23 +41,8 @@ class TrainingDiverged(RuntimeError):
     """The loss stayed NaN/Inf for nonfinite_patience consecutive steps."""
 
 
-class RunDirectoryError(RuntimeError):
-    """ckpt_save_dir holds another run's checkpoints and neither resume nor overwrite was asked for."""
-
-
 class TrainingInterrupted(RuntimeError):
     """Ctrl-C: the message says which checkpoint the run can continue from."""
-
-
-def _check_fresh_directory(directory, overwrite):
-    existing = epoch_checkpoints(directory) if os.path.isdir(directory) else []
-    if existing and not overwrite:
-        raise RunDirectoryError(
-            f"ckpt_save_dir '{directory}' already holds {len(existing)} checkpoint(s) of another run "
-            f"(e.g. {os.path.basename(sorted(existing)[0])}). Continue that run with --resume auto, choose another "
-            f"--ckpt_save_dir, or pass --overwrite True to start anew there (old files then count towards "
-            f"keep_checkpoint_max and may be deleted)."
-        )
 
 
 def _amp_level(cfg, device):
@@ -183,7 +168,7 @@ class Trainer:
         cfg = self.cfg
         self.resume_path = resolve_resume(cfg.resume, self.directory)
         if self.resume_path is None:
-            _check_fresh_directory(self.directory, cfg.overwrite)
+            check_fresh_directory(self.directory, cfg.overwrite)
         self.class_names, self.num_classes = resolve_classes(cfg, cfg.train_split)
         if cfg.val_while_train:
             val_names, _ = resolve_classes(cfg, cfg.val_split)
