@@ -3,7 +3,7 @@ plain MindSpore step it is compared with, and the evaluation step, plus the fixe
 import numpy as np
 from mindspore import Tensor, nn
 
-from ..engine.train_step import EvalStep
+from ..engine.evaluation import EvalStep
 from ..engine.trainer import build_training
 
 # The schedule is built for this many updates; the benchmark never gets near its end.

@@ -13,8 +13,6 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
-from .train_step import EvalStep
-
 EXACT_COUNT_LIMIT = 2 ** 24  # largest n such that every integer up to n is exact in float32
 
 
@@ -49,6 +47,24 @@ def average_statistics_over_ranks(net, runtime):
     for param, value in zip(stats, values):
         param.set_data(Tensor(mean[offset:offset + value.size].reshape(value.shape).astype(value.dtype)))
         offset += value.size
+
+
+class EvalStep(nn.Cell):
+    """Per-batch sums for exact metrics: (loss sum, top-1 correct, top-k correct) as float32 scalars."""
+
+    def __init__(self, net, top_k=5):
+        super().__init__(auto_prefix=False)
+        self.net = net
+        self.top_k = top_k
+        self.ce = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="sum")
+
+    def construct(self, images, labels):
+        logits = ops.cast(self.net(images), ms.float32)
+        labels = ops.cast(labels, ms.int32)
+        loss = self.ce(logits, labels)
+        _, top = ops.topk(logits, self.top_k)
+        hits = ops.cast(ops.equal(top, ops.expand_dims(labels, 1)), ms.float32)
+        return loss, hits[:, 0].sum(), hits.sum()
 
 
 class Evaluator:
