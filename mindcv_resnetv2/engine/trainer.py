@@ -10,7 +10,6 @@ import contextlib
 import logging
 import math
 import os
-import sys
 import time
 
 import mindspore as ms
@@ -28,6 +27,7 @@ from .run_folder import (RECIPE_FILE, CheckpointKeeper, check_fresh_directory, c
                          resolve_resume, write_summary)
 from .evaluation import Evaluator, average_statistics_over_ranks, copy_weights
 from .metrics import MetricsFile, plot_metrics
+from .progress import Progress
 from .runtime import ctrl_c_as_keyboard_interrupt, log_to_files, setup_logging, setup_runtime
 from .train_step import LossScaling, NetWithLoss, TrainStep, ema_parameters
 
@@ -112,36 +112,6 @@ def build_training(cfg, net, updates_per_epoch, runtime):
     accumulate_step = (TrainStep(net_with_loss, optimizer, scaling, apply_update=False, **options)
                        if accumulate > 1 else None)
     return TrainingParts(lr, optimizer, scaling, ema, step, accumulate_step)
-
-
-class _Progress:
-    """tqdm bar on a terminal (rank 0, no sink); plain log lines every log_interval steps otherwise."""
-
-    def __init__(self, enabled, total, epoch, epochs, log_interval, batch_size):
-        self.total, self.epoch, self.epochs = total, epoch, epochs
-        self.log_interval, self.batch_size = log_interval, batch_size
-        self.bar = None
-        self.start = time.time()
-        if enabled and sys.stdout.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", leave=False, dynamic_ncols=True)
-        self.enabled = enabled
-
-    def update(self, step, loss, lr):
-        if not self.enabled:
-            return
-        rate = step * self.batch_size / max(time.time() - self.start, 1e-9)
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.3g}", img_s=f"{rate:.1f}")
-        elif step % self.log_interval == 0 or step == self.total:
-            _logger.info("epoch %d/%d step %d/%d loss %.4f lr %.4g %.1f img/s", self.epoch + 1, self.epochs, step,
-                         self.total, loss, lr, rate)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
 
 
 class Trainer:
@@ -248,7 +218,7 @@ class Trainer:
         loader = self.first_loader if (epoch == 0 and self.first_loader is not None) else self._loader(epoch)
         self.first_loader = None
         self.net.set_train(True)
-        progress = _Progress(self.main and not self.sink, self.steps_per_epoch, epoch, cfg.epoch_size,
+        progress = Progress(self.main and not self.sink, self.steps_per_epoch, epoch, cfg.epoch_size,
                              cfg.log_interval, self.global_batch)
         losses, bad_streak = [], 0
         if self.sink:
