@@ -5,7 +5,6 @@ uninterrupted run would have seen; together with the optimizer state, loss scale
 checkpoint, a resumed run ends with the same weights. Rank 0 alone writes checkpoints, the resolved recipe,
 metrics and the plot; every rank logs to its own file in ckpt_save_dir.
 """
-import collections
 import contextlib
 import logging
 import math
@@ -14,22 +13,18 @@ import time
 
 import mindspore as ms
 import numpy as np
-from mindspore import Parameter, ops
 
 from ..checkpoint import restore_training_checkpoint, save_training_checkpoint
 from ..config import save_config
 from ..models.summary import count_parameters
-from ..optim import create_loss, create_optimizer, create_scheduler
-from ..utils.backend import warn_once
 from ..utils.files import write_text_atomic
-from .builders import build_loader, build_network, mixing_enabled, resolve_classes
-from .run_folder import (RECIPE_FILE, CheckpointKeeper, check_fresh_directory, check_resume_matches, find_latest,
-                         resolve_resume, write_summary)
-from .evaluation import Evaluator, average_statistics_over_ranks, copy_weights
+from .builders import build_run, build_train_loader, build_val_loader, resolve_training_classes
+from .evaluation import average_statistics_over_ranks, copy_weights
 from .metrics import MetricsFile, plot_metrics
 from .progress import Progress
+from .run_folder import (RECIPE_FILE, CheckpointKeeper, check_fresh_directory, check_resume_matches, find_latest,
+                         resolve_resume, write_summary)
 from .runtime import ctrl_c_as_keyboard_interrupt, log_to_files, setup_logging, setup_runtime
-from .train_step import LossScaling, NetWithLoss, TrainStep, ema_parameters
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
@@ -43,75 +38,6 @@ class TrainingDiverged(RuntimeError):
 
 class TrainingInterrupted(RuntimeError):
     """Ctrl-C: the message says which checkpoint the run can continue from."""
-
-
-def _amp_level(cfg, device):
-    """The mixed-precision level to apply: float16 levels run on Ascend/GPU; CPU trains in float32."""
-    if cfg.amp_level != "O0" and device == "CPU":
-        warn_once("amp_cpu", "amp_level %s: MindSpore's CPU backend gains nothing from float16; training in "
-                  "float32 (O0). The loss scale is kept, which changes nothing in float32.", cfg.amp_level)
-        return "O0"
-    return cfg.amp_level
-
-
-def _use_sink(cfg, device):
-    if not cfg.dataset_sink_mode:
-        return False
-    if cfg.gradient_accumulation_steps > 1:
-        warn_once("sink_accum", "dataset_sink_mode is off with gradient_accumulation_steps > 1 (the step alternates "
-                  "between two graphs).")
-        return False
-    if device == "CPU":
-        warn_once("sink_cpu", "dataset_sink_mode runs on Ascend/GPU; on CPU batches are fed step by step (same "
-                  "results).")
-        return False
-    return True
-
-
-TrainingParts = collections.namedtuple("TrainingParts", "lr optimizer scaling ema step accumulate_step")
-
-
-def build_training(cfg, net, updates_per_epoch, runtime):
-    """The schedule, optimizer, loss scaling, EMA and compiled step cells for `net`, as the recipe says.
-
-    The benchmark times exactly these cells, so what it measures is what train.py runs.
-    """
-    lr = create_scheduler(
-        updates_per_epoch, scheduler=cfg.scheduler, lr=cfg.lr, min_lr=cfg.min_lr,
-        warmup_epochs=cfg.warmup_epochs, warmup_factor=cfg.warmup_factor, decay_epochs=cfg.decay_epochs,
-        decay_rate=cfg.decay_rate, milestones=cfg.multi_step_decay_milestones, num_epochs=cfg.epoch_size,
-        num_cycles=cfg.num_cycles, cycle_decay=cfg.cycle_decay, lr_epoch_stair=cfg.lr_epoch_stair,
-        power=cfg.polynomial_power, warmup_mode=cfg.warmup_mode,
-    )
-    optimizer = create_optimizer(
-        net.trainable_params(), opt=cfg.opt, lr=lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum,
-        nesterov=cfg.use_nesterov, weight_decay_filter=cfg.weight_decay_filter, eps=cfg.eps,
-    )
-    loss_fn = create_loss(cfg.loss, reduction=cfg.reduction,
-                          label_smoothing=0.0 if mixing_enabled(cfg) else cfg.label_smoothing)
-    amp_level = _amp_level(cfg, runtime.device)
-    train_net = ms.amp.auto_mixed_precision(net, amp_level) if amp_level != "O0" else net
-    dynamic = cfg.loss_scale_type == "dynamic" or (cfg.loss_scale_type == "auto" and amp_level != "O0")
-    scaling = LossScaling(cfg.loss_scale, dynamic=dynamic)
-    ema = ema_parameters(net) if cfg.ema else None
-    accumulate = cfg.gradient_accumulation_steps
-    accumulators = None
-    if accumulate > 1:
-        accumulators = (ms.ParameterTuple(
-            Parameter(ops.zeros_like(p), name="accum." + p.name, requires_grad=False)
-            for p in optimizer.parameters), accumulate)
-    options = dict(
-        skip_overflow=cfg.drop_overflow_update,
-        clip_value=cfg.clip_value if cfg.clip_grad else None,
-        accumulation=accumulators,
-        ema=(ema, cfg.ema_decay) if ema is not None else None,
-        reduce_gradients=runtime.group_size > 1,
-    )
-    net_with_loss = NetWithLoss(train_net, loss_fn)
-    step = TrainStep(net_with_loss, optimizer, scaling, **options)
-    accumulate_step = (TrainStep(net_with_loss, optimizer, scaling, apply_update=False, **options)
-                       if accumulate > 1 else None)
-    return TrainingParts(lr, optimizer, scaling, ema, step, accumulate_step)
 
 
 class Trainer:
@@ -139,47 +65,26 @@ class Trainer:
         self.resume_path = resolve_resume(cfg.resume, self.directory)
         if self.resume_path is None:
             check_fresh_directory(self.directory, cfg.overwrite)
-        self.class_names, self.num_classes = resolve_classes(cfg, cfg.train_split)
-        if cfg.val_while_train:
-            val_names, _ = resolve_classes(cfg, cfg.val_split)
-            if val_names != self.class_names:
-                only_train = sorted(set(self.class_names) - set(val_names))
-                only_val = sorted(set(val_names) - set(self.class_names))
-                raise ValueError(
-                    f"the classes of split '{cfg.val_split}' differ from those of '{cfg.train_split}' in "
-                    f"{cfg.data_dir} (only in {cfg.train_split}: {only_train or 'none'}; only in {cfg.val_split}: "
-                    f"{only_val or 'none'}), so its labels would mean other classes. Give both splits the same class "
-                    f"folders, or pass --val_while_train False."
-                )
+        self.class_names, self.num_classes = resolve_training_classes(cfg)
         if self.resume_path:
             check_resume_matches(self.resume_path, self.directory, cfg.model, self.num_classes)
         self.global_batch = cfg.batch_size * self.runtime.group_size
 
-    def _loader(self, epoch):
-        return build_loader(self.cfg, self.runtime, self.cfg.train_split, True, self.num_classes, epoch=epoch,
-                            num_samples=self.cfg.num_samples)
-
     def _build(self):
-        cfg, runtime = self.cfg, self.runtime
-        self.accumulate = cfg.gradient_accumulation_steps
-        probe = self._loader(0)
-        batches = probe.get_dataset_size()
-        if batches < self.accumulate:
-            raise ValueError(
-                f"each epoch has only {batches} batch(es) per device but gradient_accumulation_steps is "
-                f"{self.accumulate}; lower it or batch_size, or add data"
-            )
-        self.steps_per_epoch = batches - batches % self.accumulate
-        self.updates_per_epoch = self.steps_per_epoch // self.accumulate
-        self.net = build_network(cfg, self.num_classes, checkpoint_path="" if self.resume_path else cfg.ckpt_path)
-        parts = build_training(cfg, self.net, self.updates_per_epoch, runtime)
-        self.lr, self.optimizer, self.scaling, self.ema = parts.lr, parts.optimizer, parts.scaling, parts.ema
-        self.step, self.accumulate_step = parts.step, parts.accumulate_step
-        self.eval_net = self.net
-        if self.ema is not None:
-            self.eval_net = build_network(cfg, self.num_classes)
-        self.evaluator = Evaluator(self.eval_net, self.num_classes) if cfg.val_while_train else None
-        self.sink = _use_sink(cfg, runtime.device)
+        parts = build_run(self.cfg, self.runtime, self.num_classes,
+                          initial_weights="" if self.resume_path else self.cfg.ckpt_path)
+        self.steps_per_epoch, self.updates_per_epoch = parts.steps_per_epoch, parts.updates_per_epoch
+        self.accumulate, self.sink = parts.accumulate, parts.sink
+        self.net, self.eval_net, self.evaluator = parts.net, parts.eval_net, parts.evaluator
+        training = parts.training
+        self.lr, self.optimizer, self.scaling, self.ema = training.lr, training.optimizer, training.scaling, training.ema
+        self.step, self.accumulate_step = training.step, training.accumulate_step
+        self._restore()
+        self.first_loader = parts.first_loader if self.start_epoch == 0 else None
+
+    def _restore(self):
+        """Start at epoch 0, or where the resume checkpoint left off (weights, optimizer, loss scale, EMA)."""
+        cfg = self.cfg
         self.start_epoch, self.best_top1, self.global_step = 0, float("-inf"), 0
         self.resumed_row = {}
         if self.resume_path:
@@ -190,7 +95,6 @@ class Trainer:
             self.resumed_row = {key[len(METRICS_PREFIX):]: value for key, value in state.items()
                                 if key.startswith(METRICS_PREFIX)}
             _logger.info("Resuming from %s at epoch %d of %d", self.resume_path, self.start_epoch, cfg.epoch_size)
-        self.first_loader = probe if self.start_epoch == 0 else None
 
     def summary(self):
         cfg, rt = self.cfg, self.runtime
@@ -215,7 +119,8 @@ class Trainer:
 
     def _train_epoch(self, epoch):
         cfg = self.cfg
-        loader = self.first_loader if (epoch == 0 and self.first_loader is not None) else self._loader(epoch)
+        loader = self.first_loader if (epoch == 0 and self.first_loader is not None) else \
+            build_train_loader(self.cfg, self.runtime, self.num_classes, epoch)
         self.first_loader = None
         self.net.set_train(True)
         progress = Progress(self.main and not self.sink, self.steps_per_epoch, epoch, cfg.epoch_size,
@@ -258,7 +163,7 @@ class Trainer:
             copy_weights(self.ema, self.eval_net)
             # The EMA's BN statistics are per rank too (the trained network's were averaged after the epoch).
             average_statistics_over_ranks(self.eval_net, self.runtime)
-        loader = build_loader(self.cfg, self.runtime, self.cfg.val_split, False, self.num_classes)
+        loader = build_val_loader(self.cfg, self.runtime, self.num_classes)
         result = self.evaluator(loader, self.runtime)
         self.net.set_train(True)
         return result

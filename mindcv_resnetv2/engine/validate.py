@@ -4,7 +4,7 @@ import logging
 
 from ..models import get_default_cfg
 from ..utils.files import write_text_atomic
-from .builders import build_evaluation_network, build_loader, resolve_classes, weights_path
+from .builders import build_evaluation_network, build_val_loader, resolve_classes, weights_path
 from .evaluation import Evaluator
 from .runtime import launched_by_msrun, setup_logging, setup_runtime
 
@@ -29,7 +29,7 @@ def validate(cfg, json_path=None):
     weights = weights_path(cfg)
     _, num_classes = resolve_classes(cfg, cfg.val_split)
     net = build_evaluation_network(cfg, num_classes, weights)
-    loader = build_loader(cfg, runtime, cfg.val_split, False, num_classes, num_samples=cfg.num_samples)
+    loader = build_val_loader(cfg, runtime, num_classes, num_samples=cfg.num_samples)
     result = Evaluator(net, num_classes)(loader, runtime)
     result.update(model=cfg.model, checkpoint=cfg.ckpt_path, split=cfg.val_split, ema=bool(cfg.ema))
     if runtime.is_main:
