@@ -6,17 +6,21 @@ and TIFF files, with both ``vision.Decode`` and ``vision.RandomCropDecodeResize`
 * a JPEG cut between its frame header (SOF) and its scan header (SOS) kills the process with SIGFPE or SIGSEGV,
   and so does a JPEG with no SOF or without a quantization table its frame uses; a progressive JPEG cut inside a
   later scan can make Decode loop forever; a JPEG cut inside its first scan often decodes, the missing rows grey;
-* PNG, BMP and TIFF files cut anywhere raise an error; WebP and GIF files always raise one (and MindSpore writes a
-  copy of the file into the working directory).
+* PNG, BMP and TIFF files cut anywhere raise an error (a PNG missing only its final IEND chunk too, though PIL
+  decodes it); WebP and GIF files always raise one (and MindSpore writes a copy of the file into the working
+  directory).
 
 So JPEGs get a structural check: the segments up to the first SOS must be complete, a frame header and every
-quantization table it uses must come before that SOS, and an end-of-image marker must follow it. Only the headers
-and the last bytes are read (microseconds per file). WebP and GIF are refused by name; other formats go to
-MindSpore, whose own error the loader reports with the file's name.
+quantization table it uses must come before that SOS, and an end-of-image marker must follow it. PNGs must hold an
+IEND chunk, so that ``data.check`` lists the PNGs the pipeline refuses. Only the headers and the last bytes are read
+(microseconds per file). WebP and GIF are refused by name; other formats go to MindSpore, whose own error the
+loader reports with the file's name.
 """
 
 JPEG_START = b"\xff\xd8"
 _JPEG_END = b"\xff\xd9"
+PNG_START = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk: zero length, type, CRC
 _START_OF_SCAN, _QUANTIZATION_TABLE = 0xDA, 0xDB
 _START_OF_FRAME = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, JPG, DAC
 _NO_LENGTH = frozenset([0x01, *range(0xD0, 0xD8)])  # TEM and RSTn stand alone
@@ -46,6 +50,8 @@ def image_bytes_problem(data, mindspore_decodes=True):
         return "empty file"
     if view[:2] == JPEG_START:
         return _jpeg_problem(view)
+    if view[:8] == PNG_START and view[-12:] != _PNG_END and view.tobytes().rfind(b"IEND") < 0:
+        return f"PNG cut at byte {len(view)} (no IEND chunk)"
     if mindspore_decodes and view[:4] == b"RIFF" and view[8:12] == b"WEBP":
         return "a WebP file: MindSpore's Decode does not read WebP; convert it to JPEG or PNG"
     if mindspore_decodes and view[:4] == b"GIF8":
