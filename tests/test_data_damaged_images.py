@@ -96,6 +96,7 @@ def test_every_cut_of_every_format_is_refused_by_name_in_both_pipelines(tmp_path
         assert outcome == (["unreadable", path] if cut else ["decoded", "1"]), (root, outcome)
 
 
+@pytest.mark.filterwarnings("ignore:.*(Truncated File Read|Corrupt EXIF):UserWarning")  # PIL on cut TIFFs
 def test_check_lists_every_cut_and_no_whole_file(tmp_path):
     folders = write_cuts(str(tmp_path))
     listed, total = unreadable_files(str(tmp_path))

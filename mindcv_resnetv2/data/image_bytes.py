@@ -5,7 +5,8 @@ and TIFF files, with both ``vision.Decode`` and ``vision.RandomCropDecodeResize`
 
 * a JPEG cut between its frame header (SOF) and its scan header (SOS) kills the process with SIGFPE or SIGSEGV,
   and so does a JPEG with no SOF or without a quantization table its frame uses; a progressive JPEG cut inside a
-  later scan can make Decode loop forever; a JPEG cut inside its first scan often decodes, the missing rows grey;
+  later scan can crash them too or make them loop forever; a JPEG cut inside its first scan often decodes, the
+  missing rows grey;
 * PNG, BMP and TIFF files cut anywhere raise an error (a PNG missing only its final IEND chunk too, though PIL
   decodes it); WebP and GIF files always raise one (and MindSpore writes a copy of the file into the working
   directory).

@@ -35,9 +35,10 @@ def _unreadable(message):
     if not failed:
         return None
     ours = _CHECK_REASON.search(message)
+    if ours:
+        return UnreadableImageError(failed.group(1), ours.group(1))
     theirs = failed.group(2).split(" Dump the ")[0].rstrip(". ")  # MindSpore's advice names a dump file, drop it
-    return UnreadableImageError(failed.group(1), ours.group(1) if ours else
-                                theirs if theirs != "Error description:" else None)
+    return UnreadableImageError(failed.group(1), None if theirs == "Error description:" else theirs)
 
 
 class _ReportingIterator:
