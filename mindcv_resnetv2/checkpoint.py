@@ -18,16 +18,17 @@ File layout of a training checkpoint written by `save_training_checkpoint` (one 
     train_state.<key>          scalars of the run: epoch, step, loss scale, best metric, seed ...
 Such a file loads into a bare network with `load_checkpoint` like any weights file.
 """
+import contextlib
 import dataclasses
+import importlib
 import logging
 import os
 import re
-import uuid
 
 import mindspore as ms
 import numpy as np
 
-from .utils.files import file_digest
+from .utils.files import atomic_output, file_digest
 
 _logger = logging.getLogger(__name__)
 
@@ -90,8 +91,8 @@ class LoadReport:
 
 
 def _name_list(names):
-    """Names for an error message: all of them up to a limit, then how many more."""
-    names = sorted(names)
+    """Names for an error message, in the order given: all of them up to a limit, then how many more."""
+    names = list(names)
     shown = ", ".join(names[:_MAX_LISTED_NAMES])
     if len(names) > _MAX_LISTED_NAMES:
         shown += f", ... ({len(names) - _MAX_LISTED_NAMES} more)"
@@ -318,7 +319,7 @@ def _ema_values(parts, targets, source):
             "'%s' has no EMA copy of %d parameters (%s): using their raw values.",
             source,
             len(from_raw),
-            _name_list(from_raw),
+            _name_list(sorted(from_raw)),
         )
         values.update({name: parts.model[name] for name in from_raw})
     return values
@@ -390,8 +391,9 @@ def save_checkpoint(params, path, extra=None):
     """Atomically write `params` (Cell, {name: value} or Parameters) plus `extra` {name: value} to `path`.
 
     The format follows the extension (.ckpt or .safetensors). MindSpore writes a temporary file in the same
-    directory, which is flushed to disk and then renamed over `path`: a crash mid-save leaves the previous file
-    intact and no temporary behind. The result is readable and writable by its owner (MindSpore alone makes 0400).
+    directory, which is flushed to disk and then renamed over `path` (`utils.files.atomic_output`): a crash or a
+    full disk mid-save leaves the previous file intact and no temporary behind; a full disk is a `WriteError`
+    naming the file. The result is readable and writable by its owner (MindSpore alone makes 0400).
     """
     path = os.fspath(path)
     fmt = checkpoint_format(path)
@@ -402,37 +404,30 @@ def save_checkpoint(params, path, extra=None):
         values[name] = value
     entries = [{"name": name, "data": _as_tensor(value)} for name, value in values.items()]
 
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    stem = os.path.splitext(os.path.basename(path))[0]
-    # Ending in the format's own extension keeps MindSpore from appending one (it does for any other ending).
-    temp_path = os.path.join(directory, f".{stem}.{uuid.uuid4().hex[:8]}.tmp.{fmt}")
-    try:
-        ms.save_checkpoint(entries, temp_path, format=fmt)
-        os.chmod(temp_path, 0o666 & ~_current_umask() | 0o600)
-        with open(temp_path, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
-    _fsync_directory(directory)
+    with atomic_output(path, what="checkpoint") as temporary, _without_mindspore_failure_line(temporary):
+        ms.save_checkpoint(entries, temporary, format=fmt)
+        os.chmod(temporary, 0o666 & ~_current_umask() | 0o600)
     return path
 
 
-def _fsync_directory(directory):
-    """Make the rename durable (POSIX); platforms that cannot open directories skip it."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
+@contextlib.contextmanager
+def _without_mindspore_failure_line(temporary):
+    """MindSpore logs a CRITICAL line naming our temporary file when a save fails; the error we raise names the
+    real file, so that line would only add a second, misleading message."""
+    get_logger = getattr(importlib.import_module("mindspore.log"), "_get_logger", None)
+    if get_logger is None:
+        yield
         return
+    logger = get_logger()
+
+    def keep(record):
+        return not (record.levelno == logging.CRITICAL and temporary in str(record.args))
+
+    logger.addFilter(keep)
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        yield
     finally:
-        os.close(fd)
+        logger.removeFilter(keep)
 
 
 def _ema_named_values(ema):
@@ -471,19 +466,31 @@ def save_training_checkpoint(path, net, optimizer=None, ema=None, train_state=No
 def restore_training_checkpoint(path, net, optimizer=None, ema=None):
     """Restore what `save_training_checkpoint` wrote into the same objects; returns the train_state dict.
 
-    Every part asked for must be in the file with matching shapes (strict); all checks pass before any value is
-    assigned, so a bad file leaves net, optimizer and EMA untouched.
+    Strict both ways: every part asked for must be in the file with matching shapes, and the file may hold
+    nothing else (apart from the learning rate, rebuilt from the recipe, and the run's scalars); all checks
+    pass before any value is assigned, so a bad file leaves net, optimizer and EMA untouched.
     """
     path = os.fspath(path)
     entries = read_checkpoint(path)
     # The lr schedule is rebuilt from the recipe (its position is global_step), so a run may be resumed with a
     # longer epoch_size; every other part must match.
     targets = {name: p for name, p in _state_values(net, optimizer, ema).items() if name != "learning_rate"}
-    missing = sorted(set(targets) - set(entries))
-    if missing:
+    saved = {name for name in entries if name != "learning_rate" and not name.startswith(TRAIN_STATE_PREFIX)}
+    names = saved | set(targets)
+
+    def by_role(name):  # model weights before optimizer slots: they say best which network the file is for
+        return _is_optimizer_slot(name, names), name
+
+    missing = sorted(set(targets) - saved, key=by_role)
+    unexpected = sorted(saved - set(targets), key=by_role)
+    if missing or unexpected:
+        found = [f"it lacks {len(missing)} entries the run needs: {_name_list(missing)}"] if missing else []
+        if unexpected:
+            found.append(f"it has {len(unexpected)} unexpected entries the run does not: {_name_list(unexpected)}")
         raise CheckpointError(
-            f"Cannot resume from '{path}': it lacks {len(missing)} entries the run needs: {_name_list(missing)}. "
-            "Was it saved by save_training_checkpoint with the same model, optimizer and EMA settings?"
+            f"Cannot resume from '{path}': {'; '.join(found)}. A run resumes only from a checkpoint of the same "
+            "model, class count, optimizer, EMA and gradient-accumulation settings (strict); to start from its "
+            "weights with other settings, use --ckpt_path instead of --resume."
         )
     values = {name: entries[name] for name in targets}
     _check_shapes(targets, values, path)

@@ -1,28 +1,15 @@
 """`register_with_mindcv()`: make this zoo's models creatable through MindCV's own `create_model`.
 
-MindCV's registry records each entry point's module and reads that module's `default_cfgs`, so the entry
-points registered there live in this module, with the configurations of our registry.
+Our builders already have MindCV's entry-point signature and live in a module with `default_cfgs`, which is what
+MindCV's registry reads, so they are registered there as they are.
 """
-import sys
-
-from .models import create_model, get_default_cfg, list_models
+from .models import list_models, model_entrypoint
 
 __all__ = ["register_with_mindcv"]
-default_cfgs = {}
-
-
-def _entrypoint(name):
-    def entrypoint(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
-        return create_model(name, pretrained=pretrained, num_classes=num_classes, in_channels=in_channels, **kwargs)
-
-    entrypoint.__name__ = entrypoint.__qualname__ = name
-    entrypoint.__module__ = __name__
-    entrypoint.__doc__ = f"{name} from mindcv_resnetv2 (see mindcv_resnetv2.models)."
-    return entrypoint
 
 
 def register_with_mindcv(overwrite=False):
-    """Register our models in MindCV's registry; returns the names added.
+    """Register our models in MindCV's registry; returns the names added (none on a second call).
 
     Names MindCV already has (its own resnetv2_50/101, which ours equal) are kept unless `overwrite`.
     """
@@ -30,14 +17,12 @@ def register_with_mindcv(overwrite=False):
         from mindcv.models import registry as mindcv_registry
     except ImportError as exc:
         raise ImportError("register_with_mindcv needs MindCV installed: pip install mindcv") from exc
-    module = sys.modules[__name__]
     added = []
     for name in list_models():
-        if name in mindcv_registry._model_entrypoints and not overwrite:
+        entrypoint = model_entrypoint(name)
+        registered = mindcv_registry._model_entrypoints.get(name)
+        if registered is entrypoint or (registered is not None and not overwrite):
             continue
-        default_cfgs[name] = get_default_cfg(name)
-        entrypoint = _entrypoint(name)
-        setattr(module, name, entrypoint)
         mindcv_registry.register_model(entrypoint)
         added.append(name)
     return added

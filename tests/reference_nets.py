@@ -81,7 +81,8 @@ def relative_error(actual, expected):
 def run_timm_references(timm_names, out_dir, sizes, seed):
     """Run this file in one PyTorch process for all `timm_names` (one torch import, the slow part).
 
-    Returns {timm_name: (path of its timm-keyed safetensors state dict, {str(size): logits})}.
+    Returns {timm_name: (path of its timm-keyed safetensors state dict, {str(size): logits,
+    "feature_channels": [num_chs], "feature_reductions": [reduction]} (timm's feature_info, level by level))}.
     """
     command = [sys.executable, os.path.abspath(__file__), os.fspath(out_dir), "--seed", str(seed)]
     command += ["--models", *timm_names, "--sizes", *map(str, sizes)]
@@ -140,7 +141,8 @@ class _PlaceholderModule(types.ModuleType):
 
 
 def _timm_main(argv=None):
-    """PyTorch side: timm networks with random weights and BN statistics, their state dicts and eval logits."""
+    """PyTorch side: timm networks with random weights and BN statistics, their state dicts, eval logits and
+    feature levels."""
     parser = argparse.ArgumentParser(description=_timm_main.__doc__)
     parser.add_argument("out_dir")
     parser.add_argument("--models", nargs="+", required=True, help="timm model names, e.g. resnetv2_50")
@@ -168,7 +170,9 @@ def _timm_main(argv=None):
         with torch.no_grad():
             inputs = random_inputs(args.sizes, args.seed)
             logits = {str(size): net(torch.from_numpy(images)).numpy() for size, images in inputs.items()}
-        np.savez(os.path.join(args.out_dir, f"{name}.npz"), **logits)
+        features = dict(feature_channels=[info["num_chs"] for info in net.feature_info],
+                        feature_reductions=[info["reduction"] for info in net.feature_info])
+        np.savez(os.path.join(args.out_dir, f"{name}.npz"), **logits, **features)
 
 
 if __name__ == "__main__":

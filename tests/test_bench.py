@@ -10,7 +10,7 @@ import pytest
 from mindcv_resnetv2.bench import matmul_products, time_calls
 from mindcv_resnetv2.bench.measure import burst, burst_length, paired_ratio
 from mindcv_resnetv2.bench.cli import main, parse
-from mindcv_resnetv2.bench.profile import read_op_table, summarize_profile
+from mindcv_resnetv2.bench.profile import DENSE_OP_TYPES, read_op_table, summarize_profile
 from mindcv_resnetv2.utils.backend import device_target
 
 QUICK_RECIPE = os.path.join(os.path.dirname(__file__), "..", "configs", "resnetv2", "resnetv2_cpu_quick.yaml")
@@ -61,13 +61,20 @@ def test_command_prints_and_writes_every_figure(tmp_path, capsys):
         "preact_resnet20_cifar", 2, 32, "graph")
 
     # The profile covers the real step: its convolutions and their two gradients (the stem's input gradient is
-    # not needed), BatchNorm and the optimizer, and the op time is of the order of the step's wall time.
+    # not needed) and BatchNorm; its figures follow from the op table and from each other. How long anything
+    # took depends on the machine's load and is never asserted.
     profile = result["profile"]
-    op_types = {op["op_type"] for op in profile["ops"]}
-    assert {"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "BatchNorm", "BatchNormGrad"} <= op_types
-    assert 0 < profile["op_ms_per_step"] < 3 * result["train"]["ms_per_step"]
-    assert 0 < profile["dense_ms_per_step"] < profile["op_ms_per_step"]
-    assert profile["kernel_share_of_wall"] > 0
+    op_ms = {op["op_type"]: op["ms_per_step"] for op in profile["ops"]}
+    assert {"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "BatchNorm", "BatchNormGrad"} <= set(op_ms)
+    assert list(op_ms.values()) == sorted(op_ms.values(), reverse=True)
+    assert _positive(profile["op_ms_per_step"]) and _positive(profile["wall_ms_per_step"])
+    assert profile["op_ms_per_step"] == pytest.approx(sum(op_ms.values()))
+    dense = sum(ms for op, ms in op_ms.items() if op in DENSE_OP_TYPES)
+    assert 0 < profile["dense_ms_per_step"] == pytest.approx(dense) and dense <= profile["op_ms_per_step"]
+    assert profile["dense_share"] == pytest.approx(dense / profile["op_ms_per_step"])
+    assert profile["kernel_share_of_wall"] == pytest.approx(profile["op_ms_per_step"] / profile["wall_ms_per_step"])
+    assert profile["dense_gflop_s"] == pytest.approx(result["train_gflop_per_step"] * 1000.0 / dense)
+    assert profile["dense_fraction_of_matmul_peak"] == pytest.approx(profile["dense_gflop_s"] / rates["peak"])
     assert "Convolution and matmul ops:" in table and "Kernels cover" in table
 
 

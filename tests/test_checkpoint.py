@@ -1,4 +1,5 @@
 """Checkpoint loading and saving as train, validate and create_model rely on it."""
+import errno
 import hashlib
 import logging
 import os
@@ -20,6 +21,7 @@ from mindcv_resnetv2.checkpoint import (
     split_checkpoint,
 )
 from mindcv_resnetv2.models import create_model
+from mindcv_resnetv2.utils.files import WriteError
 
 MINDCV_TSV = os.path.join(os.path.dirname(__file__), "reference", "mindcv_resnetv2_50_params.tsv")
 SMALL_MODEL = "preact_resnet20_cifar"
@@ -266,6 +268,22 @@ def test_crash_during_save_keeps_previous_file_and_leaves_no_temp(tmp_path, monk
     assert os.listdir(tmp_path) == ["last.ckpt"]
 
 
+def test_full_disk_during_save_is_a_write_error_and_removes_mindsporess_temporaries(tmp_path, monkeypatch):
+    """MindSpore 2.8 writes `<name without extension>.tmp` and leaves it behind when the disk is full."""
+    net = small_net()
+
+    def full_disk(save_obj, ckpt_file_name, **kwargs):
+        with open(os.path.splitext(ckpt_file_name)[0] + ".tmp", "wb") as f:
+            f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ms, "save_checkpoint", full_disk)
+    with pytest.raises(WriteError, match=r"cannot write checkpoint '.*epoch-1_3\.ckpt': No space left on device "
+                                         r"\(\d+\.\d MiB free in .*\)"):
+        save_checkpoint(net, tmp_path / "epoch-1_3.ckpt")
+    assert os.listdir(tmp_path) == []
+
+
 def test_saved_file_is_writable_by_owner_and_can_be_overwritten(tmp_path):
     net = small_net()
     path = save_checkpoint(net, tmp_path / "mode.ckpt")
@@ -314,6 +332,18 @@ def test_training_checkpoint_lacking_a_part_restores_nothing(tmp_path):
     before = snapshot(net2)
     with pytest.raises(CheckpointError, match=r"lacks \d+ entries.*ema\.conv1\.weight"):
         restore_training_checkpoint(path, net2, optimizer2, ema2)
+    assert_unchanged(net2, before)
+
+
+def test_training_checkpoint_with_extra_parts_restores_nothing(tmp_path):
+    """Strict both ways: a file holding more than the run has (here EMA weights) is another run's file."""
+    net, optimizer, ema = training_objects(seed=5)
+    path = save_training_checkpoint(tmp_path / "with_ema.ckpt", net, optimizer, ema, train_state={"epoch": 1})
+    net2, optimizer2, _ = training_objects(seed=6)
+    before = snapshot(net2)
+    with pytest.raises(CheckpointError, match=r"99 unexpected entries the run does not: ema\.classifier\.bias, "
+                                              r"ema\.classifier\.weight, ema\.conv1\.weight"):
+        restore_training_checkpoint(path, net2, optimizer2)
     assert_unchanged(net2, before)
 
 

@@ -170,6 +170,7 @@ def test_validate_under_msrun_on_an_uneven_split_equals_one_process(workspace, t
     two = _validate_line(result.log("worker_0.log"), "worker_0.log")
     assert not VALIDATE_LINE.search(result.log("worker_1.log"))
     assert one["count"] == two["count"] == VAL_IMAGES
+    assert 0 <= one["top1"] <= one["top5"] <= 100
     assert (one["top1"], one["top5"]) == (two["top1"], two["top5"])
     assert two["loss"] == pytest.approx(one["loss"], abs=1.01e-4)  # printed with 4 decimals
     # validation during the distributed training evaluated exactly the model in the checkpoint

@@ -46,6 +46,7 @@ def test_training_learns_and_writes_its_outputs(trained):
     losses = [float(r["train_loss"]) for r in rows]
     assert losses[-1] < losses[0]
     assert float(rows[-1]["val_top1"]) > 100 / 3 + 10  # clearly above chance on 9 validation images
+    assert all(0 <= float(r["val_top1"]) <= float(r["val_top5"]) <= 100 for r in rows)  # percentages
     for name in (f"{MODEL}-1_3.ckpt", f"{MODEL}-3_3.ckpt", f"{MODEL}_best.ckpt", "recipe.yaml", "class_names.txt",
                  "learning_curves.png", "train_rank0.log"):
         assert os.path.isfile(os.path.join(ckpt_dir, name)), name
@@ -71,6 +72,7 @@ def test_validate_reports_the_whole_split_as_json(trained, data_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     metrics = read_json(out)
     assert metrics["num_samples"] == 9  # 9 images in batches of 4: none dropped or repeated
+    assert 0 <= metrics["top1"] <= metrics["top5"] <= 100
     last = _metrics(ckpt_dir)[-1]
     assert metrics["top1"] == pytest.approx(float(last["val_top1"]), abs=1e-3)
     assert metrics["loss"] == pytest.approx(float(last["val_loss"]), rel=1e-4)
@@ -182,6 +184,7 @@ def test_mindcv_ascend_recipe_runs_on_cpu_and_its_checkpoints_validate(tmp_path)
         assert checked.returncode == 0, checked.stdout + checked.stderr
         metrics = read_json(json_path)
         assert metrics["num_samples"] == 4 and metrics["ema"] == (ema == "True")
+        assert 0 <= metrics["top1"] <= metrics["top5"] <= 100
     # training validated the EMA weights: validate.py with --ema True reproduces that number
     assert read_json(str(tmp_path / "ema_True.json"))["loss"] == pytest.approx(float(last["val_loss"]), rel=1e-4)
 

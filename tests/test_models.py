@@ -121,19 +121,51 @@ def test_graph_and_pynative_logits_agree_for_resnetv2_50():
     np.testing.assert_allclose(graph, pynative, rtol=1e-5, atol=1e-5)
 
 
-def test_features_only_and_feature_info(graph_mode):
-    net = create_model("preact_resnet18", features_only=True)
+# One model per family: MindCV layout, paper layout, CIFAR. (name, input size, [(channels, reduction)] per level)
+FEATURE_LEVELS = [
+    ("resnetv2_50", 64, [(64, 2), (256, 4), (512, 8), (1024, 16), (2048, 32)]),
+    ("preact_resnet18", 64, [(64, 2), (64, 4), (128, 8), (256, 16), (512, 32)]),
+    ("preact_resnet20_cifar", 32, [(16, 1), (16, 1), (32, 2), (64, 4)]),
+]
+
+
+@pytest.mark.parametrize("name, size, levels", FEATURE_LEVELS, ids=[case[0] for case in FEATURE_LEVELS])
+def test_features_only_returns_every_level_with_feature_info(name, size, levels, graph_mode):
+    net = create_model(name, features_only=True)
     net.set_train(False)
-    feats = net(_batch(size=64))
-    assert [tuple(f.shape) for f in feats] == [(2, 64, 16, 16), (2, 128, 8, 8), (2, 256, 4, 4), (2, 512, 2, 2)]
-    assert [i["num_chs"] for i in net.feature_info] == [64, 128, 256, 512]
-    assert [i["reduction"] for i in net.feature_info] == [4, 8, 16, 32]
-    assert net.feature_info[-1]["module"] == "norm"
-    picked = create_model("preact_resnet20_cifar", features_only=True, out_indices=(2, 3))
-    picked.set_train(False)
-    assert [tuple(f.shape) for f in picked(_batch(size=32))] == [(2, 32, 16, 16), (2, 64, 8, 8)]
-    with pytest.raises(ValueError, match="out_indices"):
-        create_model("preact_resnet20_cifar", out_indices=(4,))
+    feats = net(_batch(size=size))
+    assert [tuple(f.shape) for f in feats] == [(2, c, size // r, size // r) for c, r in levels]
+    assert net.out_channels == [c for c, _ in levels]
+    assert [(i["chs"], i["reduction"]) for i in net.feature_info] == levels
+    assert all(i["num_chs"] == i["chs"] and i["module"] == i["name"] for i in net.feature_info)
+    cells = dict(net.name_cells())
+    assert all(i["name"] in cells for i in net.feature_info)  # names MindCV's FeatureExtractWrapper looks up
+
+
+@pytest.mark.parametrize("name, size, levels", FEATURE_LEVELS, ids=[case[0] for case in FEATURE_LEVELS])
+def test_out_indices_count_from_zero_in_level_order(name, size, levels, pynative_mode):
+    net = create_model(name, features_only=True, out_indices=[2, 0, 1])
+    net.set_train(False)
+    feats = net(_batch(size=size))
+    assert len(feats) == 3 and net.out_channels == [c for c, _ in levels[:3]]
+    assert [f.shape[1] for f in feats] == net.out_channels
+    with pytest.raises(ValueError, match=f"out_indices .* 0..{len(levels) - 1}"):
+        create_model(name, out_indices=(len(levels),))
+    with pytest.raises(ValueError, match="distinct"):
+        create_model(name, out_indices=(1, 1))
+
+
+def test_features_only_levels_equal_the_classifier_path(pynative_mode):
+    """The last level is the last stage's raw output; the paper layout's final BN-ReLU stays in the head."""
+    net = create_model("preact_resnet18", num_classes=3)
+    features = create_model("preact_resnet18", num_classes=3, features_only=True, out_indices=[4])
+    ms.load_param_into_net(features, {p.name: p for p in net.get_parameters()}, strict_load=True)
+    net.set_train(False)
+    features.set_train(False)
+    x = _batch(size=64)
+    (last,) = features(x)
+    head_input = net.relu(net.norm(last))
+    np.testing.assert_allclose(net.forward_head(head_input).asnumpy(), net(x).asnumpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_forward_features_head_and_num_features(pynative_mode):
@@ -147,6 +179,33 @@ def test_forward_features_head_and_num_features(pynative_mode):
     headless = create_model("preact_resnet20_cifar", num_classes=0)
     headless.set_train(False)
     assert headless(_batch(size=32)).shape == (2, 64)
+
+
+@pytest.mark.parametrize("name", ["preact_resnet20_cifar", "preact_resnet18"])
+def test_paper_layout_ends_with_a_bn_relu_before_pooling(name, pynative_mode):
+    """No oracle needed: in eval mode, forward_features and the logits equal the last stage's output through a
+    NumPy BN (the final norm's own statistics and affine) and ReLU; features_only returns the stage's raw output."""
+    net = create_model(name, num_classes=3)
+    net.set_train(False)
+    rng = np.random.default_rng(0)
+    channels = net.num_features
+    values = {"gamma": rng.uniform(-1.5, 1.5, channels), "beta": rng.uniform(-0.5, 0.5, channels),
+              "moving_mean": rng.uniform(-0.2, 0.2, channels), "moving_variance": rng.uniform(0.5, 2.0, channels)}
+    for attribute, value in values.items():
+        getattr(net.norm, attribute).set_data(ms.Tensor(value.astype(np.float32)))
+    x = _batch(size=64 if name == "preact_resnet18" else 32)
+    last_stage = net.max_pool(net.forward_stem(x)) if net.max_pool is not None else net.forward_stem(x)
+    for stage in net.stage_names:
+        last_stage = getattr(net, stage)(last_stage)
+    scale = values["gamma"] / np.sqrt(values["moving_variance"] + net.norm.eps)
+    shift = values["beta"] - values["moving_mean"] * scale
+    expected = np.maximum(last_stage.asnumpy() * scale[:, None, None] + shift[:, None, None], 0.0)
+    assert (expected == 0).mean() > 0.2 and (expected > 0).mean() > 0.2  # both sides of the ReLU are exercised
+    np.testing.assert_allclose(net.forward_features(x).asnumpy(), expected, rtol=1e-4, atol=1e-5)
+    logits = expected.mean(axis=(2, 3)) @ net.classifier.weight.asnumpy().T + net.classifier.bias.asnumpy()
+    np.testing.assert_allclose(net(x).asnumpy(), logits, rtol=1e-4, atol=1e-5)
+    net.features_only = True
+    np.testing.assert_allclose(net(x)[-1].asnumpy(), last_stage.asnumpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_in_channels_and_num_classes(graph_mode):
@@ -181,13 +240,3 @@ def test_flop_count_from_real_shapes():
     assert abs(count_flops(net) / 1e9 - 8.18) < 0.05  # 4.09 GMACs at 224x224
     small = create_model("preact_resnet20_cifar", num_classes=10)
     assert count_flops(small, batch_size=2) == 2 * count_flops(small)
-
-
-def test_pretrained_weights_are_looked_up_locally(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINDCV_RESNETV2_HOME", str(tmp_path))
-    monkeypatch.setenv("HOME", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="resnetv2_50-3c2f143b.ckpt") as err:
-        create_model("resnetv2_50", pretrained=True)
-    assert "never downloads" in str(err.value)
-    with pytest.raises(ValueError, match="no published weights"):
-        create_model("preact_resnet18", pretrained=True)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from mindspore import nn
 
+from mindcv_resnetv2.models import create_model
 from mindcv_resnetv2.optim import create_optimizer, create_scheduler
 from mindcv_resnetv2.optim.optimizer import OPTIMIZER_NAMES, decay_mask, resolve_weight_decay_filter
 
@@ -41,18 +42,34 @@ def values(params):
     return [param.asnumpy().copy() for param in params]
 
 
-def test_norm_and_bias_filter_exempts_biases_and_batchnorm():
+def test_norm_and_bias_filter_exempts_biases_and_batchnorm_auto_only_batchnorm():
     params = tiny_network().trainable_params()
     names = [param.name for param in params]
     assert names == ["0.weight", "0.bias", "1.gamma", "1.beta", "3.weight", "3.bias"]
     assert decay_mask(params, "norm_and_bias") == (True, False, False, False, True, False)
-    assert decay_mask(params, "auto") == decay_mask(params, "norm_and_bias")
+    assert decay_mask(params, "auto") == (True, True, False, False, True, True)  # MindSpore's gamma/beta rule
     assert decay_mask(params, "disable") == (True,) * 6
     assert resolve_weight_decay_filter(None, True) == "norm_and_bias"
     assert resolve_weight_decay_filter(None, False) == "disable"
     assert resolve_weight_decay_filter(None, None) == "disable"
-    with pytest.raises(ValueError, match="contradicts filter_bias_and_bn"):
-        resolve_weight_decay_filter("disable", True)
+    for contradiction in (("disable", True), ("auto", True), ("auto", False)):
+        with pytest.raises(ValueError, match="contradicts filter_bias_and_bn"):
+            resolve_weight_decay_filter(*contradiction)
+
+
+@pytest.mark.parametrize("weight_decay_filter", ["disable", "auto", "norm_and_bias"])
+@pytest.mark.parametrize("model", ["resnetv2_50", "preact_resnet20_cifar"])
+def test_weight_decay_filter_decays_what_mindcv_decays(model, weight_decay_filter):
+    """Per parameter of our models, weight decay on or off exactly as MindCV 0.3.0's create_optimizer sets it."""
+    mindcv_optim = pytest.importorskip("mindcv.optim")
+    network = create_model(model, num_classes=10)
+    theirs = mindcv_optim.create_optimizer(network, "momentum", lr=0.1, weight_decay=1e-4,
+                                           weight_decay_filter=weight_decay_filter)
+    ours = create_optimizer(network.trainable_params(), "momentum", lr=0.1, weight_decay=1e-4,
+                            weight_decay_filter=weight_decay_filter)
+    assert [p.name for p in ours.parameters] == [p.name for p in theirs.parameters]
+    assert ours.decay_flags == theirs.decay_flags
+    assert any(ours.decay_flags) and (weight_decay_filter == "disable") == all(ours.decay_flags)
     with pytest.raises(ValueError, match="unknown weight_decay_filter 'bn'.*norm_and_bias"):
         resolve_weight_decay_filter("bn")
 

@@ -48,3 +48,4 @@ def test_shortened_quickstart_learns_fashion_mnist(tmp_path):
     result = json.loads(result_file.read_text())
     assert result["split"] == "test" and result["num_samples"] == VALIDATION_IMAGES
     assert result["top1"] >= MIN_TOP1, f"top-1 {result['top1']:.2f}% after the shortened run (chance is 10%)"
+    assert result["top1"] <= result["top5"] <= 100

@@ -177,3 +177,26 @@ def test_paper_layout_matches_timm(timm_name, model_name, sizes, timm_references
     net.set_train(False)
     for size, images in random_inputs(sizes, SEED).items():
         _assert_close(_logits(net, images), expected[str(size)], TIMM_RTOL, f"{model_name} vs timm at {size}x{size}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("timm_name, model_name", [case[:2] for case in TIMM_CASES], ids=_case_id)
+def test_feature_levels_match_timm(timm_name, model_name, timm_references):
+    """Same levels as timm's feature_info for the same design: stem + 4 stages, channel counts and reductions."""
+    reference = timm_references[timm_name][1]
+    expected = list(zip(reference["feature_channels"].tolist(), reference["feature_reductions"].tolist()))
+    ours = create_model(model_name).feature_info
+    assert [(info["num_chs"], info["reduction"]) for info in ours] == expected
+    assert [(info["chs"], info["reduction"]) for info in ours] == expected
+    if timm_name == "resnetv2_50":  # our MindCV-layout net of timm's very name has the same levels too
+        assert [(i["num_chs"], i["reduction"]) for i in create_model("resnetv2_50").feature_info] == expected
+
+
+def test_mindcv_layout_feature_info_equals_mindcv():
+    require_oracles("mindcv")
+    import mindcv.models
+
+    keys = ("chs", "reduction", "name")
+    ours = create_model("resnetv2_50").feature_info
+    reference = mindcv.models.create_model("resnetv2_50").feature_info
+    assert [tuple(i[k] for k in keys) for i in ours] == [tuple(i[k] for k in keys) for i in reference]

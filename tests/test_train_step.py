@@ -93,6 +93,31 @@ def test_gradient_clipping_limits_the_global_norm():
         np.testing.assert_allclose(u, g * clip / np.sqrt(sum((h ** 2).sum() for h in grads)), rtol=1e-3, atol=1e-9)
 
 
+def _clipped_by_global_norm(grads, clip):
+    """NumPy clip_by_global_norm: every gradient times clip / max(global norm, clip)."""
+    norm = np.sqrt(sum((g.astype(np.float64) ** 2).sum() for g in grads))
+    return [g * clip / max(norm, clip) for g in grads]
+
+
+@pytest.mark.parametrize("scale, dynamic", [(1024.0, False), (1024.0, True), (1.0, False)],
+                         ids=["fixed-1024", "dynamic-1024", "unit"])
+@pytest.mark.parametrize("clip_factor", [0.01, 2.0], ids=["clipping", "not-clipping"])
+def test_clipping_acts_on_the_unscaled_gradients(scale, dynamic, clip_factor):
+    """With a loss scale (MindCV's recipes: fixed 1024 and clip_grad), the update is lr x clip(g), g unscaled.
+
+    clip_factor 2 puts the limit above |g| but below |g| x 1024: clipping the scaled gradients would shrink the
+    update 1024-fold in both cases."""
+    grads = _grads(_setup()[0])
+    clip = clip_factor * float(np.sqrt(sum((g.astype(np.float64) ** 2).sum() for g in grads)))
+    lr = 10.0
+    net, _, scaling, step = _setup(lr=lr, scale=scale, dynamic=dynamic, clip_value=clip)
+    before = _weights(net)
+    step(X, Y)
+    assert float(scaling.scale_sense.asnumpy()) == scale  # one finite step: the scale is unchanged
+    for b, a, g in zip(before, _weights(net), _clipped_by_global_norm(grads, clip)):
+        np.testing.assert_allclose((b - a) / lr, g, rtol=2e-3, atol=1e-7)
+
+
 def test_two_accumulated_half_batches_equal_one_full_batch_step():
     whole, _, _, step = _setup(momentum=0.9)
     step(X, Y)

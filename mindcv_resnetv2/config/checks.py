@@ -3,6 +3,7 @@ for settings that run but probably do not do what the user meant. Every message 
 import logging
 import os
 
+from ..optim.scheduler import schedule_overrun
 from .schema import KEYS, NO_EFFECT, ConfigError
 
 _logger = logging.getLogger(__name__)
@@ -10,9 +11,6 @@ _logger = logging.getLogger(__name__)
 # Entry points that train; the others (validate, infer, export, bench) only read weights and data.
 TRAINING_ENTRIES = ("train",)
 ENTRIES = ("train", "validate", "infer", "export", "bench")
-
-# Schedulers that end after warm-up + their decay span (then hold min_lr), so the span should fit the run.
-_FINITE_SCHEDULERS = ("cosine_decay", "polynomial_decay", "one_cycle")
 
 
 def check_config(cfg, entry="train"):
@@ -87,20 +85,18 @@ def _check_schedule_length(cfg, warnings):
             f"warmup_epochs {cfg.warmup_epochs} is longer than epoch_size {cfg.epoch_size}: the run ends during "
             f"warm-up; lower warmup_epochs"
         )
-    elif cfg.scheduler in _FINITE_SCHEDULERS:
-        cycles = cfg.num_cycles if cfg.scheduler == "cosine_decay" else 1
-        span = cfg.warmup_epochs + cfg.decay_epochs * cycles
-        if span > cfg.epoch_size:
-            fitting = max((cfg.epoch_size - cfg.warmup_epochs) // cycles, 1)
-            warnings.append(
-                f"warmup_epochs + decay_epochs{f' x num_cycles' if cycles > 1 else ''} = {span} is more than "
-                f"epoch_size {cfg.epoch_size}: the run ends before lr reaches min_lr; set decay_epochs to {fitting}"
-            )
+    else:
+        overrun = schedule_overrun(cfg.scheduler, cfg.warmup_epochs, cfg.decay_epochs, cfg.epoch_size,
+                                   cfg.num_cycles, cfg.polynomial_power)
+        if overrun:
+            warnings.append(overrun)
     if cfg.scheduler == "multi_step_decay":
-        late = [m for m in cfg.multi_step_decay_milestones if m >= cfg.epoch_size]
+        main_epochs = cfg.epoch_size - cfg.warmup_epochs
+        late = [m for m in cfg.multi_step_decay_milestones if m >= main_epochs]
         if late:
             warnings.append(
-                f"multi_step_decay_milestones {late} are not before epoch_size {cfg.epoch_size} and never apply"
+                f"multi_step_decay_milestones {late} count epochs after the {cfg.warmup_epochs} warm-up epochs "
+                f"(as in MindCV) and are not before the {main_epochs} epochs that follow, so they never apply"
             )
 
 

@@ -8,7 +8,6 @@ import argparse
 import datetime
 import os
 import sys
-import tempfile
 
 import yaml
 
@@ -16,6 +15,7 @@ from .checks import ENTRIES, check_config
 from .resolve import resolve
 from .schema import CONFIG_PATH_KEY, GROUPS, KEY_BY_NAME, KEYS, ConfigError, defaults, unknown_key_message
 from .values import Bool
+from ..utils.files import write_text_atomic
 
 _DESCRIPTIONS = {
     "train": "Train a model from a recipe.",
@@ -197,18 +197,7 @@ def format_config(cfg):
 
 def save_config(cfg, path):
     """Write the resolved recipe to `path` atomically (a crash never leaves half a file); returns the path."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".recipe-", suffix=".yaml.tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(format_config(cfg))
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-    return path
+    return write_text_atomic(path, format_config(cfg), what="recipe")
 
 
 def _as_dict(cfg):

@@ -9,6 +9,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from ..optim.optimizer import OPTIMIZER_NAMES, WEIGHT_DECAY_FILTERS
+from ..optim.scheduler import SCHEDULER_NAMES
 from .values import Bool, ErasingValue, Float, Int, IntChoice, List, Str, is_null
 
 
@@ -38,10 +40,6 @@ GROUPS = {
 USED, ALIAS, NO_EFFECT = "used", "alias", "no_effect"
 
 DATASETS = ("imagenet", "cifar10", "cifar100", "mnist", "fashion_mnist", "synthetic")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "lamb", "lars", "rmsprop")
-SCHEDULERS = (
-    "constant", "cosine_decay", "step_decay", "multi_step_decay", "exponential_decay", "polynomial_decay", "one_cycle",
-)
 AMP_LEVELS = ("O0", "O1", "O2", "O3")
 IMAGENET_MEAN = [0.485 * 255, 0.456 * 255, 0.406 * 255]
 IMAGENET_STD = [0.229 * 255, 0.224 * 255, 0.225 * 255]
@@ -82,7 +80,7 @@ KEYS = (
     Key("mode", IntChoice((0, 1)), 0, "system", "0 = graph mode (compiled, fast), 1 = PyNative (eager, for debugging)."),
     Key("device_target", Str(("auto", "Ascend", "GPU", "CPU")), "auto", "system",
          "Device to run on; auto = the device of the installed MindSpore package. A device that package cannot "
-         "use falls back to it with a warning. (MindCV assumed Ascend.)"),
+         "use falls back to it with a warning. (MindCV after 0.3.0 defaults to Ascend; 0.3.0 has no such key.)"),
     Key("jit_level", Str(("auto", "O0", "O1", "O2")), "auto", "system",
          "(new) Graph compile level in graph mode; auto = O2 on Ascend (as MindCV's published results), "
          "O0 on CPU and GPU. Resolved when the recipe is read."),
@@ -166,38 +164,51 @@ KEYS = (
     Key("label_smoothing", Float(low=0.0, high=1.0), 0.0, "loss", "Label smoothing factor."),
     Key("reduction", Str(("mean", "sum")), "mean", "loss", "How per-sample losses are combined."),
     # optimizer
-    Key("opt", Str(OPTIMIZERS), "adam", "optimizer", "Optimizer. nesterov = momentum with Nesterov updates."),
+    Key("opt", Str(OPTIMIZER_NAMES), "adam", "optimizer", "Optimizer. nesterov = momentum with Nesterov updates."),
     Key("momentum", Float(low=0.0), 0.9, "optimizer", "Momentum of sgd/momentum/nesterov/lars/rmsprop."),
     Key("weight_decay", Float(low=0.0), 1e-6, "optimizer", "L2 weight decay."),
     Key("use_nesterov", Bool(), False, "optimizer", "Nesterov updates for opt momentum/sgd."),
-    Key("weight_decay_filter", Str(("disable", "auto", "norm_and_bias")), "disable", "optimizer",
-         "Parameters exempt from weight decay: disable = none; norm_and_bias = normalisation weights and "
-         "biases; auto = none here, leaving MindSpore's own filtering."),
+    Key("weight_decay_filter", Str(WEIGHT_DECAY_FILTERS), "disable", "optimizer",
+         "Parameters exempt from weight decay: disable = none; auto = normalisation scales and shifts only "
+         "(MindCV's auto leaves the choice to MindSpore, which exempts parameters named *gamma*/*beta* and decays "
+         "biases); norm_and_bias = normalisation scales and shifts and biases."),
     Key("filter_bias_and_bn", Bool(), None, "optimizer",
          "Older MindCV spelling: true = weight_decay_filter norm_and_bias, false = disable.",
          nullable=True, role=ALIAS),
     Key("eps", Float(low=0.0, low_open=True), 1e-10, "optimizer", "Denominator term of adam/adamw/lamb/rmsprop."),
     # scheduler
-    Key("scheduler", Str(SCHEDULERS), "cosine_decay", "scheduler", "Learning-rate schedule, computed per step."),
+    Key("scheduler", Str(SCHEDULER_NAMES), "cosine_decay", "scheduler",
+         "Learning-rate schedule, computed per step; a MindCV recipe gets MindCV 0.3.0's schedule step for step. "
+         "warmup_cosine_decay is MindCV's older name of cosine_decay. one_cycle spans the epochs after warm-up "
+         "(MindCV refuses warm-up and lr_epoch_stair with it)."),
     Key("lr", Float(low=0.0), 0.001, "scheduler", "Peak learning rate (after warm-up)."),
-    Key("min_lr", Float(low=0.0), 1e-6, "scheduler", "Final learning rate of cosine/polynomial decay."),
+    Key("min_lr", Float(low=0.0), 1e-6, "scheduler",
+         "Final learning rate of cosine_decay and one_cycle (and of polynomial_decay when polynomial_power is "
+         "set). Step, multi-step, exponential and MindCV's polynomial decay ignore it, as in MindCV."),
     Key("warmup_epochs", Int(low=0), 3, "scheduler", "Warm-up epochs before the schedule starts."),
     Key("warmup_factor", Float(low=0.0, high=1.0), 0.0, "scheduler",
          "Warm-up starts at lr x warmup_factor."),
     Key("warmup_mode", Str(("linear", "constant")), "linear", "scheduler",
-         "(new) linear = rise from lr x warmup_factor to lr; constant = hold lr x warmup_factor, then jump to lr "
-         "(the pre-activation paper's 0.01 warm-up for ResNet-110/1001)."),
+         "(new) linear = rise from lr x warmup_factor to lr (MindCV's warm-up); constant = hold lr x "
+         "warmup_factor, then jump to lr (the pre-activation paper's 0.01 warm-up for ResNet-110/1001): "
+         "changes MindCV's meaning of warmup_factor."),
     Key("decay_epochs", Int(low=1), 100, "scheduler",
-         "cosine/polynomial: epochs of decay after warm-up; step_decay: epochs between decays."),
+         "cosine_decay: epochs of one cosine cycle after warm-up; step_decay: epochs between decays; "
+         "polynomial_decay: epochs of decay only when polynomial_power is set. Other schedules ignore it."),
     Key("decay_rate", Float(low=0.0, low_open=True), 0.9, "scheduler",
-         "Factor of step, multi-step and exponential decay (per decay, per epoch for exponential)."),
+         "step_decay and multi_step_decay: factor per decay; exponential_decay: factor per epoch; "
+         "polynomial_decay without polynomial_power: the power of the decay (MindCV's meaning)."),
     Key("multi_step_decay_milestones", List(Int(low=1), increasing=True), [30, 60, 90], "scheduler",
-         "multi_step_decay: lr is multiplied by decay_rate once this many epochs are done (each milestone)."),
+         "multi_step_decay: lr is multiplied by decay_rate once this many epochs after warm-up are done "
+         "(each milestone; counted from the end of warm-up, as in MindCV)."),
     Key("lr_epoch_stair", Bool(), False, "scheduler", "Change lr once per epoch instead of every step."),
     Key("num_cycles", Int(low=1), 1, "scheduler", "cosine_decay: number of cosine cycles (restarts)."),
     Key("cycle_decay", Float(low=0.0, low_open=True), 1.0, "scheduler", "cosine_decay: peak lr factor per cycle."),
-    Key("polynomial_power", Float(low=0.0, low_open=True), 1.0, "scheduler",
-         "(new) polynomial_decay: power of the decay (1 = linear)."),
+    Key("polynomial_power", Float(low=0.0, low_open=True), None, "scheduler",
+         "(new) polynomial_decay: null = MindCV's, lr x (1 - t / T)^decay_rate over the T epochs after "
+         "warm-up, down to 0. Set = this project's: (lr - min_lr) x (1 - t / decay_epochs)^polynomial_power "
+         "+ min_lr, then min_lr (changes MindCV's meaning of decay_rate, decay_epochs and min_lr).",
+         nullable=True),
     # amp
     Key("amp_level", Str(AMP_LEVELS), "O0", "amp",
          "Mixed precision: O0 float32; O1 float16 for white-listed ops; O2 float16 except a black-list "

@@ -1,4 +1,4 @@
-"""Fetch CIFAR-10/100 (binary), MNIST and Fashion-MNIST with an MD5 check, a progress bar and network timeouts.
+"""Fetch CIFAR-10/100 (binary), MNIST and Fashion-MNIST with an MD5 check (utils.download does the fetching).
 
 The URL table can be redirected without code changes: ``MINDCV_RESNETV2_DATA_MIRROR=<base URL>`` makes every file
 ``<base URL>/<file name>`` (a local ``file://`` folder or an internal HTTP mirror). The MD5 sums are those of the
@@ -6,20 +6,15 @@ upstream files (as published by the dataset authors and torchvision's download t
 """
 import logging
 import os
-import socket
 import tarfile
-import urllib.error
-import urllib.request
 
-from tqdm import tqdm
-
-from ..utils.files import file_digest
+from ..utils.download import TIMEOUT_SECONDS, download_file
+from ..utils.download import DownloadError  # noqa: F401  (the data package's error name for failed downloads)
 from .sources import CIFAR_DIRS
 
 _logger = logging.getLogger(__name__)
 
 MIRROR_ENV = "MINDCV_RESNETV2_DATA_MIRROR"
-TIMEOUT_SECONDS = 20
 
 _MNIST_BASE = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 _FASHION_BASE = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -43,10 +38,6 @@ DOWNLOADS = {
 }
 
 
-class DownloadError(RuntimeError):
-    """A dataset file could not be fetched or failed its checksum; the message names the URL and the remedy."""
-
-
 def resolve_url(url, mirror=None):
     """``url`` or, with a mirror (argument or env var), ``<mirror>/<file name>``."""
     mirror = mirror or os.environ.get(MIRROR_ENV)
@@ -55,29 +46,9 @@ def resolve_url(url, mirror=None):
 
 def fetch(url, destination, md5, timeout=TIMEOUT_SECONDS):
     """Download ``url`` to ``destination`` (skipped when a file with the right MD5 is there); verify the MD5."""
-    if os.path.isfile(destination) and file_digest(destination, "md5") == md5:
-        return destination
-    partial = destination + ".part"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=os.path.basename(destination)) as bar:
-                for block in iter(lambda: response.read(1 << 16), b""):
-                    out.write(block)
-                    bar.update(len(block))
-    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
-        if os.path.exists(partial):
-            os.remove(partial)
-        raise DownloadError(f"could not download {url} ({exc}). Without network access, download the file "
-                            f"elsewhere and place it at {destination!r}, or set {MIRROR_ENV} to a folder/URL "
-                            f"that holds it") from exc
-    actual = file_digest(partial, "md5")
-    if actual != md5:
-        os.remove(partial)
-        raise DownloadError(f"{url} downloaded with MD5 {actual}, expected {md5}: the file is damaged or not "
-                            f"the published one; nothing was kept")
-    os.replace(partial, destination)
-    return destination
+    hint = (f"Without network access, download the file elsewhere and place it at {destination!r}, or set "
+            f"{MIRROR_ENV} to a folder/URL that holds it")
+    return download_file(url, destination, md5, "md5", timeout, offline_hint=hint)
 
 
 def download_dataset(name, root, mirror=None, timeout=TIMEOUT_SECONDS):

@@ -6,6 +6,7 @@ converter for the padded max-pool of the paper-layout ImageNet stems, preact_res
 Verification: MINDIR is loaded back with `mindspore.load` + `nn.GraphCell`, ONNX is run with onnxruntime when it
 is installed; both are compared with the network on a seeded random input.
 """
+import contextlib
 import dataclasses
 import importlib.util
 import logging
@@ -16,6 +17,7 @@ import mindspore as ms
 import numpy as np
 
 from ..utils.backend import device_target
+from ..utils.files import atomic_output, check_writable_target
 from .network import load_trained_network, setup_single_device
 
 _logger = logging.getLogger(__name__)
@@ -79,25 +81,42 @@ def export_model(cfg, file_format="MINDIR", output="", batch_size=None):
             f"AIR export needs MindSpore on Ascend (it is built by CANN's graph engine); this MindSpore runs on "
             f"{device_target()}. Use --file_format MINDIR (MindSpore / MindSpore Lite) or ONNX here, or run on Ascend."
         )
+    if output:
+        check_writable_target(output_path(file_format, output, ""))  # before the network is built
     net, _, checkpoint = load_trained_network(cfg)
     if batch_size is None and file_format != "MINDIR":
         batch_size = 1
     input_shape = (batch_size, cfg.in_channels, cfg.image_resize, cfg.image_resize)
     path = output_path(file_format, output, checkpoint)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    _export(net, input_shape, path, file_format)
     sample = np.random.default_rng(cfg.seed).standard_normal(
         (batch_size or DYNAMIC_SAMPLE_BATCH,) + input_shape[1:]).astype(np.float32)
     expected = net(ms.Tensor(sample)).asnumpy()
-    exported, verified_with, note = _run_exported(path, file_format, sample)
-    if exported is None:
-        return ExportResult(path, file_format, input_shape, note=note)
-    difference = float(np.abs(exported - expected).max())
-    result = ExportResult(path, file_format, input_shape, difference, verified_with)
-    if difference > TOLERANCE * max(1.0, float(np.abs(expected).max())):
-        raise ExportError(f"{result.summary()}\nthe exported model does not reproduce the checkpoint's outputs; "
-                          f"the file is kept for inspection")
+    # Written under a temporary name, verified, then renamed: a failure never leaves a file under the final name.
+    with atomic_output(path, what=f"{file_format} file") as temporary:
+        with _folder_mode_kept(os.path.dirname(temporary)):
+            _export(net, input_shape, temporary, file_format)
+        exported, verified_with, note = _run_exported(temporary, file_format, sample)
+        if exported is None:
+            result = ExportResult(path, file_format, input_shape, note=note)
+        else:
+            difference = float(np.abs(exported - expected).max())
+            result = ExportResult(path, file_format, input_shape, difference, verified_with)
+            if difference > TOLERANCE * max(1.0, float(np.abs(expected).max())):
+                raise ExportError(f"{result.summary()}\nthe exported model does not reproduce the checkpoint's "
+                                  f"outputs; nothing was written to {path}")
+    _logger.info("wrote %s", path)
     return result
+
+
+@contextlib.contextmanager
+def _folder_mode_kept(folder):
+    """MindSpore's exporters change the mode of the folder they write into (0700 after ONNX): put it back."""
+    mode = stat.S_IMODE(os.stat(folder).st_mode)
+    try:
+        yield
+    finally:
+        if os.path.isdir(folder) and stat.S_IMODE(os.stat(folder).st_mode) != mode:
+            os.chmod(folder, mode)
 
 
 def _export(net, input_shape, path, file_format):
@@ -112,7 +131,6 @@ def _export(net, input_shape, path, file_format):
             "Export MINDIR instead (supported for every model of this package)."
         ) from exc
     os.chmod(path, os.stat(path).st_mode | stat.S_IWUSR)  # MindSpore writes read-only files (0400)
-    _logger.info("wrote %s", path)
 
 
 def _run_exported(path, file_format, sample):

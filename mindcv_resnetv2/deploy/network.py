@@ -6,10 +6,10 @@ the classifier (a class-count mismatch is an error here, not fine-tuning).
 """
 import logging
 
-from ..checkpoint import EMA_PREFIX, CheckpointError, load_state_dict, read_checkpoint
-from ..engine.builders import weights_path
+from ..checkpoint import EMA_PREFIX, read_checkpoint
+from ..engine.builders import build_evaluation_network, weights_path
 from ..engine.runtime import setup_logging, setup_runtime
-from ..models import create_model, get_default_cfg
+from ..models import get_default_cfg
 
 _logger = logging.getLogger(__name__)
 
@@ -40,12 +40,4 @@ def load_trained_network(cfg):
             f"checkpoint '{path}' has no '{classifier_name}.weight' to read the class count from; "
             "set --num_classes to the number of classes the model was trained on"
         )
-    net = create_model(cfg.model, num_classes=num_classes, in_channels=cfg.in_channels)
-    try:
-        load_state_dict(net, entries, source=path, use_ema=cfg.ema, num_classes_mismatch="error",
-                        classifier_name=classifier_name)
-    except CheckpointError as exc:
-        raise CheckpointError(f"{exc} Use the recipe of the run that wrote '{path}' (its recipe.yaml); this one "
-                              f"has model {cfg.model} with {num_classes} classes.") from None
-    net.set_train(False)
-    return net, num_classes, path
+    return build_evaluation_network(cfg, num_classes, path, entries), num_classes, path

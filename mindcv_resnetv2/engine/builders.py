@@ -3,7 +3,8 @@ import logging
 import os
 
 from ..data import create_dataset, create_loader, create_transforms, read_class_names
-from ..models import create_model
+from ..checkpoint import CheckpointError, load_state_dict, read_checkpoint
+from ..models import create_model, get_default_cfg
 from ..models.registry import pretrained_weights_path
 from ..utils.backend import warn_once
 
@@ -40,7 +41,7 @@ def weights_path(cfg):
     )
 
 
-def build_network(cfg, num_classes, checkpoint_path="", use_ema=False):
+def build_network(cfg, num_classes, checkpoint_path=""):
     """The recipe's model with its initial weights (pretrained / checkpoint_path, loaded strictly)."""
     return create_model(
         cfg.model,
@@ -50,8 +51,26 @@ def build_network(cfg, num_classes, checkpoint_path="", use_ema=False):
         checkpoint_path=checkpoint_path,
         drop_rate=cfg.drop_rate or 0.0,
         drop_path_rate=cfg.drop_path_rate or 0.0,
-        use_ema=use_ema,
     )
+
+
+def build_evaluation_network(cfg, num_classes, path, entries=None):
+    """The recipe's model in eval mode with every parameter from the checkpoint at `path`: what validate, infer and
+    export score. Strict: nothing missing, nothing unexpected, and a classifier of another class count is an
+    error naming both shapes (dropping it is for fine-tuning in train.py only). `entries`: the file, if read."""
+    classifier_name = get_default_cfg(cfg.model).get("classifier", "classifier")
+    net = create_model(cfg.model, num_classes=num_classes, in_channels=cfg.in_channels)
+    try:
+        load_state_dict(net, read_checkpoint(path) if entries is None else entries, source=path, use_ema=cfg.ema,
+                        num_classes_mismatch="error", classifier_name=classifier_name)
+    except CheckpointError as exc:
+        raise CheckpointError(
+            f"{exc} Evaluation needs every parameter from the checkpoint: use the recipe of the run that wrote "
+            f"'{path}' (its recipe.yaml) and data with its classes; this one has model {cfg.model} with "
+            f"{num_classes} classes."
+        ) from None
+    net.set_train(False)
+    return net
 
 
 def parallel_workers(requested):

@@ -12,9 +12,12 @@ import os
 import re
 
 from ..checkpoint import read_checkpoint, split_checkpoint
+from ..config import load_recipe
+from ..utils.files import write_text_atomic
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
+RECIPE_FILE = "recipe.yaml"
 EPOCH_FILE = re.compile(r"^(?P<model>.+)-(?P<epoch>\d+)_(?P<steps>\d+)\.ckpt$")
 
 
@@ -28,10 +31,7 @@ def _summary_path(path):
 
 def write_summary(path, train_state):
     """A small JSON copy of a checkpoint's train_state beside it, so ranking files does not read whole checkpoints."""
-    temporary = _summary_path(path) + ".tmp"
-    with open(temporary, "w") as handle:
-        json.dump(train_state, handle)
-    os.replace(temporary, _summary_path(path))
+    write_text_atomic(_summary_path(path), json.dumps(train_state), what="checkpoint summary")
 
 
 def read_train_state(path):
@@ -62,18 +62,54 @@ def epoch_checkpoints(directory):
     return found
 
 
+def _epoch_of(path):
+    """The epoch stored in a checkpoint (or its summary); None, with a warning, for an unreadable file."""
+    try:
+        return int(read_train_state(path).get("epoch", -1))
+    except (OSError, ValueError) as exc:  # an unreadable leftover must not block resuming from a good one
+        _logger.warning("Skipping unreadable checkpoint %s while looking for the latest: %s", path, exc)
+        return None
+
+
 def find_latest(directory):
-    """The checkpoint of the most advanced epoch in `directory`, judged by the epoch stored in each file."""
-    best_path, best_epoch = None, -1
-    for path in epoch_checkpoints(directory):
+    """The readable checkpoint of the most advanced epoch in `directory`, judged by the epoch stored in each file.
+
+    The candidate is read whole before it is chosen: a file damaged after its summary was written (or one cut
+    short by a crash) is skipped, with a warning naming it, in favour of the next most advanced one.
+    """
+    epochs = {path: _epoch_of(path) for path in epoch_checkpoints(directory)}
+    for path in sorted((p for p in epochs if epochs[p] is not None), key=lambda p: epochs[p], reverse=True):
         try:
-            epoch = int(read_train_state(path).get("epoch", -1))
-        except (OSError, ValueError) as exc:  # an unreadable leftover must not block resuming from a good one
-            _logger.warning("Skipping unreadable checkpoint %s while looking for the latest: %s", path, exc)
+            read_checkpoint(path)
+        except (OSError, ValueError) as exc:
+            _logger.warning("Skipping unreadable checkpoint %s (epoch %d by its summary): %s", path, epochs[path], exc)
             continue
-        if epoch > best_epoch:
-            best_path, best_epoch = path, epoch
-    return best_path
+        return path
+    return None
+
+
+def check_resume_matches(resume_path, directory, model, num_classes):
+    """Refuse to resume a run of another model or class count, naming both, before anything is written.
+
+    The run folder's recipe.yaml says which model trained there; the checkpoint's own run state says how many
+    classes it was trained with.
+    """
+    recipe = os.path.join(directory, RECIPE_FILE)
+    if os.path.isfile(recipe):
+        saved_model = load_recipe(recipe).get("model")
+        if saved_model and saved_model != model:
+            raise ResumeError(
+                f"resume: run folder '{directory}' holds a run of model {saved_model} (its {RECIPE_FILE}), but this "
+                f"run is model {model}. Continue that run with `python train.py -c {recipe} --resume auto`, or "
+                f"train {model} in another --ckpt_save_dir."
+            )
+    saved_classes = read_train_state(resume_path).get("num_classes")
+    if saved_classes is not None and int(saved_classes) != num_classes:
+        raise ResumeError(
+            f"resume: checkpoint '{resume_path}' was trained with {int(saved_classes)} classes, but this run has "
+            f"{num_classes}. Resume it on the data it was trained on, or fine-tune from it in another "
+            f"--ckpt_save_dir with --ckpt_path {resume_path} (the classifier is then re-initialised)."
+        )
 
 
 def resolve_resume(resume, directory):

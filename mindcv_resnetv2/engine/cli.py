@@ -4,13 +4,16 @@ import sys
 
 from ..config import ConfigError, parse_args
 from ..data import DownloadError, UnreadableImageError
+from ..utils.files import WriteError
 from .runtime import LaunchError, quiet_unless_rank0
-from .trainer import RunDirectoryError, TrainingDiverged, train
+from .trainer import RunDirectoryError, TrainingDiverged, TrainingInterrupted, train
 from .validate import validate
 
 # Errors whose message already says what to do: shown without a traceback, exit status 1 (2 for recipe errors).
 USER_ERRORS = (FileNotFoundError, ValueError, LaunchError, RunDirectoryError, TrainingDiverged,
-               UnreadableImageError, DownloadError)
+               UnreadableImageError, DownloadError, WriteError)
+# The shell's status for a process ended by Ctrl-C (128 + SIGINT).
+INTERRUPTED_STATUS = 130
 
 
 def run_entry(entry, action, argv):
@@ -18,6 +21,9 @@ def run_entry(entry, action, argv):
     cfg = parse_args(argv, entry=entry, exit_on_error=True)
     try:
         return action(cfg)
+    except TrainingInterrupted as exc:
+        print(f"{entry}: {exc}", file=sys.stderr)
+        sys.exit(INTERRUPTED_STATUS)
     except ConfigError as exc:
         print(f"{entry}: error: {exc}", file=sys.stderr)
         sys.exit(2)

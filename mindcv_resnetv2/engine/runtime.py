@@ -3,11 +3,14 @@
 Every entry point (train, validate, infer, benchmarks) starts here so the device guards and the distributed
 set-up are written once. Ascend-only settings fall back on other devices with one warning line each.
 """
+import contextlib
 import dataclasses
 import logging
 import os
 import random
+import signal
 import sys
+import threading
 
 import mindspore as ms
 import numpy as np
@@ -116,6 +119,37 @@ def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed)
     ms.set_seed(seed)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def ctrl_c_as_keyboard_interrupt():
+    """Ctrl-C reaches Python as KeyboardInterrupt even while MindSpore runs graphs.
+
+    MindSpore 2.8's backend installs its own SIGINT handler at every graph run, which re-raises the signal as
+    SIGTERM (measured); without a handler for that the process dies silently with status -15. SIGTERM (also what
+    schedulers send) therefore raises KeyboardInterrupt here, so the caller can say where to resume.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def log_to_files(message, *args):
+    """An ERROR record in this rank's log file(s) only: the console already shows the error once, on stderr."""
+    logger = logging.getLogger("mindcv_resnetv2")
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, message, args, None)
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 def setup_logging(log_file=None, console=True, level=logging.INFO):

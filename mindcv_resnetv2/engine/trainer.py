@@ -6,6 +6,7 @@ checkpoint, a resumed run ends with the same weights. Rank 0 alone writes checkp
 metrics and the plot; every rank logs to its own file in ckpt_save_dir.
 """
 import collections
+import contextlib
 import logging
 import math
 import os
@@ -21,16 +22,19 @@ from ..config import save_config
 from ..models.summary import count_parameters
 from ..optim import create_loss, create_optimizer, create_scheduler
 from ..utils.backend import warn_once
+from ..utils.files import write_text_atomic
 from .builders import build_loader, build_network, mixing_enabled, resolve_classes
-from .checkpoints import CheckpointKeeper, epoch_checkpoints, resolve_resume, write_summary
+from .checkpoints import (RECIPE_FILE, CheckpointKeeper, check_resume_matches, epoch_checkpoints, find_latest,
+                          resolve_resume, write_summary)
 from .evaluation import Evaluator, average_statistics_over_ranks, copy_weights
 from .metrics import MetricsFile, plot_metrics
-from .runtime import setup_logging, setup_runtime
+from .runtime import ctrl_c_as_keyboard_interrupt, log_to_files, setup_logging, setup_runtime
 from .train_step import LossScaling, NetWithLoss, TrainStep, ema_parameters
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
-RECIPE_FILE = "recipe.yaml"
+# train_state keys of a checkpoint that hold its epoch's metrics.csv row.
+METRICS_PREFIX = "metrics."
 
 
 class TrainingDiverged(RuntimeError):
@@ -39,6 +43,10 @@ class TrainingDiverged(RuntimeError):
 
 class RunDirectoryError(RuntimeError):
     """ckpt_save_dir holds another run's checkpoints and neither resume nor overwrite was asked for."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """Ctrl-C: the message says which checkpoint the run can continue from."""
 
 
 def _check_fresh_directory(directory, overwrite):
@@ -159,13 +167,38 @@ class Trainer:
         self.runtime = setup_runtime(cfg)
         self.directory = cfg.ckpt_save_dir
         self.main = self.runtime.is_main
-        setup_logging(os.path.join(self.directory, f"train_rank{self.runtime.rank}.log"), console=self.main)
+        log_file = os.path.join(self.directory, f"train_rank{self.runtime.rank}.log")
+        new_folder = not os.path.exists(self.directory)
+        setup_logging(log_file, console=self.main)
+        try:
+            self._check_inputs()
+            self._build()
+        except BaseException:
+            if new_folder:  # a run that failed before its work leaves no empty run folder behind
+                _discard_log(log_file, self.main)
+            raise
+
+    def _check_inputs(self):
+        """Everything the run will read, checked before the first step: resume file, data splits, classes."""
+        cfg = self.cfg
         self.resume_path = resolve_resume(cfg.resume, self.directory)
         if self.resume_path is None:
             _check_fresh_directory(self.directory, cfg.overwrite)
         self.class_names, self.num_classes = resolve_classes(cfg, cfg.train_split)
+        if cfg.val_while_train:
+            val_names, _ = resolve_classes(cfg, cfg.val_split)
+            if val_names != self.class_names:
+                only_train = sorted(set(self.class_names) - set(val_names))
+                only_val = sorted(set(val_names) - set(self.class_names))
+                raise ValueError(
+                    f"the classes of split '{cfg.val_split}' differ from those of '{cfg.train_split}' in "
+                    f"{cfg.data_dir} (only in {cfg.train_split}: {only_train or 'none'}; only in {cfg.val_split}: "
+                    f"{only_val or 'none'}), so its labels would mean other classes. Give both splits the same class "
+                    f"folders, or pass --val_while_train False."
+                )
+        if self.resume_path:
+            check_resume_matches(self.resume_path, self.directory, cfg.model, self.num_classes)
         self.global_batch = cfg.batch_size * self.runtime.group_size
-        self._build()
 
     def _loader(self, epoch):
         return build_loader(self.cfg, self.runtime, self.cfg.train_split, True, self.num_classes, epoch=epoch,
@@ -193,11 +226,14 @@ class Trainer:
         self.evaluator = Evaluator(self.eval_net, self.num_classes) if cfg.val_while_train else None
         self.sink = _use_sink(cfg, runtime.device)
         self.start_epoch, self.best_top1, self.global_step = 0, float("-inf"), 0
+        self.resumed_row = {}
         if self.resume_path:
             state = restore_training_checkpoint(self.resume_path, self.net, self.step, self.ema)
             self.start_epoch = int(state["epoch"])
             self.best_top1 = float(state.get("best_top1", float("-inf")))
             self.global_step = int(state.get("step", 0))
+            self.resumed_row = {key[len(METRICS_PREFIX):]: value for key, value in state.items()
+                                if key.startswith(METRICS_PREFIX)}
             _logger.info("Resuming from %s at epoch %d of %d", self.resume_path, self.start_epoch, cfg.epoch_size)
         self.first_loader = probe if self.start_epoch == 0 else None
 
@@ -272,7 +308,8 @@ class Trainer:
         self.net.set_train(True)
         return result
 
-    def _save(self, epoch, metrics):
+    def _save(self, epoch, metrics, row):
+        """Write epoch `epoch`'s checkpoint (and the best one); `row`, its metrics.csv row, travels inside it."""
         cfg = self.cfg
         state = {
             "epoch": epoch + 1,
@@ -284,6 +321,7 @@ class Trainer:
         }
         if metrics:
             state["val_top1"] = metrics["top1"]
+        state.update({METRICS_PREFIX + key: value for key, value in row.items() if value is not None})
         path = os.path.join(self.directory, f"{cfg.model}-{epoch + 1}_{self.steps_per_epoch}.ckpt")
         save_training_checkpoint(path, self.net, self.step, self.ema, train_state=state)
         write_summary(path, state)
@@ -294,14 +332,33 @@ class Trainer:
         return path
 
     def run(self):
+        try:
+            with ctrl_c_as_keyboard_interrupt():
+                return self._run()
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(self._interrupted_message()) from None
+        except Exception as exc:
+            log_to_files("train: error: %s", exc)  # a late failure belongs in the run's log too
+            raise
+
+    def _interrupted_message(self):
+        latest = find_latest(self.directory) if os.path.isdir(self.directory) else None
+        if latest is None:
+            return f"interrupted before the first checkpoint; nothing to resume in {self.directory}"
+        recipe = os.path.join(self.directory, RECIPE_FILE)
+        return (f"interrupted; the last checkpoint is {latest}: continue with "
+                f"`python train.py -c {recipe} --resume auto`")
+
+    def _run(self):
         cfg = self.cfg
         metrics_file = MetricsFile(os.path.join(self.directory, cfg.metrics_file))
         if self.main:
             os.makedirs(self.directory, exist_ok=True)
             save_config(cfg, os.path.join(self.directory, RECIPE_FILE))
-            with open(os.path.join(self.directory, "class_names.txt"), "w") as handle:
-                handle.write("\n".join(self.class_names) + "\n")
-            metrics_file.truncate_after(self.start_epoch)
+            write_text_atomic(os.path.join(self.directory, "class_names.txt"), "\n".join(self.class_names) + "\n",
+                              what="class names")
+            resumed = dict(self.resumed_row, epoch=self.start_epoch) if self.resumed_row else None
+            metrics_file.resume_at(self.start_epoch, resumed)
             _logger.info("Training %s\n%s", cfg.model, self.summary())
         run_start = time.time()
         last = {}
@@ -324,19 +381,29 @@ class Trainer:
                 message += (f", val top-1 {metrics['top1']:.2f}% top-5 {metrics['top5']:.2f}% loss "
                             f"{metrics['loss']:.4f} ({metrics['num_samples']} images)")
             _logger.info("%s, %.1f s, %.1f img/s, ETA %.0f s", message, epoch_time, throughput, eta)
+            row = dict(train_loss=train_loss, lr=self.current_lr(), epoch_time_s=epoch_time, img_per_s=throughput,
+                       val_loss=metrics and metrics["loss"], val_top1=metrics and metrics["top1"],
+                       val_top5=metrics and metrics["top5"])
             if self.main:
-                metrics_file.append(
-                    epoch=epoch + 1, train_loss=train_loss, lr=self.current_lr(), epoch_time_s=epoch_time,
-                    img_per_s=throughput, val_loss=metrics and metrics["loss"], val_top1=metrics and metrics["top1"],
-                    val_top5=metrics and metrics["top5"],
-                )
+                # The checkpoint lands first: metrics.csv never lists an epoch whose checkpoint failed to save.
                 if (epoch + 1) % cfg.ckpt_save_interval == 0 or is_last:
-                    self._save(epoch, metrics)
+                    self._save(epoch, metrics, row)
+                metrics_file.append(epoch=epoch + 1, **row)
             last = dict(metrics or {}, train_loss=train_loss, epoch=epoch + 1)
         if self.main and cfg.plot and os.path.isfile(metrics_file.path):
             png = plot_metrics(metrics_file.path, os.path.join(self.directory, "learning_curves.png"), cfg.model)
-            _logger.info("Learning curves: %s", png)
+            if png:
+                _logger.info("Learning curves: %s", png)
         return last
+
+
+def _discard_log(log_file, main):
+    """Close and delete this rank's log, then the run folder if nothing else is in it."""
+    setup_logging(console=main)
+    with contextlib.suppress(OSError):
+        os.remove(log_file)
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.dirname(log_file))
 
 
 def train(cfg):

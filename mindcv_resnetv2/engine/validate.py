@@ -3,21 +3,32 @@ import json
 import logging
 
 from ..models import get_default_cfg
-from .builders import build_loader, build_network, resolve_classes, weights_path
+from ..utils.files import write_text_atomic
+from .builders import build_evaluation_network, build_loader, resolve_classes, weights_path
 from .evaluation import Evaluator
-from .runtime import setup_logging, setup_runtime
+from .runtime import launched_by_msrun, setup_logging, setup_runtime
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
 
 def validate(cfg, json_path=None):
-    """Evaluate cfg.ckpt_path (or the registry's pretrained weights) on cfg.val_split; returns the metrics dict."""
+    """Evaluate cfg.ckpt_path (or the registry's pretrained weights) on cfg.val_split; returns the metrics dict.
+
+    A recipe with distribute: True (MindCV's) evaluates on one device when msrun did not launch the process, and
+    data-parallel when it did; the numbers are the same either way.
+    """
+    standalone = cfg.distribute and not launched_by_msrun()
+    if standalone:
+        cfg.distribute = False
     runtime = setup_runtime(cfg)
     setup_logging(console=runtime.is_main)
+    if standalone:
+        _logger.info("distribute is True but validate.py was not launched by msrun: evaluating on one device (%s). "
+                     "Launch it with msrun (scripts/run_distribute_eval.sh) to evaluate data-parallel.", runtime.device)
     get_default_cfg(cfg.model)  # unknown model names fail here, before any data is read
     weights = weights_path(cfg)
     _, num_classes = resolve_classes(cfg, cfg.val_split)
-    net = build_network(cfg, num_classes, checkpoint_path=weights, use_ema=cfg.ema)
+    net = build_evaluation_network(cfg, num_classes, weights)
     loader = build_loader(cfg, runtime, cfg.val_split, False, num_classes, num_samples=cfg.num_samples)
     result = Evaluator(net, num_classes)(loader, runtime)
     result.update(model=cfg.model, checkpoint=cfg.ckpt_path, split=cfg.val_split, ema=bool(cfg.ema))
@@ -28,6 +39,5 @@ def validate(cfg, json_path=None):
             result["loss"], result["num_samples"],
         )
         if json_path:
-            with open(json_path, "w") as handle:
-                json.dump(result, handle, indent=2)
+            write_text_atomic(json_path, json.dumps(result, indent=2), what="metrics file")
     return result

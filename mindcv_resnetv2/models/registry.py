@@ -1,20 +1,19 @@
 """Model registry: names -> builder functions and their default configurations, in the timm/MindCV style.
 
 `create_model` is the single entry point that train, validate, infer and the benchmarks use to build a network,
-so pretrained-weight and checkpoint handling live here once.
+so pretrained-weight and checkpoint handling live here once. Every registered builder has the signature MindCV and
+timm use, `name(pretrained=False, num_classes=1000, in_channels=3, **kwargs)`, and loads the published weights
+itself when `pretrained`, so MindCV's registry can hold our builders as they are.
 """
 import difflib
 import fnmatch
-import os
 import sys
+
+from ..checkpoint import load_checkpoint, load_state_dict, read_checkpoint
+from .pretrained import weights_file
 
 _entrypoints = {}
 _default_cfgs = {}
-
-# Where pretrained weights are looked up (no download is ever attempted: the file must be put there).
-# MindCV keeps its downloads in ~/.mindspore/models, so a MindCV user's cache is found too.
-WEIGHTS_DIR_ENV = "MINDCV_RESNETV2_HOME"
-MINDCV_CACHE_DIR = os.path.join("~", ".mindspore", "models")
 
 
 def register_model(fn):
@@ -75,26 +74,28 @@ def _natural_key(name):
 
 
 def pretrained_weights_path(model_name):
-    """The local file that holds a model's published weights; a clear error says where to put it if absent."""
+    """The verified local file of a model's published weights, downloaded into the cache on first use."""
     cfg = get_default_cfg(model_name)
-    url = cfg.get("url")
-    if not url:
+    if not cfg.get("url"):
         raise ValueError(
             f"Model '{model_name}' has no published weights. Models with weights: {', '.join(list_models(pretrained=True))}."
         )
-    filename = url.rsplit("/", 1)[-1]
-    candidates = []
-    if os.environ.get(WEIGHTS_DIR_ENV):
-        candidates.append(os.path.join(os.environ[WEIGHTS_DIR_ENV], filename))
-    candidates.append(os.path.join(os.path.expanduser(MINDCV_CACHE_DIR), filename))
-    for path in candidates:
-        if os.path.isfile(path):
-            return path
-    raise FileNotFoundError(
-        f"Pretrained weights for '{model_name}' not found; looked for {' and '.join(candidates)}. "
-        f"This package never downloads: fetch {url} and put it in one of those places "
-        f"(or set {WEIGHTS_DIR_ENV}), or pass the file with checkpoint_path / --ckpt_path."
-    )
+    return weights_file(cfg["url"], cfg.get("sha256"))
+
+
+def load_pretrained(net, model_name):
+    """Load the published weights of `model_name` into `net` (a new classifier if `net` has another class count).
+
+    A 1-channel `net` gets the first convolution summed over the RGB channels, as MindCV's load_pretrained does
+    (grayscale fine-tuning); other channel counts than the weights' fail on the shape, naming the parameter.
+    """
+    path = pretrained_weights_path(model_name)
+    entries = read_checkpoint(path, verify_hash=False)  # weights_file verified the download or the cached copy
+    first_conv = f"{net.default_cfg.get('first_conv', 'conv1')}.weight"
+    shapes = {p.name: tuple(p.shape) for p in net.get_parameters()}
+    if first_conv in entries and shapes.get(first_conv, (0, 0))[1] == 1 and entries[first_conv].shape[1] == 3:
+        entries[first_conv] = entries[first_conv].sum(axis=1, keepdims=True)
+    load_state_dict(net, entries, source=path, classifier_name=net.default_cfg.get("classifier", "classifier"))
 
 
 def create_model(
@@ -111,11 +112,14 @@ def create_model(
 ):
     """Build a registered model and, if asked, load weights strictly into it.
 
-    `pretrained` loads the registry's published weights from the local cache; `checkpoint_path` loads a file.
-    Either may have another class count than `num_classes`: the classifier is then re-initialised (fine-tuning).
+    `pretrained` loads the registry's published weights (downloaded on first use); `checkpoint_path` loads a file;
+    they are exclusive. Either may have another class count than `num_classes`: the classifier is then
+    re-initialised (fine-tuning).
     """
-    builder = model_entrypoint(model_name)
-    net = builder(
+    if pretrained and checkpoint_path:
+        raise ValueError(f"pretrained=True and checkpoint_path='{checkpoint_path}' are exclusive: pick one")
+    net = model_entrypoint(model_name)(
+        pretrained=pretrained,
         num_classes=num_classes,
         in_channels=in_channels,
         drop_rate=drop_rate,
@@ -123,9 +127,7 @@ def create_model(
         features_only=features_only,
         **kwargs,
     )
-    weights = checkpoint_path or (pretrained_weights_path(model_name) if pretrained else "")
-    if weights:
-        from ..checkpoint import load_checkpoint  # imported late: checkpoint depends on nothing in models
-
-        load_checkpoint(net, weights, use_ema=use_ema, classifier_name=net.default_cfg.get("classifier", "classifier"))
+    if checkpoint_path:
+        classifier = net.default_cfg.get("classifier", "classifier")
+        load_checkpoint(net, checkpoint_path, use_ema=use_ema, classifier_name=classifier)
     return net

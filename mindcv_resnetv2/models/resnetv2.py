@@ -17,7 +17,7 @@ from mindspore import Tensor, nn, ops
 from mindspore.common import initializer as init
 
 from .layers import DropPath
-from .registry import register_model
+from .registry import load_pretrained, register_model
 
 BLOCK_TYPES = ("basic", "bottleneck")
 STEM_TYPES = ("mindcv", "paper", "cifar")
@@ -81,6 +81,25 @@ class PreActBlock(nn.Cell):
         return self.drop_path(out) + shortcut
 
 
+def _feature_level(channels, reduction, name):
+    """One feature_info entry, with MindCV's keys (chs, reduction, name) and timm's (num_chs, reduction, module)."""
+    return dict(chs=channels, num_chs=channels, reduction=reduction, name=name, module=name)
+
+
+def _check_out_indices(out_indices, num_levels):
+    """out_indices as a sorted tuple of 0-based levels (default all); duplicates or levels out of range refused."""
+    if out_indices is None:
+        return tuple(range(num_levels))
+    indices = tuple(out_indices)
+    bad = [i for i in indices if not isinstance(i, int) or not 0 <= i < num_levels]
+    if bad or len(set(indices)) != len(indices):
+        raise ValueError(
+            f"out_indices {list(indices)} must be distinct feature levels in 0..{num_levels - 1} "
+            f"(0 is the stem, 1..{num_levels - 1} the stages)"
+        )
+    return tuple(sorted(indices))
+
+
 class ResNetV2(nn.Cell):
     """The pre-activation ResNet, configured by its preset (see the module docstring for the two layouts).
 
@@ -92,8 +111,15 @@ class ResNetV2(nn.Cell):
         shortcut_norm: BN after the projection conv (MindCV layout).
         final_norm: BN-ReLU after the last stage (paper layout).
         drop_rate: dropout before the classifier. drop_path_rate: stochastic depth, rising linearly to this
-            value over the blocks. features_only: construct returns the stage outputs instead of logits.
-        out_indices: which stages (1-based) features_only returns; default all.
+            value over the blocks. features_only: construct returns feature maps instead of logits.
+        out_indices: which feature levels (0-based) features_only returns, in level order; default all.
+
+    Feature levels, as MindCV's ResNet and timm's ResNetV2 define them: level 0 is the stem before its max-pool
+    (reduction 2; 1 for the CIFAR stem), then one level per stage, the stage's raw output (the paper layout's
+    final BN-ReLU belongs to the head, as in timm). `feature_info` lists every level with MindCV's keys (`chs`,
+    `reduction`, `name`) and timm's (`num_chs`, `reduction`, `module`); `name` and `module` are the same cell name
+    of this network. Top-level cells are registered in the order construct uses them, with no cell used twice,
+    so MindCV's `FeatureExtractWrapper` can rebuild the network up to any level from those names.
     """
 
     def __init__(
@@ -120,33 +146,33 @@ class ResNetV2(nn.Cell):
         if len(layers) != len(widths):
             raise ValueError(f"layers {tuple(layers)} and widths {tuple(widths)} must have the same length")
         num_stages = len(layers)
-        self.out_indices = tuple(out_indices) if out_indices is not None else tuple(range(1, num_stages + 1))
-        bad = [i for i in self.out_indices if not 1 <= i <= num_stages]
-        if bad:
-            raise ValueError(f"out_indices {bad} out of range 1..{num_stages}")
         self.features_only = features_only
         self.num_classes = num_classes
         self.drop_rate = drop_rate
 
-        self.relu = nn.ReLU()
+        # Stem; a ReLU cell is registered where it is used (here after BN in the MindCV layout, else after the
+        # final BN), so FeatureExtractWrapper's sequential rebuild runs the cells in the right order.
         self.stem_norm = stem == "mindcv"
         if stem == "cifar":
             self.conv1 = _conv(in_channels, stem_channels, 3)
             self.max_pool = None
-            reduction = 1
+            stem_level = dict(reduction=1, name="conv1")
         else:
             self.conv1 = _conv(in_channels, stem_channels, 7, stride=2)
             if self.stem_norm:
                 self.bn1 = nn.BatchNorm2d(stem_channels)
+                self.relu = nn.ReLU()
                 self.max_pool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="same")
+                stem_level = dict(reduction=2, name="relu")
             else:
                 self.max_pool = nn.MaxPool2d(kernel_size=3, stride=2, pad_mode="pad", padding=1)
-            reduction = 4
+                stem_level = dict(reduction=2, name="conv1")
+        self.feature_info = [_feature_level(stem_channels, **stem_level)]
 
         total_blocks = sum(layers)
         block_index = 0
         in_ch = stem_channels
-        self.feature_info = []
+        reduction = 4 if self.max_pool is not None else 1
         stages = []
         for stage_index, (depth, width) in enumerate(zip(layers, widths)):
             stride = 1 if stage_index == 0 else 2
@@ -159,16 +185,20 @@ class ResNetV2(nn.Cell):
                 blocks.append(unit)
                 block_index += 1
             stages.append(nn.SequentialCell(blocks))
-            self.feature_info.append(dict(num_chs=in_ch, reduction=reduction, module=f"layer{stage_index + 1}"))
+            self.feature_info.append(_feature_level(in_ch, reduction, f"layer{stage_index + 1}"))
         # Stages as layer1..layerN attributes: the parameter names MindCV's checkpoints use.
         self.stage_names = tuple(f"layer{i + 1}" for i in range(num_stages))
         for name, stage in zip(self.stage_names, stages):
             setattr(self, name, stage)
         self.num_features = in_ch
 
+        self.out_indices = _check_out_indices(out_indices, len(self.feature_info))
+        if features_only:
+            self.out_channels = [self.feature_info[i]["chs"] for i in self.out_indices]
+
         self.norm = nn.BatchNorm2d(in_ch) if final_norm else None
-        if final_norm:
-            self.feature_info[-1]["module"] = "norm"
+        if final_norm and not self.stem_norm:
+            self.relu = nn.ReLU()
         self.dropout = nn.Dropout(p=drop_rate) if drop_rate > 0 else nn.Identity()
         self.classifier = nn.Dense(in_ch, num_classes) if num_classes > 0 else nn.Identity()
         self._init_weights()
@@ -189,33 +219,33 @@ class ResNetV2(nn.Cell):
                 cell.bias.set_data(init.initializer("zeros", cell.bias.shape, cell.bias.dtype))
 
     def forward_stem(self, x):
+        """The stem up to its max-pool: feature level 0."""
         x = self.conv1(x)
         if self.stem_norm:
             x = self.relu(self.bn1(x))
-        if self.max_pool is not None:
-            x = self.max_pool(x)
         return x
 
     def forward_features(self, x):
         """Stem and stages (and the final BN-ReLU of the paper layout): the unpooled feature map."""
         x = self.forward_stem(x)
+        if self.max_pool is not None:
+            x = self.max_pool(x)
         for name in self.stage_names:
             x = getattr(self, name)(x)
         if self.norm is not None:
             x = self.relu(self.norm(x))
         return x
 
-    def forward_stages(self, x):
-        """The output of every stage listed in out_indices (the last one after the final BN-ReLU, if any)."""
+    def forward_levels(self, x):
+        """The feature maps of the levels in out_indices, in level order (see the class docstring)."""
         x = self.forward_stem(x)
-        outputs = ()
-        for index, name in enumerate(self.stage_names, 1):
+        levels = (x,)
+        if self.max_pool is not None:
+            x = self.max_pool(x)
+        for name in self.stage_names:
             x = getattr(self, name)(x)
-            if index == len(self.stage_names) and self.norm is not None:
-                x = self.relu(self.norm(x))
-            if index in self.out_indices:
-                outputs += (x,)
-        return outputs
+            levels += (x,)
+        return tuple(levels[i] for i in self.out_indices)
 
     def forward_head(self, x, pre_logits=False):
         """Global average pooling, dropout and the classifier; `pre_logits` stops before the classifier."""
@@ -226,7 +256,7 @@ class ResNetV2(nn.Cell):
 
     def construct(self, x):
         if self.features_only:
-            return self.forward_stages(x)
+            return self.forward_levels(x)
         return self.forward_head(self.forward_features(x))
 
 
@@ -303,10 +333,21 @@ IMAGENET_DEPTHS = {
 }
 
 
-def _build(name, depth, layout, **kwargs):
+def _build(name, depth, layout, pretrained, num_classes, in_channels, **kwargs):
+    """An ImageNet preset with its default config, and the registry's published weights when `pretrained`."""
     block, layers = IMAGENET_DEPTHS[depth]
-    net = ResNetV2(layers, block=block, **layout, **kwargs)
+    net = ResNetV2(layers, block=block, **layout, num_classes=num_classes, in_channels=in_channels, **kwargs)
     net.default_cfg = default_cfgs[name]
+    if pretrained:
+        load_pretrained(net, name)
+    return net
+
+
+def _build_cifar(depth, pretrained, num_classes, in_channels, **kwargs):
+    """A registered CIFAR preset; `pretrained` asks the registry (no CIFAR weights are published: a clear error)."""
+    net = preact_resnet_cifar(depth, num_classes=num_classes, in_channels=in_channels, **kwargs)
+    if pretrained:
+        load_pretrained(net, f"preact_resnet{depth}_cifar")
     return net
 
 
@@ -332,84 +373,84 @@ def preact_resnet_cifar(depth, block=None, **kwargs):
 
 
 @register_model
-def resnetv2_50(**kwargs):
+def resnetv2_50(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """ResNetV2-50 in MindCV's layout: loads MindCV's published checkpoints (25,553,064 trainable parameters)."""
-    return _build("resnetv2_50", 50, MINDCV_LAYOUT, **kwargs)
+    return _build("resnetv2_50", 50, MINDCV_LAYOUT, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def resnetv2_101(**kwargs):
+def resnetv2_101(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """ResNetV2-101 in MindCV's layout (44,545,192 trainable parameters)."""
-    return _build("resnetv2_101", 101, MINDCV_LAYOUT, **kwargs)
+    return _build("resnetv2_101", 101, MINDCV_LAYOUT, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet18(**kwargs):
+def preact_resnet18(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """Pre-activation ResNet-18 as in the paper (basic units)."""
-    return _build("preact_resnet18", 18, PAPER_LAYOUT, **kwargs)
+    return _build("preact_resnet18", 18, PAPER_LAYOUT, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet34(**kwargs):
+def preact_resnet34(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """Pre-activation ResNet-34 as in the paper (basic units)."""
-    return _build("preact_resnet34", 34, PAPER_LAYOUT, **kwargs)
+    return _build("preact_resnet34", 34, PAPER_LAYOUT, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet50(**kwargs):
+def preact_resnet50(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """Pre-activation ResNet-50 as in the paper; numerically equal to timm's resnetv2_50."""
-    return _build("preact_resnet50", 50, PAPER_LAYOUT, **kwargs)
+    return _build("preact_resnet50", 50, PAPER_LAYOUT, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet101(**kwargs):
+def preact_resnet101(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """Pre-activation ResNet-101 as in the paper; numerically equal to timm's resnetv2_101."""
-    return _build("preact_resnet101", 101, PAPER_LAYOUT, **kwargs)
+    return _build("preact_resnet101", 101, PAPER_LAYOUT, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet152(**kwargs):
+def preact_resnet152(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """Pre-activation ResNet-152 as in the paper."""
-    return _build("preact_resnet152", 152, PAPER_LAYOUT, **kwargs)
+    return _build("preact_resnet152", 152, PAPER_LAYOUT, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet200(**kwargs):
+def preact_resnet200(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """Pre-activation ResNet-200 as in the paper (its ImageNet experiments, Table 5)."""
-    return _build("preact_resnet200", 200, PAPER_LAYOUT, **kwargs)
+    return _build("preact_resnet200", 200, PAPER_LAYOUT, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet20_cifar(**kwargs):
+def preact_resnet20_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """Small CIFAR ResNetV2 (basic units, n=3) for quick runs."""
-    return preact_resnet_cifar(20, **kwargs)
+    return _build_cifar(20, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet29_cifar(**kwargs):
+def preact_resnet29_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """Small CIFAR ResNetV2 (bottleneck units, n=3) for quick runs."""
-    return preact_resnet_cifar(29, **kwargs)
+    return _build_cifar(29, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet56_cifar(**kwargs):
+def preact_resnet56_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """CIFAR ResNetV2-56 (basic units, n=9)."""
-    return preact_resnet_cifar(56, **kwargs)
+    return _build_cifar(56, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet110_cifar(**kwargs):
+def preact_resnet110_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """The paper's CIFAR ResNet-110 (basic units, n=18): 6.37% CIFAR-10 error."""
-    return preact_resnet_cifar(110, **kwargs)
+    return _build_cifar(110, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet164_cifar(**kwargs):
+def preact_resnet164_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """The paper's CIFAR ResNet-164 (bottleneck units, n=18): 5.46% CIFAR-10 error."""
-    return preact_resnet_cifar(164, **kwargs)
+    return _build_cifar(164, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet1001_cifar(**kwargs):
+def preact_resnet1001_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """The paper's CIFAR ResNet-1001 (bottleneck units, n=111): 4.92% CIFAR-10 error."""
-    return preact_resnet_cifar(1001, **kwargs)
+    return _build_cifar(1001, pretrained, num_classes, in_channels, **kwargs)

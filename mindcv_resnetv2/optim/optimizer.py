@@ -1,7 +1,10 @@
 """The recipe's `opt` as a MindSpore optimizer, with weight-decay filtering and a fixed loss scale.
 
-Weight decay is always given per parameter group, so "disable" really decays every parameter: MindSpore's
-optimizers, given a plain parameter list, silently skip parameters whose names contain "beta" or "gamma".
+Weight decay is always given per parameter group, so each `weight_decay_filter` means exactly what it means in
+MindCV 0.3.0 on every optimizer: "disable" decays every parameter; "norm_and_bias" exempts normalisation scales
+and shifts and biases; "auto" is MindCV's "leave it to MindSpore": a MindSpore optimizer given a plain parameter
+list skips the parameters whose names contain "beta" or "gamma" (normalisation shifts and scales) and decays the
+rest, biases included.
 
 `loss_scale` is for a FIXED loss scale whose gradients reach the optimizer still scaled (MindSpore's
 FixedLossScaleManager with drop_overflow_update=False): the optimizer divides them by loss_scale. With a dynamic
@@ -19,8 +22,10 @@ from mindspore.ops import composite as C
 from mindspore.ops import functional as F
 
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw", "lamb", "lars", "rmsprop")
-WEIGHT_DECAY_FILTERS = ("disable", "norm_and_bias", "auto")
+WEIGHT_DECAY_FILTERS = ("disable", "auto", "norm_and_bias")
 _NORM_AND_BIAS_NAMES = ("bias", "gamma", "beta")
+# The names MindSpore's nn.Optimizer exempts from weight decay when given a plain parameter list (MindSpore 2.x).
+_MINDSPORE_NORM_NAMES = ("beta", "gamma")
 
 
 def is_norm_or_bias(param):
@@ -28,20 +33,30 @@ def is_norm_or_bias(param):
     return len(param.shape) <= 1 or param.name.rsplit(".", 1)[-1] in _NORM_AND_BIAS_NAMES
 
 
+def is_mindspore_norm(param):
+    """True for the parameters MindSpore's own default filter exempts: names containing "beta" or "gamma"."""
+    return any(part in param.name for part in _MINDSPORE_NORM_NAMES)
+
+
+def _check_filter_name(weight_decay_filter):
+    if weight_decay_filter not in WEIGHT_DECAY_FILTERS:
+        raise ValueError(f"unknown weight_decay_filter {weight_decay_filter!r}; "
+                         f"valid: {', '.join(WEIGHT_DECAY_FILTERS)}")
+
+
 def resolve_weight_decay_filter(weight_decay_filter=None, filter_bias_and_bn=None):
     """One filter name from the recipe's `weight_decay_filter` or MindCV's older `filter_bias_and_bn` flag.
 
     filter_bias_and_bn=True means "norm_and_bias", False means "disable"; giving both in contradiction is an error.
     """
-    if weight_decay_filter is not None and weight_decay_filter not in WEIGHT_DECAY_FILTERS:
-        raise ValueError(f"unknown weight_decay_filter {weight_decay_filter!r}; "
-                         f"valid: {', '.join(WEIGHT_DECAY_FILTERS)}")
+    if weight_decay_filter is not None:
+        _check_filter_name(weight_decay_filter)
     if filter_bias_and_bn is None:
         return weight_decay_filter or "disable"
     if not isinstance(filter_bias_and_bn, bool):
         raise ValueError(f"filter_bias_and_bn must be true or false, got {filter_bias_and_bn!r}")
     implied = "norm_and_bias" if filter_bias_and_bn else "disable"
-    if weight_decay_filter is not None and (weight_decay_filter == "disable") != (implied == "disable"):
+    if weight_decay_filter is not None and weight_decay_filter != implied:
         raise ValueError(f"weight_decay_filter={weight_decay_filter!r} contradicts filter_bias_and_bn="
                          f"{filter_bias_and_bn}; set only weight_decay_filter")
     return weight_decay_filter or implied
@@ -50,11 +65,12 @@ def resolve_weight_decay_filter(weight_decay_filter=None, filter_bias_and_bn=Non
 def decay_mask(params, weight_decay_filter):
     """Per parameter, whether it takes weight decay (and, for LARS/LAMB, layer-wise adaptation).
 
-    "norm_and_bias" and "auto" (the same rule, kept as MindCV's name) exclude `is_norm_or_bias` parameters.
+    "disable": every parameter; "norm_and_bias": all but `is_norm_or_bias` parameters; "auto": all but
+    `is_mindspore_norm` parameters (biases are decayed), as MindCV's "auto" leaves it to MindSpore.
     """
-    if weight_decay_filter == "disable":
-        return tuple(True for _ in params)
-    return tuple(not is_norm_or_bias(param) for param in params)
+    _check_filter_name(weight_decay_filter)
+    exempt = {"disable": lambda param: False, "norm_and_bias": is_norm_or_bias, "auto": is_mindspore_norm}
+    return tuple(not exempt[weight_decay_filter](param) for param in params)
 
 
 def weight_decay_groups(params, weight_decay, mask):

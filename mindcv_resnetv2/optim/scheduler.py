@@ -1,4 +1,4 @@
-"""Per-step learning-rate lists for the recipe's `scheduler`.
+"""Per-step learning-rate lists for the recipe's `scheduler`, with MindCV 0.3.0's meaning of every MindCV key.
 
 The whole schedule is computed up front as a list with one value per training step. A MindSpore optimizer
 given this list reads entry `global_step` at every step, and `global_step` is part of the optimizer state saved
@@ -8,30 +8,33 @@ Time runs in epochs: step s is at epoch s / steps_per_epoch, or at floor(s / ste
 `lr_epoch_stair` is set (the lr then changes only at epoch boundaries). The schedule is
 
 * warm-up, for the first `warmup_epochs`: linear from `warmup_factor * lr` to `lr` (`warmup_mode="linear"`),
-  or held at `warmup_factor * lr` (`warmup_mode="constant"`: the paper's 0.01 warm-up for ResNet-110/1001);
-* then, with tau = epochs since the end of warm-up:
+  or held at `warmup_factor * lr` (`warmup_mode="constant"`, this project's: the paper's 0.01 warm-up for
+  ResNet-110/1001);
+* then, with tau = epochs since the end of warm-up and `main_epochs` = num_epochs - warmup_epochs:
   - constant: lr;
-  - cosine_decay: `num_cycles` cosine cycles of `decay_epochs` each, from the cycle's peak down to min_lr; the
-    peak of cycle c is lr * cycle_decay**c; after the last cycle, min_lr;
-  - polynomial_decay: (lr - min_lr) * (1 - tau / decay_epochs) ** power + min_lr, then min_lr;
-  - one_cycle: over `decay_epochs`, cosine rise from lr / div_factor to lr during the first `pct_start`
-    fraction, then cosine fall to min_lr; then min_lr;
-  - step_decay: lr * decay_rate ** floor(tau / decay_epochs)  (decay_epochs is the period);
-  - exponential_decay: lr * decay_rate ** (tau / decay_epochs)  (the smooth form of step_decay);
-  - multi_step_decay: lr * decay_rate ** (number of `milestones` <= epoch); milestones count epochs from the
-    start of training (warm-up included), as in "x0.1 at epochs 81 and 122".
-  The decaying schedules never go below min_lr.
+  - cosine_decay (MindCV's older name: warmup_cosine_decay): `num_cycles` cosine cycles of `decay_epochs`
+    each, from the cycle's peak down to min_lr; the peak of cycle c is lr * cycle_decay**c; then min_lr;
+  - polynomial_decay: lr * (1 - tau / main_epochs) ** decay_rate, reaching 0 at the end of the run (MindCV's;
+    min_lr and decay_epochs are not used). Given `power` (the recipe's `polynomial_power`, this project's):
+    (lr - min_lr) * (1 - tau / decay_epochs) ** power + min_lr, then min_lr;
+  - one_cycle: over the main_epochs * steps_per_epoch steps after warm-up, a cosine rise from lr / div_factor
+    to lr until step pct_start * steps - 1, then a cosine fall to min_lr at the last step (MindCV's, which
+    refuses warm-up and lr_epoch_stair; here warm-up comes first and the stair holds each epoch's start value);
+  - step_decay: lr * decay_rate ** floor(floor(tau) / decay_epochs);
+  - exponential_decay: lr * decay_rate ** tau (decay_rate is the factor per epoch);
+  - multi_step_decay: lr * decay_rate ** (number of `milestones` <= floor(tau)); milestones count epochs from
+    the end of warm-up, as in MindCV.
+  Step, multi-step and exponential decay do not stop at min_lr, as in MindCV.
 """
 import logging
 import math
 
 _logger = logging.getLogger(__name__)
 
-SCHEDULER_NAMES = ("constant", "cosine_decay", "step_decay", "multi_step_decay", "exponential_decay",
-                   "polynomial_decay", "one_cycle")
+SCHEDULER_NAMES = ("constant", "cosine_decay", "warmup_cosine_decay", "step_decay", "multi_step_decay",
+                   "exponential_decay", "polynomial_decay", "one_cycle")
 WARMUP_MODES = ("linear", "constant")
-# Schedules that end after their decay span (then hold min_lr): their span should fit into the run.
-_FINITE_SCHEDULERS = ("cosine_decay", "polynomial_decay", "one_cycle")
+_OLDER_NAMES = {"warmup_cosine_decay": "cosine_decay"}
 
 
 def _cosine(start, end, fraction):
@@ -44,28 +47,55 @@ def _check(condition, name, value, accepted):
         raise ValueError(f"create_scheduler: {name}={value!r} is invalid; expected {accepted}")
 
 
+def schedule_overrun(scheduler, warmup_epochs, decay_epochs, num_epochs, num_cycles=1, power=None):
+    """A warning text when warm-up plus the decay span of `scheduler` is longer than the run (the schedule is
+    cut off before it reaches min_lr), else None. Only cosine_decay and polynomial_decay with `power` set end
+    after `decay_epochs`; the other schedules span the whole run or have no end."""
+    scheduler = _OLDER_NAMES.get(scheduler, scheduler)
+    if scheduler == "cosine_decay":
+        cycles = num_cycles
+    elif scheduler == "polynomial_decay" and power is not None:
+        cycles = 1
+    else:
+        return None
+    span = warmup_epochs + decay_epochs * cycles
+    if span <= num_epochs:
+        return None
+    times = f"{cycles} x " if cycles > 1 else ""
+    fitting = max((num_epochs - warmup_epochs) // cycles, 1)
+    return (f"warmup_epochs {warmup_epochs} + {times}decay_epochs {decay_epochs} = {span} is more than the "
+            f"{num_epochs} epochs of the run: the {scheduler} schedule is cut off before lr reaches min_lr; "
+            f"set decay_epochs to {fitting} to complete it")
+
+
 def create_scheduler(steps_per_epoch, scheduler="cosine_decay", lr=0.1, min_lr=0.0, warmup_epochs=0,
                      warmup_factor=0.0, decay_epochs=120, decay_rate=0.1, milestones=None, num_epochs=120,
-                     num_cycles=1, cycle_decay=1.0, lr_epoch_stair=False, power=1.0, pct_start=0.3,
+                     num_cycles=1, cycle_decay=1.0, lr_epoch_stair=False, power=None, pct_start=0.3,
                      div_factor=25.0, warmup_mode="linear"):
     """Learning rates for every step of a `num_epochs`-epoch run, as a list of floats (see the module docstring).
 
+    Given MindCV's arguments only, the list equals mindcv.scheduler.create_scheduler's (MindCV 0.3.0).
     Raises ValueError naming the bad argument, e.g. an unknown scheduler name (the message lists the valid ones).
     """
     if scheduler not in SCHEDULER_NAMES:
         raise ValueError(f"unknown scheduler {scheduler!r}; valid names: {', '.join(SCHEDULER_NAMES)}")
+    scheduler = _OLDER_NAMES.get(scheduler, scheduler)
     _check(isinstance(steps_per_epoch, int) and steps_per_epoch >= 1, "steps_per_epoch", steps_per_epoch,
            "an int >= 1")
     _check(isinstance(num_epochs, int) and num_epochs >= 1, "num_epochs", num_epochs, "an int >= 1")
     _check(lr >= 0, "lr", lr, "a number >= 0")
     _check(0 <= min_lr <= lr, "min_lr", min_lr, f"a number in [0, lr={lr}]")
-    _check(warmup_epochs >= 0, "warmup_epochs", warmup_epochs, "a number >= 0")
+    _check(isinstance(warmup_epochs, int) and warmup_epochs >= 0, "warmup_epochs", warmup_epochs, "an int >= 0")
     _check(0 <= warmup_factor <= 1, "warmup_factor", warmup_factor, "a number in [0, 1]")
     _check(warmup_mode in WARMUP_MODES, "warmup_mode", warmup_mode, f"one of {', '.join(WARMUP_MODES)}")
-    if scheduler in _FINITE_SCHEDULERS + ("step_decay", "exponential_decay"):
+    main_epochs = max(num_epochs - warmup_epochs, 0)
+    main_steps = main_epochs * steps_per_epoch
+    if scheduler in ("cosine_decay", "step_decay") or (scheduler == "polynomial_decay" and power is not None):
         _check(decay_epochs > 0, "decay_epochs", decay_epochs, f"a number > 0 for scheduler {scheduler}")
-    if scheduler in ("step_decay", "exponential_decay", "multi_step_decay"):
+    if scheduler in ("step_decay", "exponential_decay", "multi_step_decay", "polynomial_decay"):
         _check(decay_rate > 0, "decay_rate", decay_rate, f"a number > 0 for scheduler {scheduler}")
+    if scheduler == "polynomial_decay" and power is not None:
+        _check(power > 0, "power", power, "a number > 0 (or None for MindCV's power = decay_rate)")
     if scheduler == "multi_step_decay":
         _check(milestones is not None and len(milestones) > 0 and list(milestones) == sorted(milestones),
                "milestones", milestones, "a non-empty increasing list of epochs for scheduler multi_step_decay")
@@ -75,17 +105,14 @@ def create_scheduler(steps_per_epoch, scheduler="cosine_decay", lr=0.1, min_lr=0
     if scheduler == "one_cycle":
         _check(0 < pct_start < 1, "pct_start", pct_start, "a number in (0, 1)")
         _check(div_factor >= 1, "div_factor", div_factor, "a number >= 1")
+        _check(main_steps == 0 or pct_start * main_steps > 1, "num_epochs", num_epochs,
+               f"enough epochs after warm-up for more than 1 / pct_start = {1 / pct_start:g} steps of one_cycle")
+    overrun = schedule_overrun(scheduler, warmup_epochs, decay_epochs, num_epochs, num_cycles, power)
+    if overrun:
+        _logger.warning(overrun)
 
-    if scheduler in _FINITE_SCHEDULERS:
-        cycles = num_cycles if scheduler == "cosine_decay" else 1
-        if warmup_epochs + decay_epochs * cycles > num_epochs:
-            _logger.warning("warmup_epochs (%s) + %d x decay_epochs (%s) exceeds num_epochs (%d): the %s schedule "
-                            "is cut off before it reaches min_lr=%s; set decay_epochs to %s to complete it",
-                            warmup_epochs, cycles, decay_epochs, num_epochs, scheduler, min_lr,
-                            (num_epochs - warmup_epochs) / cycles)
-
-    def decayed(tau, epoch):
-        """The lr `tau` epochs after warm-up, at epoch `epoch` of the run."""
+    def decayed(tau):
+        """The lr `tau` epochs after warm-up."""
         if scheduler == "constant":
             return lr
         if scheduler == "cosine_decay":
@@ -94,19 +121,19 @@ def create_scheduler(steps_per_epoch, scheduler="cosine_decay", lr=0.1, min_lr=0
                 return min_lr
             return _cosine(lr * cycle_decay ** cycle, min_lr, tau / decay_epochs - cycle)
         if scheduler == "polynomial_decay":
+            if power is None:
+                return lr * (1.0 - tau / main_epochs) ** decay_rate
             return (lr - min_lr) * max(1.0 - tau / decay_epochs, 0.0) ** power + min_lr
         if scheduler == "one_cycle":
-            rise = pct_start * decay_epochs
-            if tau < rise:
-                return _cosine(lr / div_factor, lr, tau / rise)
-            return _cosine(lr, min_lr, min((tau - rise) / (decay_epochs - rise), 1.0))
+            step, rise_end = tau * steps_per_epoch, pct_start * main_steps - 1
+            if step <= rise_end:
+                return _cosine(lr / div_factor, lr, step / rise_end)
+            return _cosine(lr, min_lr, (step - rise_end) / (main_steps - 1 - rise_end))
         if scheduler == "step_decay":
-            value = lr * decay_rate ** math.floor(tau / decay_epochs)
-        elif scheduler == "exponential_decay":
-            value = lr * decay_rate ** (tau / decay_epochs)
-        else:  # multi_step_decay
-            value = lr * decay_rate ** sum(1 for milestone in milestones if milestone <= epoch)
-        return max(value, min_lr)
+            return lr * decay_rate ** math.floor(math.floor(tau) / decay_epochs)
+        if scheduler == "exponential_decay":
+            return lr * decay_rate ** tau
+        return lr * decay_rate ** sum(1 for milestone in milestones if milestone <= math.floor(tau))
 
     rates = []
     for step in range(num_epochs * steps_per_epoch):
@@ -115,5 +142,5 @@ def create_scheduler(steps_per_epoch, scheduler="cosine_decay", lr=0.1, min_lr=0
             rise = 0.0 if warmup_mode == "constant" else (1.0 - warmup_factor) * epoch / warmup_epochs
             rates.append(lr * (warmup_factor + rise))
         else:
-            rates.append(float(decayed(epoch - warmup_epochs, epoch)))
+            rates.append(float(decayed(epoch - warmup_epochs)))
     return rates

@@ -1,5 +1,27 @@
-"""File helpers shared by the checkpoint and download code."""
+"""File helpers shared by every writer of the package: digests, and atomic writes with a clear disk-full error.
+
+Every file the package writes (checkpoints, exported models, recipes, metrics, plots) goes through
+`atomic_output`: it is written under a temporary name in the destination folder and renamed over the final name
+only once complete, so a crash or a full disk never leaves a truncated file under the final name, and the
+temporaries (including the ones MindSpore derives from the name it is given) are removed on failure.
+"""
+import contextlib
+import errno
+import glob
 import hashlib
+import os
+import shutil
+import uuid
+
+# The errors a user fixes by freeing or choosing storage, reported as one line naming the file.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG})
+
+
+class WriteError(OSError):
+    """A file cannot be written: no storage (full disk, quota, I/O error, read-only) or the path is unusable."""
+
+    def __str__(self):
+        return self.strerror
 
 
 def file_digest(path, algorithm="sha256"):
@@ -9,3 +31,81 @@ def file_digest(path, algorithm="sha256"):
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _free_space(folder):
+    try:
+        return f"{shutil.disk_usage(folder).free / 2**20:.1f} MiB free in {folder}"
+    except OSError:
+        return f"free space in {folder} unknown"
+
+
+def check_writable_target(path):
+    """One-line errors before any work: `path` is a folder, or a part of its parent path is a file."""
+    path = os.path.abspath(path)
+    if os.path.isdir(path):
+        raise WriteError(errno.EISDIR, f"output '{path}' is a directory; give a file name (e.g. {path}/model)")
+    parent = os.path.dirname(path)
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if parent and not os.path.isdir(parent):
+        raise WriteError(errno.ENOTDIR, f"output '{path}': '{parent}' is a file, not a folder; choose another path")
+
+
+def _sync(path):
+    """Flush a written file (or folder entry) to disk; file systems that cannot are skipped."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_output(path, what="file"):
+    """Yield a temporary path beside `path` to write; on success it replaces `path` atomically.
+
+    On any failure the temporary and anything a library derived from its name (MindSpore appends `.tmp` or an
+    extension) are removed, `path` keeps its previous content, and storage errors become a `WriteError` naming
+    `path` and the free space. The temporary keeps `path`'s extension, so libraries that append one do not.
+    """
+    path = os.path.abspath(os.fspath(path))
+    check_writable_target(path)
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise _storage_error(exc, path, what) from exc
+    stem, extension = os.path.splitext(os.path.basename(path))
+    prefix = os.path.join(folder, f".{stem}.{uuid.uuid4().hex[:8]}.tmp")
+    temporary = prefix + extension
+    try:
+        yield temporary
+        _sync(temporary)
+        os.replace(temporary, path)
+    except BaseException as exc:
+        for leftover in glob.glob(glob.escape(prefix) + "*"):
+            with contextlib.suppress(OSError):
+                os.remove(leftover)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError) and exc.errno in STORAGE_ERRNOS:
+            raise _storage_error(exc, path, what) from exc
+        raise
+    _sync(folder)
+
+
+def _storage_error(exc, path, what):
+    return WriteError(exc.errno, f"cannot write {what} '{path}': {os.strerror(exc.errno)} "
+                                 f"({_free_space(os.path.dirname(path))}); nothing was written under that name")
+
+
+def write_text_atomic(path, text, what="file"):
+    """Write `text` (UTF-8) to `path` through `atomic_output`; returns the path."""
+    with atomic_output(path, what) as temporary:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    return path
