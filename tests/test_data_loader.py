@@ -100,8 +100,8 @@ def test_eval_loader_without_mixing(folder):
 
 
 def _corrupt(folder_root):
-    """Overwrite one JPEG with bytes that are no image. (A JPEG truncated after its header can crash MindSpore
-    2.8's fused RandomCropDecodeResize with SIGFPE instead of raising; `check` is the defence for that case.)"""
+    """Overwrite one JPEG with bytes that are no image (MindSpore's own decode error; cut JPEGs are in
+    test_data_damaged_images)."""
     bad = os.path.join(folder_root, "train", "dog", "img1.jpg")
     with open(bad, "wb") as f:
         f.write(b"this is not a jpeg" * 10)

@@ -1,16 +1,18 @@
 """``python -m mindcv_resnetv2.data.check ROOT``: list the image files under ROOT that cannot be fully decoded.
 
 Run it before a long training run: the pipeline stops at the first unreadable file (``UnreadableImageError``).
-A file counts as unreadable if PIL cannot decode all of its pixels (truncated files included). Exit status 1 when
-any file is unreadable, 0 otherwise.
+A file counts as unreadable if the pipeline refuses it (``image_bytes``: damaged JPEG headers, files cut short,
+WebP and GIF) or PIL cannot decode all of its pixels. Exit status 1 when any file is unreadable, 0 otherwise.
 """
 import argparse
+import io
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from PIL import Image
 
+from .image_bytes import image_bytes_problem
 from .sources import IMAGE_EXTENSIONS
 
 
@@ -22,10 +24,18 @@ def image_files(root):
     return sorted(found)
 
 
-def decode_error(path):
-    """None if the image decodes completely, else the reason."""
+def decode_error(path, mindspore_decodes=True):
+    """None if the pipeline accepts the image and PIL decodes it completely, else the reason.
+
+    ``mindspore_decodes=False``: the image will be decoded by PIL only (see ``image_bytes_problem``).
+    """
+    with open(path, "rb") as handle:
+        data = handle.read()
+    problem = image_bytes_problem(data, mindspore_decodes)
+    if problem:
+        return problem
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(data)) as image:
             image.load()
         return None
     except Exception as exc:  # PIL raises many types (OSError, SyntaxError, ValueError...) for broken files
