@@ -28,6 +28,7 @@ import re
 import mindspore as ms
 import numpy as np
 
+from .errors import InvalidInputError, MissingFileError
 from .utils.files import atomic_output, file_digest
 
 _logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ _HASH_IN_NAME = re.compile(r"-(?P<prefix>[0-9a-f]{8})(?:-[^.]+)?\.(?:ckpt|safete
 _MAX_LISTED_NAMES = 10
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InvalidInputError):
     """A checkpoint file that cannot be used: unreadable, corrupted, hash mismatch, or not matching the network."""
 
 
@@ -134,7 +135,7 @@ def read_checkpoint(path, verify_hash=True):
     path = os.fspath(path)
     if not os.path.isfile(path):
         reason = "is a directory, not a file" if os.path.isdir(path) else "does not exist"
-        raise FileNotFoundError(f"Checkpoint file '{path}' {reason}.")
+        raise MissingFileError(f"Checkpoint file '{path}' {reason}.")
     fmt = checkpoint_format(path)
     if verify_hash:
         verify_hash_in_name(path)

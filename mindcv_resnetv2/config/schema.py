@@ -11,10 +11,11 @@ from typing import Any
 
 from ..optim.optimizer import OPTIMIZER_NAMES, WEIGHT_DECAY_FILTERS
 from ..optim.scheduler import SCHEDULER_NAMES
+from ..errors import InvalidInputError
 from .values import Bool, ErasingValue, Float, Int, IntChoice, List, Str, is_null
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidInputError):
     """A recipe or command-line problem the user must fix; the message names the key, value and source."""
 
 

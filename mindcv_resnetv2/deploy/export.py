@@ -16,6 +16,7 @@ import stat
 import mindspore as ms
 import numpy as np
 
+from ..errors import InvalidInputError
 from ..utils.backend import device_target
 from ..utils.files import atomic_output, check_writable_target
 from .network import load_trained_network, setup_single_device
@@ -29,7 +30,7 @@ TOLERANCE = 1e-4
 DYNAMIC_SAMPLE_BATCH = 2
 
 
-class ExportError(ValueError):
+class ExportError(InvalidInputError):
     """The format cannot be exported here, or the exported file does not reproduce the checkpoint."""
 
 

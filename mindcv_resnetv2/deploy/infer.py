@@ -15,6 +15,7 @@ import numpy as np
 
 from ..data import read_class_names
 from ..engine.builders import build_transforms
+from ..errors import InvalidInputError
 from .images import find_images, load_image
 from .network import load_trained_network, setup_single_device
 
@@ -23,7 +24,7 @@ _logger = logging.getLogger(__name__)
 CLASS_NAMES_FILE = "class_names.txt"
 
 
-class ClassNamesError(ValueError):
+class ClassNamesError(InvalidInputError):
     """A class-names file that does not fit the model (missing, or another number of classes)."""
 
 

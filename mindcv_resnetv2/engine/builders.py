@@ -11,6 +11,7 @@ from mindspore import Parameter, ops
 
 from ..checkpoint import CheckpointError, load_state_dict, read_checkpoint
 from ..data import create_dataset, create_loader, create_transforms, read_class_names
+from ..errors import InvalidInputError, MissingFileError
 from ..models import create_model, get_default_cfg
 from ..models.registry import pretrained_weights_path
 from ..optim import create_loss, create_optimizer, create_scheduler
@@ -26,7 +27,7 @@ def resolve_classes(cfg, split):
     names = read_class_names(cfg.dataset, cfg.data_dir, split, num_classes=cfg.num_classes)
     num_classes = cfg.num_classes or len(names)
     if cfg.num_classes and len(names) != cfg.num_classes and cfg.dataset != "synthetic":
-        raise ValueError(
+        raise InvalidInputError(
             f"num_classes is {cfg.num_classes} but {cfg.data_dir} split '{split}' has {len(names)} classes "
             f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}); set num_classes: {len(names)} or null"
         )
@@ -41,7 +42,7 @@ def resolve_training_classes(cfg):
         if val_names != names:
             only_train = sorted(set(names) - set(val_names))
             only_val = sorted(set(val_names) - set(names))
-            raise ValueError(
+            raise InvalidInputError(
                 f"the classes of split '{cfg.val_split}' differ from those of '{cfg.train_split}' in "
                 f"{cfg.data_dir} (only in {cfg.train_split}: {only_train or 'none'}; only in {cfg.val_split}: "
                 f"{only_val or 'none'}), so its labels would mean other classes. Give both splits the same class "
@@ -50,7 +51,7 @@ def resolve_training_classes(cfg):
     return names, num_classes
 
 
-class MissingWeightsError(ValueError):
+class MissingWeightsError(InvalidInputError):
     """validate/infer/export got no weights: a randomly initialised network would only measure chance."""
 
 
@@ -58,7 +59,7 @@ def weights_path(cfg):
     """The weights to evaluate or deploy: --ckpt_path, else the registry's published file with --pretrained."""
     if cfg.ckpt_path:
         if not os.path.isfile(cfg.ckpt_path):
-            raise FileNotFoundError(f"ckpt_path '{cfg.ckpt_path}' does not exist; give an existing checkpoint file")
+            raise MissingFileError(f"ckpt_path '{cfg.ckpt_path}' does not exist; give an existing checkpoint file")
         return cfg.ckpt_path
     if cfg.pretrained:
         return pretrained_weights_path(cfg.model)
@@ -275,7 +276,7 @@ def build_run(cfg, runtime, num_classes, initial_weights=""):
     batches = first_loader.get_dataset_size()
     accumulate = cfg.gradient_accumulation_steps
     if batches < accumulate:
-        raise ValueError(
+        raise InvalidInputError(
             f"each epoch has only {batches} batch(es) per device but gradient_accumulation_steps is "
             f"{accumulate}; lower it or batch_size, or add data"
         )

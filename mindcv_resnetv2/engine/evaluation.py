@@ -13,6 +13,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
+from ..errors import InvalidInputError
+
 EXACT_COUNT_LIMIT = 2 ** 24  # largest n such that every integer up to n is exact in float32
 
 
@@ -82,9 +84,9 @@ class Evaluator:
             sums += (float(loss.asnumpy()), float(top1.asnumpy()), float(topk.asnumpy()), images.shape[0])
         loss_sum, top1, topk, count = sum_over_ranks(sums, runtime)
         if count == 0:
-            raise ValueError("evaluation saw no samples: the validation split (or this rank's shard) is empty")
+            raise InvalidInputError("evaluation saw no samples: the validation split (or this rank's shard) is empty")
         if runtime.group_size > 1 and count > EXACT_COUNT_LIMIT:
-            raise ValueError(f"{count:.0f} validation samples over {runtime.group_size} ranks: counts above "
+            raise InvalidInputError(f"{count:.0f} validation samples over {runtime.group_size} ranks: counts above "
                              f"{EXACT_COUNT_LIMIT} are not exact in the float32 all-reduce; use num_samples")
         return {
             "top1": 100.0 * top1 / count,

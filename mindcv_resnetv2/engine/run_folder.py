@@ -15,6 +15,7 @@ import re
 
 from ..checkpoint import read_checkpoint, split_checkpoint
 from ..config import load_recipe
+from ..errors import InvalidInputError, UserError
 from ..utils.files import write_text_atomic
 
 _logger = logging.getLogger("mindcv_resnetv2")
@@ -23,11 +24,11 @@ RECIPE_FILE = "recipe.yaml"
 EPOCH_FILE = re.compile(r"^(?P<model>.+)-(?P<epoch>\d+)_(?P<steps>\d+)\.ckpt$")
 
 
-class ResumeError(ValueError):
+class ResumeError(InvalidInputError):
     """A resume request that cannot be honoured: the file is missing or is not a training checkpoint."""
 
 
-class RunDirectoryError(RuntimeError):
+class RunDirectoryError(RuntimeError, UserError):
     """ckpt_save_dir holds another run's checkpoints and neither resume nor overwrite was asked for."""
 
 

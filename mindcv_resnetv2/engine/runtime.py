@@ -15,6 +15,7 @@ import threading
 import mindspore as ms
 import numpy as np
 
+from ..errors import UserError
 from ..utils.backend import check_cpu_convolution_speed, warn_once
 
 _logger = logging.getLogger("mindcv_resnetv2")
@@ -34,7 +35,7 @@ class Runtime:
         return self.rank == 0
 
 
-class LaunchError(RuntimeError):
+class LaunchError(RuntimeError, UserError):
     """The process was started in a way that cannot run the recipe (e.g. distribute without msrun)."""
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..checkpoint import restore_training_checkpoint, save_training_checkpoint
 from ..config import save_config
+from ..errors import UserError
 from ..models.summary import count_parameters
 from ..utils.files import write_text_atomic
 from .builders import build_run, build_train_loader, build_val_loader, resolve_training_classes
@@ -32,7 +33,7 @@ _logger = logging.getLogger("mindcv_resnetv2")
 METRICS_PREFIX = "metrics."
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(RuntimeError, UserError):
     """The loss stayed NaN/Inf for nonfinite_patience consecutive steps."""
 
 

@@ -6,13 +6,15 @@ loss's precision, and both work in graph mode and PyNative.
 import mindspore as ms
 from mindspore import nn, ops
 
+from ..errors import InvalidInputError
+
 LOSS_NAMES = ("ce", "bce")
 REDUCTIONS = ("mean", "sum", "none")
 
 
 def _check_fraction(name, value):
     if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        raise InvalidInputError(f"{name} must be in [0, 1), got {value!r}")
 
 
 class _SmoothedLoss(nn.Cell):
@@ -21,7 +23,7 @@ class _SmoothedLoss(nn.Cell):
     def __init__(self, weight=None, reduction="mean", label_smoothing=0.0):
         super().__init__()
         if reduction not in REDUCTIONS:
-            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+            raise InvalidInputError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
         _check_fraction("label_smoothing", label_smoothing)
         self.weight = None if weight is None else ms.Tensor(weight, ms.float32)
         self.reduction = reduction
@@ -74,4 +76,5 @@ def create_loss(name="CE", weight=None, reduction="mean", label_smoothing=0.0):
         return CrossEntropySmooth(weight, reduction, label_smoothing)
     if key == "bce":
         return BinaryCrossEntropySmooth(weight, reduction, label_smoothing)
-    raise ValueError(f"unknown loss {name!r}; valid names (any case): {', '.join(n.upper() for n in LOSS_NAMES)}")
+    valid = ", ".join(n.upper() for n in LOSS_NAMES)
+    raise InvalidInputError(f"unknown loss {name!r}; valid names (any case): {valid}")

@@ -17,6 +17,8 @@ from mindspore import nn, ops
 from mindspore.ops import composite as C
 from mindspore.ops import functional as F
 
+from ..errors import InvalidInputError
+
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw", "lamb", "lars", "rmsprop")
 WEIGHT_DECAY_FILTERS = ("disable", "auto", "norm_and_bias")
 _NORM_AND_BIAS_NAMES = ("bias", "gamma", "beta")
@@ -36,7 +38,7 @@ def is_mindspore_norm(param):
 
 def _check_filter_name(weight_decay_filter):
     if weight_decay_filter not in WEIGHT_DECAY_FILTERS:
-        raise ValueError(f"unknown weight_decay_filter {weight_decay_filter!r}; "
+        raise InvalidInputError(f"unknown weight_decay_filter {weight_decay_filter!r}; "
                          f"valid: {', '.join(WEIGHT_DECAY_FILTERS)}")
 
 
@@ -50,10 +52,10 @@ def resolve_weight_decay_filter(weight_decay_filter=None, filter_bias_and_bn=Non
     if filter_bias_and_bn is None:
         return weight_decay_filter or "disable"
     if not isinstance(filter_bias_and_bn, bool):
-        raise ValueError(f"filter_bias_and_bn must be true or false, got {filter_bias_and_bn!r}")
+        raise InvalidInputError(f"filter_bias_and_bn must be true or false, got {filter_bias_and_bn!r}")
     implied = "norm_and_bias" if filter_bias_and_bn else "disable"
     if weight_decay_filter is not None and weight_decay_filter != implied:
-        raise ValueError(f"weight_decay_filter={weight_decay_filter!r} contradicts filter_bias_and_bn="
+        raise InvalidInputError(f"weight_decay_filter={weight_decay_filter!r} contradicts filter_bias_and_bn="
                          f"{filter_bias_and_bn}; set only weight_decay_filter")
     return weight_decay_filter or implied
 
@@ -208,12 +210,12 @@ def create_optimizer(params, opt="momentum", lr=0.1, weight_decay=1e-4, momentum
     """
     name = str(opt).lower()
     if name not in OPTIMIZER_NAMES:
-        raise ValueError(f"unknown optimizer {opt!r}; valid names (any case): {', '.join(OPTIMIZER_NAMES)}")
+        raise InvalidInputError(f"unknown optimizer {opt!r}; valid names (any case): {', '.join(OPTIMIZER_NAMES)}")
     params = list(params)
     if not params:
         raise ValueError("create_optimizer: params is empty; pass model.trainable_params()")
     if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        raise InvalidInputError(f"weight_decay must be >= 0, got {weight_decay!r}")
     mask = decay_mask(params, resolve_weight_decay_filter(weight_decay_filter, filter_bias_and_bn))
     weight_decay, momentum, eps = float(weight_decay), float(momentum), float(eps)
     beta1, beta2 = (float(beta) for beta in betas)

@@ -29,6 +29,8 @@ Time runs in epochs: step s is at epoch s / steps_per_epoch, or at floor(s / ste
 import logging
 import math
 
+from ..errors import InvalidInputError
+
 _logger = logging.getLogger(__name__)
 
 SCHEDULER_NAMES = ("constant", "cosine_decay", "warmup_cosine_decay", "step_decay", "multi_step_decay",
@@ -44,7 +46,7 @@ def _cosine(start, end, fraction):
 
 def _check(condition, name, value, accepted):
     if not condition:
-        raise ValueError(f"create_scheduler: {name}={value!r} is invalid; expected {accepted}")
+        raise InvalidInputError(f"create_scheduler: {name}={value!r} is invalid; expected {accepted}")
 
 
 def schedule_overrun(scheduler, warmup_epochs, decay_epochs, num_epochs, num_cycles=1, power=None):
@@ -78,7 +80,7 @@ def create_scheduler(steps_per_epoch, scheduler="cosine_decay", lr=0.1, min_lr=0
     Raises ValueError naming the bad argument, e.g. an unknown scheduler name (the message lists the valid ones).
     """
     if scheduler not in SCHEDULER_NAMES:
-        raise ValueError(f"unknown scheduler {scheduler!r}; valid names: {', '.join(SCHEDULER_NAMES)}")
+        raise InvalidInputError(f"unknown scheduler {scheduler!r}; valid names: {', '.join(SCHEDULER_NAMES)}")
     scheduler = _OLDER_NAMES.get(scheduler, scheduler)
     _check(isinstance(steps_per_epoch, int) and steps_per_epoch >= 1, "steps_per_epoch", steps_per_epoch,
            "an int >= 1")

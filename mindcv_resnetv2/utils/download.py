@@ -6,6 +6,7 @@ import urllib.request
 
 from tqdm import tqdm
 
+from ..errors import UserError
 from .files import atomic_output, file_digest
 
 TIMEOUT_SECONDS = 20
@@ -13,7 +14,7 @@ TIMEOUT_SECONDS = 20
 MIN_DIGEST_PREFIX = 8
 
 
-class DownloadError(RuntimeError):
+class DownloadError(RuntimeError, UserError):
     """A file could not be fetched or failed its digest check; the message names the URL and the remedy."""
 
 
