@@ -29,8 +29,10 @@ from .runtime import ctrl_c_as_keyboard_interrupt, log_to_files, setup_logging, 
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
-# train_state keys of a checkpoint that hold its epoch's metrics.csv row.
+# train_state keys of a checkpoint that hold its epoch's metrics.csv row: the values a run reproduces, not its
+# timings, so that a resumed run writes checkpoints identical to the uninterrupted run's.
 METRICS_PREFIX = "metrics."
+CHECKPOINTED_METRICS = ("train_loss", "lr", "val_loss", "val_top1", "val_top5")
 
 
 class TrainingDiverged(RuntimeError, UserError):
@@ -182,7 +184,7 @@ class Trainer:
         }
         if metrics:
             state["val_top1"] = metrics["top1"]
-        state.update({METRICS_PREFIX + key: value for key, value in row.items() if value is not None})
+        state.update({METRICS_PREFIX + key: row[key] for key in CHECKPOINTED_METRICS if row[key] is not None})
         path = os.path.join(self.directory, f"{cfg.model}-{epoch + 1}_{self.steps_per_epoch}.ckpt")
         save_training_checkpoint(path, self.net, self.step, self.ema, train_state=state)
         write_summary(path, state)
