@@ -17,6 +17,7 @@ IEND chunk, so that ``data.check`` lists the PNGs the pipeline refuses. Only the
 (microseconds per file). WebP and GIF are refused by name; other formats go to MindSpore, whose own error the
 loader reports with the file's name.
 """
+from ..errors import UserError
 
 JPEG_START = b"\xff\xd8"
 _JPEG_END = b"\xff\xd9"
@@ -27,7 +28,7 @@ _START_OF_FRAME = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, 
 _NO_LENGTH = frozenset([0x01, *range(0xD0, 0xD8)])  # TEM and RSTn stand alone
 
 
-class UnreadableImageError(RuntimeError):
+class UnreadableImageError(RuntimeError, UserError):
     """An image file cannot be decoded; ``path`` names it and ``reason`` says why when it is known."""
 
     def __init__(self, path, reason=None):

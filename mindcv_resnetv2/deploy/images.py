@@ -16,9 +16,10 @@ from ..data.check import decode_error, image_files
 from ..data.dataset import ARRAY_DATASETS
 from ..data.image_bytes import UnreadableImageError
 from ..data.sources import IMAGE_EXTENSIONS, adapt_channels
+from ..errors import InvalidInputError
 
 
-class ImageInputError(ValueError):
+class ImageInputError(InvalidInputError):
     """The image file or folder to predict on is missing or holds no image files."""
 
 

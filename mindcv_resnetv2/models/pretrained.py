@@ -6,6 +6,7 @@ file MindCV fetched is found and a file fetched here is found by MindCV. Downloa
 import os
 
 from ..checkpoint import hash_in_name
+from ..errors import InvalidInputError
 from ..utils.download import TIMEOUT_SECONDS, digest_matches, download_file
 from ..utils.files import file_digest
 
@@ -13,7 +14,7 @@ WEIGHTS_DIR_ENV = "MINDCV_RESNETV2_HOME"
 MINDCV_CACHE_DIR = os.path.join("~", ".mindspore", "models")
 
 
-class PretrainedWeightsError(ValueError):
+class PretrainedWeightsError(InvalidInputError):
     """Published weights cannot be used: no digest to verify them by, or a cached file that fails its digest."""
 
 
