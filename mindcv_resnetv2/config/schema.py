@@ -11,6 +11,7 @@ from typing import Any
 
 from ..optim.optimizer import OPTIMIZER_NAMES, WEIGHT_DECAY_FILTERS
 from ..optim.scheduler import SCHEDULER_NAMES
+from ..data.transforms import IMAGENET_MEAN_255, IMAGENET_STD_255
 from ..errors import InvalidInputError
 from .values import Bool, ErasingValue, Float, Int, IntChoice, List, Str, is_null
 
@@ -42,8 +43,6 @@ USED, ALIAS, NO_EFFECT = "used", "alias", "no_effect"
 
 DATASETS = ("imagenet", "cifar10", "cifar100", "mnist", "fashion_mnist", "synthetic")
 AMP_LEVELS = ("O0", "O1", "O2", "O3")
-IMAGENET_MEAN = [0.485 * 255, 0.456 * 255, 0.406 * 255]
-IMAGENET_STD = [0.229 * 255, 0.224 * 255, 0.225 * 255]
 
 
 @dataclass(frozen=True)
@@ -136,8 +135,8 @@ KEYS = (
          "Fill of the erased rectangle: a number, one number per channel, or 'random'."),
     Key("re_max_attempts", Int(low=1), 10, "augmentation",
          "Attempts to place the erased rectangle before giving up on the image."),
-    Key("mean", List(Float()), IMAGENET_MEAN, "augmentation", "Per-channel mean on the 0-255 scale."),
-    Key("std", List(Float(low=0.0, low_open=True)), IMAGENET_STD, "augmentation",
+    Key("mean", List(Float()), list(IMAGENET_MEAN_255), "augmentation", "Per-channel mean on the 0-255 scale."),
+    Key("std", List(Float(low=0.0, low_open=True)), list(IMAGENET_STD_255), "augmentation",
          "Per-channel standard deviation on the 0-255 scale."),
     Key("crop_pct", Float(low=0.0, high=1.0, low_open=True), 0.875, "augmentation",
          "Eval: resize the short side to floor(image_resize / crop_pct), then center-crop image_resize."),
