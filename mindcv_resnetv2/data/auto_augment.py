@@ -52,7 +52,7 @@ def parse_auto_augment(spec):
         match = _FIELD.match(token)
         if not match or match.group(1) not in FIELDS[kind]:
             raise InvalidInputError(f"auto_augment {spec!r}: field {token!r} not understood; {kind} accepts "
-                             f"{sorted(FIELDS[kind]) or 'no fields'} followed by a number (e.g. m9)")
+                                    f"{sorted(FIELDS[kind]) or 'no fields'} followed by a number (e.g. m9)")
         key, text = match.groups()
         fields[key] = FIELDS[kind][key][0](text)
     values = {key: fields.get(key, default) for key, (_, default) in FIELDS[kind].items()}
@@ -102,7 +102,7 @@ class RandAugment(KeyedRandomOp):
     def __init__(self, m, n, mstd, mmax, p, interpolation):
         if not 0.0 <= mmax <= MAX_LEVEL or not 0.0 <= m <= mmax or n < 0 or mstd < 0 or not 0.0 <= p <= 1.0:
             raise InvalidInputError(f"randaug fields out of range: need 0 <= m={m} <= mmax={mmax} <= {MAX_LEVEL}, "
-                             f"n={n} >= 0, mstd={mstd} >= 0, 0 <= p={p} <= 1")
+                                    f"n={n} >= 0, mstd={mstd} >= 0, 0 <= p={p} <= 1")
         self.m, self.n, self.mstd, self.mmax, self.p = m, n, mstd, mmax, p
         self.table = _op_table(interpolation)
 
@@ -123,8 +123,8 @@ class AugMix(KeyedRandomOp):
 
     def __init__(self, m, w, d, a, interpolation):
         if not 1 <= m <= MAX_LEVEL or w < 1 or (d != -1 and d < 1) or a <= 0:
-            raise InvalidInputError(f"augmix fields out of range: need 1 <= m={m} <= 10, w={w} >= 1, d={d} = -1 or >= 1, "
-                             f"a={a} > 0")
+            raise InvalidInputError(f"augmix fields out of range: need 1 <= m={m} <= 10, w={w} >= 1, "
+                                    f"d={d} = -1 or >= 1, a={a} > 0")
         self.m, self.w, self.d, self.a = m, w, d, a
         self.table = _op_table(interpolation)
 

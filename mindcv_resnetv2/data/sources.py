@@ -45,7 +45,7 @@ def is_training_split(name, split):
     if split in ("val", "test"):
         return False
     raise InvalidInputError(f"{name} has a training set and a test set: split must be 'train', or 'val'/'test' "
-                     f"(both read the test set), got {split!r}")
+                            f"(both read the test set), got {split!r}")
 
 
 def scan_image_folder(root, split):

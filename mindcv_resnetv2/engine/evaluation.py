@@ -87,7 +87,7 @@ class Evaluator:
             raise InvalidInputError("evaluation saw no samples: the validation split (or this rank's shard) is empty")
         if runtime.group_size > 1 and count > EXACT_COUNT_LIMIT:
             raise InvalidInputError(f"{count:.0f} validation samples over {runtime.group_size} ranks: counts above "
-                             f"{EXACT_COUNT_LIMIT} are not exact in the float32 all-reduce; use num_samples")
+                                    f"{EXACT_COUNT_LIMIT} are not exact in the float32 all-reduce; use num_samples")
         return {
             "top1": 100.0 * top1 / count,
             "top5": 100.0 * topk / count,

@@ -79,9 +79,9 @@ class Trainer:
         self.steps_per_epoch, self.updates_per_epoch = parts.steps_per_epoch, parts.updates_per_epoch
         self.accumulate, self.sink = parts.accumulate, parts.sink
         self.net, self.eval_net, self.evaluator = parts.net, parts.eval_net, parts.evaluator
-        training = parts.training
-        self.lr, self.optimizer, self.scaling, self.ema = training.lr, training.optimizer, training.scaling, training.ema
-        self.step, self.accumulate_step = training.step, training.accumulate_step
+        built = parts.training
+        self.lr, self.optimizer, self.scaling, self.ema = built.lr, built.optimizer, built.scaling, built.ema
+        self.step, self.accumulate_step = built.step, built.accumulate_step
         self._restore()
         self.first_loader = parts.first_loader if self.start_epoch == 0 else None
 

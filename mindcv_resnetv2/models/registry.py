@@ -36,7 +36,8 @@ def is_model(model_name):
 def _unknown_model_error(model_name):
     close = difflib.get_close_matches(model_name, list(_entrypoints), n=5, cutoff=0.4)
     hint = f" Closest registered names: {', '.join(close)}." if close else ""
-    return InvalidInputError(f"Unknown model '{model_name}'.{hint} See list_models() for all {len(_entrypoints)} names.")
+    return InvalidInputError(
+        f"Unknown model '{model_name}'.{hint} See list_models() for all {len(_entrypoints)} names.")
 
 
 def model_entrypoint(model_name):

@@ -39,7 +39,7 @@ def is_mindspore_norm(param):
 def _check_filter_name(weight_decay_filter):
     if weight_decay_filter not in WEIGHT_DECAY_FILTERS:
         raise InvalidInputError(f"unknown weight_decay_filter {weight_decay_filter!r}; "
-                         f"valid: {', '.join(WEIGHT_DECAY_FILTERS)}")
+                                f"valid: {', '.join(WEIGHT_DECAY_FILTERS)}")
 
 
 def resolve_weight_decay_filter(weight_decay_filter=None, filter_bias_and_bn=None):
@@ -56,7 +56,7 @@ def resolve_weight_decay_filter(weight_decay_filter=None, filter_bias_and_bn=Non
     implied = "norm_and_bias" if filter_bias_and_bn else "disable"
     if weight_decay_filter is not None and weight_decay_filter != implied:
         raise InvalidInputError(f"weight_decay_filter={weight_decay_filter!r} contradicts filter_bias_and_bn="
-                         f"{filter_bias_and_bn}; set only weight_decay_filter")
+                                f"{filter_bias_and_bn}; set only weight_decay_filter")
     return weight_decay_filter or implied
 
 
