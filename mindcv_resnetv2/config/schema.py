@@ -9,7 +9,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from ..optim.optimizer import OPTIMIZER_NAMES, WEIGHT_DECAY_FILTERS
+from ..optim.optimizer import FILTER_BIAS_AND_BN_MEANING, OPTIMIZER_NAMES, WEIGHT_DECAY_FILTERS
 from ..optim.scheduler import SCHEDULER_NAMES
 from ..data.transforms import IMAGENET_MEAN_255, IMAGENET_STD_255
 from ..errors import InvalidInputError
@@ -175,7 +175,8 @@ KEYS = (
          "(MindCV's auto leaves the choice to MindSpore, which exempts parameters named *gamma*/*beta* and decays "
          "biases); norm_and_bias = normalisation scales and shifts and biases."),
     Key("filter_bias_and_bn", Bool(), None, "optimizer",
-         "Older MindCV spelling: true = weight_decay_filter norm_and_bias, false = disable.",
+         f"Older MindCV spelling: true = weight_decay_filter {FILTER_BIAS_AND_BN_MEANING[True]}, "
+         f"false = {FILTER_BIAS_AND_BN_MEANING[False]}.",
          nullable=True, role=ALIAS),
     Key("eps", Float(low=0.0, low_open=True), 1e-10, "optimizer", "Denominator term of adam/adamw/lamb/rmsprop."),
     # scheduler

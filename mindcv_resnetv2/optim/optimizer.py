@@ -21,6 +21,8 @@ from ..errors import InvalidInputError
 
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw", "lamb", "lars", "rmsprop")
 WEIGHT_DECAY_FILTERS = ("disable", "auto", "norm_and_bias")
+# MindCV's older boolean `filter_bias_and_bn` -> the weight_decay_filter it means (also read by config.resolve).
+FILTER_BIAS_AND_BN_MEANING = {True: "norm_and_bias", False: "disable"}
 _NORM_AND_BIAS_NAMES = ("bias", "gamma", "beta")
 # The names MindSpore's nn.Optimizer exempts from weight decay when given a plain parameter list (MindSpore 2.x).
 _MINDSPORE_NORM_NAMES = ("beta", "gamma")
@@ -45,7 +47,7 @@ def _check_filter_name(weight_decay_filter):
 def resolve_weight_decay_filter(weight_decay_filter=None, filter_bias_and_bn=None):
     """One filter name from the recipe's `weight_decay_filter` or MindCV's older `filter_bias_and_bn` flag.
 
-    filter_bias_and_bn=True means "norm_and_bias", False means "disable"; giving both in contradiction is an error.
+    filter_bias_and_bn: see FILTER_BIAS_AND_BN_MEANING; giving both in contradiction is an error.
     """
     if weight_decay_filter is not None:
         _check_filter_name(weight_decay_filter)
@@ -53,7 +55,7 @@ def resolve_weight_decay_filter(weight_decay_filter=None, filter_bias_and_bn=Non
         return weight_decay_filter or "disable"
     if not isinstance(filter_bias_and_bn, bool):
         raise InvalidInputError(f"filter_bias_and_bn must be true or false, got {filter_bias_and_bn!r}")
-    implied = "norm_and_bias" if filter_bias_and_bn else "disable"
+    implied = FILTER_BIAS_AND_BN_MEANING[filter_bias_and_bn]
     if weight_decay_filter is not None and weight_decay_filter != implied:
         raise InvalidInputError(f"weight_decay_filter={weight_decay_filter!r} contradicts filter_bias_and_bn="
                                 f"{filter_bias_and_bn}; set only weight_decay_filter")
