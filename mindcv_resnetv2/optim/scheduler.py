@@ -49,6 +49,15 @@ def _check(condition, name, value, accepted):
         raise InvalidInputError(f"create_scheduler: {name}={value!r} is invalid; expected {accepted}")
 
 
+def min_lr_problem(lr, min_lr):
+    """Why `min_lr` cannot go with `lr` (the schedule falls from lr to min_lr), or None when it can."""
+    if min_lr < 0:
+        return f"min_lr {min_lr} is negative; give a number in [0, lr={lr}]"
+    if min_lr > lr:
+        return f"min_lr {min_lr} is above lr {lr}; lower min_lr"
+    return None
+
+
 def schedule_overrun(scheduler, warmup_epochs, decay_epochs, num_epochs, num_cycles=1, power=None):
     """A warning text when warm-up plus the decay span of `scheduler` is longer than the run (the schedule is
     cut off before it reaches min_lr), else None. Only cosine_decay and polynomial_decay with `power` set end
@@ -86,7 +95,9 @@ def create_scheduler(steps_per_epoch, scheduler="cosine_decay", lr=0.1, min_lr=0
            "an int >= 1")
     _check(isinstance(num_epochs, int) and num_epochs >= 1, "num_epochs", num_epochs, "an int >= 1")
     _check(lr >= 0, "lr", lr, "a number >= 0")
-    _check(0 <= min_lr <= lr, "min_lr", min_lr, f"a number in [0, lr={lr}]")
+    problem = min_lr_problem(lr, min_lr)
+    if problem:
+        raise InvalidInputError(f"create_scheduler: {problem}")
     _check(isinstance(warmup_epochs, int) and warmup_epochs >= 0, "warmup_epochs", warmup_epochs, "an int >= 0")
     _check(0 <= warmup_factor <= 1, "warmup_factor", warmup_factor, "a number in [0, 1]")
     _check(warmup_mode in WARMUP_MODES, "warmup_mode", warmup_mode, f"one of {', '.join(WARMUP_MODES)}")
