@@ -11,7 +11,7 @@ from mindspore import Parameter, ops
 
 from ..checkpoint import CheckpointError, load_state_dict, read_checkpoint
 from ..data import create_dataset, create_loader, create_transforms, read_class_names
-from ..errors import InvalidInputError, MissingFileError
+from ..errors import InvalidInputError
 from ..models import create_model, get_default_cfg
 from ..models.registry import pretrained_weights_path
 from ..optim import create_loss, create_optimizer, create_scheduler
@@ -56,10 +56,11 @@ class MissingWeightsError(InvalidInputError):
 
 
 def weights_path(cfg):
-    """The weights to evaluate or deploy: --ckpt_path, else the registry's published file with --pretrained."""
+    """The weights to evaluate or deploy: --ckpt_path, else the registry's published file with --pretrained.
+
+    A missing ckpt_path is refused when the recipe is checked (config.checks) and again, for library callers, by
+    checkpoint.read_checkpoint, which reads it."""
     if cfg.ckpt_path:
-        if not os.path.isfile(cfg.ckpt_path):
-            raise MissingFileError(f"ckpt_path '{cfg.ckpt_path}' does not exist; give an existing checkpoint file")
         return cfg.ckpt_path
     if cfg.pretrained:
         return pretrained_weights_path(cfg.model)
