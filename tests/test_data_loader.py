@@ -132,6 +132,14 @@ def test_check_lists_unreadable_files(tmp_path, capsys):
     assert sorted(listed) == sorted([bad, truncated, str(tmp_path / "train" / "cat" / "fake.png")])
 
 
+def test_check_of_a_missing_root_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        check_main([str(tmp_path / "nowhere")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nowhere" in err and "is not a directory" in err
+
+
 def test_bench_command_prints_every_figure():
     result = subprocess.run([sys.executable, "-m", "mindcv_resnetv2.data.bench", "--images", "8", "--width", "64",
                              "--height", "48", "--size", "32", "--batch-size", "4"],

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from PIL import Image
 
+from ..errors import MissingFileError, UserError
 from .image_bytes import image_bytes_problem
 from .sources import IMAGE_EXTENSIONS
 
@@ -45,7 +46,7 @@ def decode_error(path, mindspore_decodes=True):
 def unreadable_files(root, workers=None):
     """([(path, reason)] for the files under ``root`` that do not decode, number of image files checked)."""
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"{root!r} is not a directory; give the dataset root (e.g. the folder with train/)")
+        raise MissingFileError(f"{root!r} is not a directory; give the dataset root (e.g. the folder with train/)")
     files = image_files(root)
     with ThreadPoolExecutor(workers or os.cpu_count()) as pool:
         reasons = list(pool.map(decode_error, files))
@@ -53,11 +54,14 @@ def unreadable_files(root, workers=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m mindcv_resnetv2.data.check", description=__doc__.splitlines()[0])
     parser.add_argument("root", help="dataset root (searched recursively for image files)")
     parser.add_argument("--workers", type=int, default=None, help="decoding threads (default: all cores)")
     args = parser.parse_args(argv)
-    bad, total = unreadable_files(args.root, args.workers)
+    try:
+        bad, total = unreadable_files(args.root, args.workers)
+    except UserError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     for path, reason in bad:
         print(f"{path}\t{reason}")
     print(f"{len(bad)} unreadable of {total} image files under {args.root}", file=sys.stderr)
