@@ -133,6 +133,18 @@ def test_resume_auto_refuses_a_run_folder_with_another_class_count(run_dir, tmp_
     assert _listing(folder) == before
 
 
+def test_resume_with_another_batch_size_is_refused(run_dir, data_dir, tmp_path):
+    """The schedule is indexed by the optimizer's step: 3 updates per epoch resumed at 6 would follow another one."""
+    folder = _copy(run_dir, tmp_path)
+    before = _listing(folder)
+    result = run_entry("train.py", tiny_recipe_args(data_dir, folder, epochs=2, batch_size=4) + ["--resume", "auto"])
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "3 optimizer updates in 1 epoch(s)" in result.stderr and "makes 6 per epoch" in result.stderr
+    after = _listing(folder)
+    after.pop("train_rank0.log"), before.pop("train_rank0.log")  # the log may say what was built before refusing
+    assert after == before
+
+
 # 4. Atomic files; a full disk is one clear line ---------------------------------------------------------------
 
 @pytest.fixture

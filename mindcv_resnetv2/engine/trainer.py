@@ -23,8 +23,8 @@ from .builders import build_run, build_train_loader, build_val_loader, resolve_t
 from .evaluation import average_statistics_over_ranks, copy_weights
 from .metrics import MetricsFile, plot_metrics
 from .progress import Progress
-from .run_folder import (RECIPE_FILE, CheckpointKeeper, check_fresh_directory, check_resume_matches, find_latest,
-                         resolve_resume, write_summary)
+from .run_folder import (RECIPE_FILE, CheckpointKeeper, ResumeError, check_fresh_directory, check_resume_matches,
+                         find_latest, resolve_resume, write_summary)
 from .runtime import ctrl_c_as_keyboard_interrupt, log_to_files, setup_logging, setup_runtime
 
 _logger = logging.getLogger("mindcv_resnetv2")
@@ -95,9 +95,26 @@ class Trainer:
             self.start_epoch = int(state["epoch"])
             self.best_top1 = float(state.get("best_top1", float("-inf")))
             self.global_step = int(state.get("step", 0))
+            self._check_same_schedule(state)
             self.resumed_row = {key[len(METRICS_PREFIX):]: value for key, value in state.items()
                                 if key.startswith(METRICS_PREFIX)}
             _logger.info("Resuming from %s at epoch %d of %d", self.resume_path, self.start_epoch, cfg.epoch_size)
+
+    def _check_same_schedule(self, state):
+        """The learning rate is rebuilt from the recipe and indexed by the optimizer's step: a resume with another
+        number of updates per epoch (batch size, devices, accumulation, num_samples) would silently follow
+        another schedule, so it is refused."""
+        epoch, steps = int(state["epoch"]), state.get("step")
+        if steps is None or epoch == 0 or int(steps) == epoch * self.updates_per_epoch:
+            return
+        raise ResumeError(
+            f"resume: '{self.resume_path}' was saved after {int(steps)} optimizer updates in {epoch} epoch(s) "
+            f"({int(steps) // epoch} per epoch), but this run makes {self.updates_per_epoch} per epoch (batch_size "
+            f"{self.cfg.batch_size} x {self.runtime.group_size} device(s), gradient_accumulation_steps "
+            f"{self.accumulate}, num_samples {self.cfg.num_samples}), so its learning-rate schedule would not line "
+            f"up. Resume with the settings of the run that wrote it (its {RECIPE_FILE}), or start from its weights "
+            f"with --ckpt_path in a new --ckpt_save_dir."
+        )
 
     def summary(self):
         cfg, rt = self.cfg, self.runtime
