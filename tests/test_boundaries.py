@@ -223,6 +223,12 @@ def test_export_never_changes_the_mode_of_an_existing_folder(run_dir, tmp_path, 
     assert [n for n in os.listdir(existing) if n.startswith(".")] == []
 
 
+def test_export_with_an_upper_case_extension_writes_the_lower_case_name(run_dir, tmp_path):
+    result = _export(run_dir, "--output", str(tmp_path / "m.MINDIR"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert os.listdir(tmp_path) == ["m.mindir"]
+
+
 def test_export_into_a_path_under_a_file_is_one_line(run_dir, tmp_path):
     blocker = tmp_path / "afile"
     blocker.write_text("x")
@@ -269,13 +275,30 @@ def test_validation_classes_must_be_the_training_classes(data_dir, tmp_path):
 
 @pytest.mark.parametrize("case", ["unknown_model", "missing_data"])
 def test_an_early_failure_leaves_no_run_folder(case, data_dir, tmp_path):
-    folder = tmp_path / "run"
+    folder = tmp_path / "new" / "nested" / "run"
     overrides = {"unknown_model": dict(model="preact_resnet21_cifar"),
                  "missing_data": dict(data_dir=str(tmp_path / "nowhere"))}[case]
     argv = tiny_recipe_args(overrides.pop("data_dir", data_dir), str(folder), **overrides)
     result = run_entry("train.py", argv)
     assert result.returncode in (1, 2), result.stdout + result.stderr
-    assert not folder.exists()
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_run_folder_under_a_file_is_one_line(data_dir, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    result = run_entry("train.py", tiny_recipe_args(data_dir, str(tmp_path / "afile" / "run")))
+    assert result.returncode == 1
+    assert len(_error_lines(result)) == 1 and "afile" in result.stderr and "not a folder" in result.stderr
+
+
+def test_metrics_json_target_is_checked_before_the_evaluation(run_dir, data_dir, tmp_path):
+    target = tmp_path / "out.json"
+    target.mkdir()
+    argv = tiny_recipe_args(data_dir, str(tmp_path / "x")) + [
+        "--ckpt_path", os.path.join(run_dir, f"{MODEL}_best.ckpt"), "--metrics_json", str(target)]
+    result = run_entry("validate.py", argv)
+    assert result.returncode == 1 and "is a directory" in result.stderr
+    assert "top-1" not in result.stdout
 
 
 def test_a_broken_matplotlib_is_one_warning_after_a_successful_run(data_dir, tmp_path):

@@ -126,6 +126,21 @@ def test_jpegs_that_decode_are_accepted():
     assert image_bytes_problem(data + b"trailer from a camera") is None
     assert image_bytes_problem(data[:2] + b"\xff\xff" + data[2:]) is None
     assert image_bytes_problem(np.frombuffer(data, np.uint8)) is None  # as the pipeline hands it over
+    # Stray bytes between two segments: libjpeg skips them to the next marker (with a warning) and decodes.
+    second = 4 + int.from_bytes(data[4:6], "big")
+    stray = data[:second] + b"\x00junk" + data[second:]
+    with Image.open(io.BytesIO(stray)) as image:
+        image.load()
+    assert image_bytes_problem(stray) is None
+
+
+def test_lossless_jpeg_frames_need_no_quantization_table():
+    """SOF3 (lossless) frames use table id 0 without any DQT segment; only their header is checked here."""
+    sof3 = b"\xff\xc3\x00\x0b\x08\x00\x10\x00\x10\x01\x01\x11\x00"  # 8 bits, 16x16, one component
+    sos = b"\xff\xda\x00\x08\x01\x01\x00\x01\x00\x00"
+    assert image_bytes_problem(b"\xff\xd8" + sof3 + sos + b"\x12\x34" + b"\xff\xd9") is None
+    assert "quantization table" in image_bytes_problem(b"\xff\xd8" + sof3.replace(b"\xc3", b"\xc0", 1) + sos
+                                                       + b"\x12\x34\xff\xd9")
 
 
 @pytest.mark.parametrize("fmt", ["WEBP", "GIF"])

@@ -132,6 +132,15 @@ def test_check_lists_unreadable_files(tmp_path, capsys):
     assert sorted(listed) == sorted([bad, truncated, str(tmp_path / "train" / "cat" / "fake.png")])
 
 
+def test_check_lists_a_file_it_cannot_open(tmp_path, capsys):
+    root = make_image_folder(tmp_path, per_class=1)
+    dangling = tmp_path / "train" / "cat" / "gone.jpg"
+    os.symlink(tmp_path / "nowhere.jpg", dangling)
+    assert check_main([root]) == 1
+    out = capsys.readouterr().out
+    assert f"{dangling}\tFileNotFoundError" in out
+
+
 def test_check_of_a_missing_root_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:
         check_main([str(tmp_path / "nowhere")])

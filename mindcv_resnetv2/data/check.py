@@ -30,8 +30,11 @@ def decode_error(path, mindspore_decodes=True):
 
     ``mindspore_decodes=False``: the image will be decoded by PIL only (see ``image_bytes_problem``).
     """
-    with open(path, "rb") as handle:
-        data = handle.read()
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:  # a dangling link, no permission, an I/O error: unreadable too
+        return f"{type(exc).__name__}: {exc.strerror or exc}"
     problem = image_bytes_problem(data, mindspore_decodes)
     if problem:
         return problem

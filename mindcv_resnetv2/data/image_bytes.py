@@ -25,6 +25,7 @@ PNG_START = b"\x89PNG\r\n\x1a\n"
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk: zero length, type, CRC
 _START_OF_SCAN, _QUANTIZATION_TABLE = 0xDA, 0xDB
 _START_OF_FRAME = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, JPG, DAC
+_LOSSLESS_FRAME = frozenset([0xC3, 0xC7, 0xCB, 0xCF])
 _NO_LENGTH = frozenset([0x01, *range(0xD0, 0xD8)])  # TEM and RSTn stand alone
 
 
@@ -69,8 +70,12 @@ def _jpeg_problem(view):
             pos += 1  # fill bytes before a marker
         if pos + 2 > size:
             return f"JPEG cut at byte {size}, inside its header (before the first scan)"
-        if view[pos] != 0xFF:
-            return f"damaged JPEG header: no marker at byte {pos}"
+        if view[pos] != 0xFF:  # stray bytes between segments: libjpeg (MindSpore, PIL) skips them to the next marker
+            skipped = view[pos:].tobytes().find(b"\xff")
+            if skipped < 0:
+                return f"JPEG cut at byte {size}, inside its header (before the first scan)"
+            pos += skipped
+            continue
         marker = view[pos + 1]
         if marker in _NO_LENGTH:
             pos += 2
@@ -91,7 +96,8 @@ def _jpeg_problem(view):
             components = segment[5] if len(segment) >= 6 else 0
             if components == 0 or len(segment) < 6 + 3 * components:
                 return f"damaged JPEG frame header at byte {pos}"
-            frame_tables = {segment[8 + 3 * c] for c in range(components)}
+            # Lossless frames (SOF3/7/11/15) use no quantization tables.
+            frame_tables = set() if marker in _LOSSLESS_FRAME else {segment[8 + 3 * c] for c in range(components)}
         elif marker == _START_OF_SCAN:
             break
         pos = end

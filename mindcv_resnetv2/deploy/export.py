@@ -63,11 +63,16 @@ def normalize_format(file_format):
 
 
 def output_path(file_format, output, checkpoint_path):
-    """Where the file goes: `output` with the format's extension, else beside the checkpoint with its name."""
+    """Where the file goes: `output` with the format's extension, else beside the checkpoint with its name.
+
+    The extension is written in lower case (`m.MINDIR` -> `m.mindir`): MindSpore's exporters append their own to
+    any other spelling."""
     extension = EXPORT_FORMATS[file_format]
     if not output:
         output = os.path.splitext(os.path.abspath(checkpoint_path))[0]
-    return output if output.lower().endswith(extension) else output + extension
+    if output.lower().endswith(extension):
+        output = output[:-len(extension)]
+    return output + extension
 
 
 def export_model(cfg, file_format="MINDIR", output="", batch_size=None):

@@ -70,14 +70,18 @@ def weights_path(cfg):
     )
 
 
-def build_network(cfg, num_classes, checkpoint_path=""):
-    """The recipe's model with its initial weights (pretrained / checkpoint_path, loaded strictly)."""
+def build_network(cfg, num_classes, checkpoint_path="", load_weights=True):
+    """The recipe's model with its initial weights (pretrained / checkpoint_path, loaded strictly).
+
+    load_weights=False: randomly initialised, for a network whose weights are about to be overwritten (a resumed
+    run, the EMA copy), so published weights are neither read nor downloaded for nothing.
+    """
     return create_model(
         cfg.model,
-        pretrained=cfg.pretrained and not checkpoint_path,
+        pretrained=load_weights and cfg.pretrained and not checkpoint_path,
         num_classes=num_classes,
         in_channels=cfg.in_channels,
-        checkpoint_path=checkpoint_path,
+        checkpoint_path=checkpoint_path if load_weights else "",
         drop_rate=cfg.drop_rate or 0.0,
         drop_path_rate=cfg.drop_path_rate or 0.0,
     )
@@ -270,7 +274,8 @@ RunParts = collections.namedtuple(
 def build_run(cfg, runtime, num_classes, initial_weights=""):
     """Everything a training run is made of, built from the recipe before its first step.
 
-    initial_weights: the checkpoint the network starts from ('' = pretrained or random). The epoch-0 loader,
+    initial_weights: the checkpoint the network starts from ('' = pretrained or random; None = none at all, as a
+    resumed run restores its own). The epoch-0 loader,
     which was read to count the batches, is returned as first_loader so that epoch 0 need not build it again.
     """
     first_loader = build_train_loader(cfg, runtime, num_classes, epoch=0)
@@ -283,10 +288,11 @@ def build_run(cfg, runtime, num_classes, initial_weights=""):
         )
     steps_per_epoch = batches - batches % accumulate
     updates_per_epoch = steps_per_epoch // accumulate
-    net = build_network(cfg, num_classes, checkpoint_path=initial_weights)
+    net = build_network(cfg, num_classes, checkpoint_path=initial_weights or "",
+                        load_weights=initial_weights is not None)
     training = build_training(cfg, net, updates_per_epoch, runtime)
     # The EMA is evaluated in a network of its own, so the trained weights stay untouched.
-    eval_net = build_network(cfg, num_classes) if training.ema is not None else net
+    eval_net = build_network(cfg, num_classes, load_weights=False) if training.ema is not None else net
     evaluator = Evaluator(eval_net, num_classes) if cfg.val_while_train else None
     return RunParts(net, training, eval_net, evaluator, first_loader, steps_per_epoch, updates_per_epoch, accumulate,
                     use_sink(cfg, runtime.device))

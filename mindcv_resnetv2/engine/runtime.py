@@ -89,10 +89,11 @@ def _use_device(device):
     if not hasattr(ms, "set_device"):  # before 2.5; set_context(device_target=...) is deprecated after
         ms.set_context(device_target=device)
         return
+    before = ms.get_context("device_target")  # set_device records the new target even when it then refuses
     try:
         ms.set_device(device)
     except RuntimeError:
-        if ms.get_context("device_target") != device:
+        if before != device:
             raise
 
 

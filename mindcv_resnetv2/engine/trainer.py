@@ -18,7 +18,7 @@ from ..checkpoint import restore_training_checkpoint, save_training_checkpoint
 from ..config import save_config
 from ..errors import UserError
 from ..models.summary import count_parameters
-from ..utils.files import write_text_atomic
+from ..utils.files import WriteError, check_writable_target, write_text_atomic
 from .builders import build_run, build_train_loader, build_val_loader, resolve_training_classes
 from .evaluation import average_statistics_over_ranks, copy_weights
 from .metrics import MetricsFile, plot_metrics
@@ -52,14 +52,18 @@ class Trainer:
         self.directory = cfg.ckpt_save_dir
         self.main = self.runtime.is_main
         log_file = os.path.join(self.directory, f"train_rank{self.runtime.rank}.log")
-        new_folder = not os.path.exists(self.directory)
-        setup_logging(log_file, console=self.main)
+        created = _first_missing_folder(self.directory)
+        try:
+            check_writable_target(log_file)
+            setup_logging(log_file, console=self.main)
+        except OSError as exc:
+            raise WriteError(exc.errno, f"cannot use ckpt_save_dir '{self.directory}': {exc}") from exc
         try:
             self._check_inputs()
             self._build()
         except BaseException:
-            if new_folder:  # a run that failed before its work leaves no empty run folder behind
-                _discard_log(log_file, self.main)
+            if created:  # a run that failed before its work leaves no empty run folder behind
+                _discard_log(log_file, created, self.main)
             raise
 
     def _check_inputs(self):
@@ -75,7 +79,7 @@ class Trainer:
 
     def _build(self):
         parts = build_run(self.cfg, self.runtime, self.num_classes,
-                          initial_weights="" if self.resume_path else self.cfg.ckpt_path)
+                          initial_weights=None if self.resume_path else self.cfg.ckpt_path)
         self.steps_per_epoch, self.updates_per_epoch = parts.steps_per_epoch, parts.updates_per_epoch
         self.accumulate, self.sink = parts.accumulate, parts.sink
         self.net, self.eval_net, self.evaluator = parts.net, parts.eval_net, parts.evaluator
@@ -277,15 +281,35 @@ class Trainer:
         return last
 
 
-def _discard_log(log_file, main):
-    """Close and delete this rank's log, then the run folder if nothing else is in it."""
+def _first_missing_folder(directory):
+    """The outermost folder of `directory` that does not exist yet (None if it exists): what a run would create."""
+    directory, missing = os.path.abspath(directory), None
+    while not os.path.exists(directory):
+        directory, missing = os.path.dirname(directory), directory
+    return missing
+
+
+def _discard_log(log_file, created, main):
+    """Close and delete this rank's log, then the folders the run created, up to `created`, if they are empty."""
     setup_logging(console=main)
     with contextlib.suppress(OSError):
         os.remove(log_file)
-    with contextlib.suppress(OSError):
-        os.rmdir(os.path.dirname(log_file))
+    folder = os.path.dirname(os.path.abspath(log_file))
+    while True:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+        if folder == created:
+            return
+        folder = os.path.dirname(folder)
 
 
 def train(cfg):
     """Train as the recipe says; returns the last epoch's metrics."""
-    return Trainer(cfg).run()
+    try:
+        with ctrl_c_as_keyboard_interrupt():
+            trainer = Trainer(cfg)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted("interrupted while the run was being set up; nothing was trained") from None
+    return trainer.run()

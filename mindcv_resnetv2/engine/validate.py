@@ -3,7 +3,7 @@ import json
 import logging
 
 from ..models import get_default_cfg
-from ..utils.files import write_text_atomic
+from ..utils.files import check_writable_target, write_text_atomic
 from .builders import build_evaluation_network, build_val_loader, resolve_classes, weights_path
 from .evaluation import Evaluator
 from .runtime import launched_by_msrun, setup_logging, setup_runtime
@@ -17,6 +17,8 @@ def validate(cfg, json_path=None):
     A recipe with distribute: True (MindCV's) evaluates on one device when msrun did not launch the process, and
     data-parallel when it did; the numbers are the same either way.
     """
+    if json_path:
+        check_writable_target(json_path)  # before an evaluation that may take an hour, not after it
     standalone = cfg.distribute and not launched_by_msrun()
     if standalone:
         cfg.distribute = False

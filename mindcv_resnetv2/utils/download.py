@@ -51,10 +51,16 @@ def download_file(url, destination, digest, algorithm="sha256", timeout=TIMEOUT_
 
 
 def _stream(url, out, timeout, label):
-    """Copy the response body of `url` into the open file `out`, with a tqdm progress bar."""
+    """Copy the response body of `url` into the open file `out`, with a tqdm progress bar; a body shorter than the
+    announced Content-Length (the connection dropped) is an error saying so, not a checksum mismatch."""
+    received = 0
     with urllib.request.urlopen(url, timeout=timeout) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
         with tqdm(total=total, unit="B", unit_scale=True, desc=label) as bar:
             for block in iter(lambda: response.read(1 << 16), b""):
                 out.write(block)
+                received += len(block)
                 bar.update(len(block))
+    if total and received < total:
+        raise DownloadError(f"the connection to {url} closed after {received} of {total} bytes; nothing was kept. "
+                            "Try again.")
