@@ -28,6 +28,7 @@ import re
 import mindspore as ms
 import numpy as np
 
+from .errors import InvalidInputError, MissingFileError
 from .utils.files import atomic_output, file_digest
 
 _logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ _HASH_IN_NAME = re.compile(r"-(?P<prefix>[0-9a-f]{8})(?:-[^.]+)?\.(?:ckpt|safete
 _MAX_LISTED_NAMES = 10
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InvalidInputError):
     """A checkpoint file that cannot be used: unreadable, corrupted, hash mismatch, or not matching the network."""
 
 
@@ -75,19 +76,6 @@ class CheckpointParts:
     optimizer: dict
     train_state: dict
     unknown: dict
-
-
-@dataclasses.dataclass
-class LoadReport:
-    """What `load_checkpoint` did: names loaded, tolerated as missing/unexpected (non-strict), ignored, dropped."""
-
-    source: str
-    loaded: list
-    missing: list
-    unexpected: list
-    ignored: list
-    reinitialized: list
-    used_ema: bool
 
 
 def _name_list(names):
@@ -109,12 +97,17 @@ def checkpoint_format(path):
     return FORMAT_BY_EXTENSION[ext]
 
 
+def hash_in_name(path):
+    """The sha256 prefix a MindCV-style file name carries (`resnetv2_50-3c2f143b.ckpt` -> '3c2f143b'), else None."""
+    match = _HASH_IN_NAME.search(os.path.basename(path))
+    return match.group("prefix") if match else None
+
+
 def verify_hash_in_name(path):
     """If the file name carries a sha256 prefix in MindCV's style, check the content matches it."""
-    match = _HASH_IN_NAME.search(os.path.basename(path))
-    if not match:
+    expected = hash_in_name(path)
+    if not expected:
         return
-    expected = match.group("prefix")
     actual = file_digest(path, "sha256")
     if not actual.startswith(expected):
         raise CheckpointError(
@@ -142,7 +135,7 @@ def read_checkpoint(path, verify_hash=True):
     path = os.fspath(path)
     if not os.path.isfile(path):
         reason = "is a directory, not a file" if os.path.isdir(path) else "does not exist"
-        raise FileNotFoundError(f"Checkpoint file '{path}' {reason}.")
+        raise MissingFileError(f"Checkpoint file '{path}' {reason}.")
     fmt = checkpoint_format(path)
     if verify_hash:
         verify_hash_in_name(path)
@@ -242,10 +235,10 @@ def load_state_dict(
 ):
     """Load checkpoint entries {name: array} into `net`, validating everything before assigning anything.
 
-    strict: missing or unexpected names are errors (non-strict: logged and returned in the report).
+    strict: missing or unexpected names are errors (non-strict: logged as a warning naming them).
     use_ema: take the `ema.`-prefixed weights instead of the raw ones (error if the file has none).
     num_classes_mismatch: "reinit" drops a classifier whose class count differs (fine-tuning), "error" refuses.
-    Shape mismatches are always errors.
+    Shape mismatches are always errors. What was loaded, ignored and dropped is logged.
     """
     if num_classes_mismatch not in ("reinit", "error"):
         raise ValueError(f"num_classes_mismatch must be 'reinit' or 'error', got {num_classes_mismatch!r}.")
@@ -299,15 +292,6 @@ def load_state_dict(
         " (EMA weights)" if use_ema else "",
         len(ignored),
     )
-    return LoadReport(
-        source=source,
-        loaded=sorted(values),
-        missing=missing,
-        unexpected=unexpected,
-        ignored=ignored,
-        reinitialized=dropped,
-        used_ema=use_ema,
-    )
 
 
 def _ema_values(parts, targets, source):
@@ -353,7 +337,7 @@ def load_checkpoint(
 ):
     """Read a .ckpt/.safetensors file and load it into `net`; see `read_checkpoint` and `load_state_dict`."""
     entries = read_checkpoint(path, verify_hash=verify_hash)
-    return load_state_dict(
+    load_state_dict(
         net,
         entries,
         source=os.fspath(path),

@@ -163,10 +163,11 @@ def _root_dataset(dataset):
 def _train_probe(out_dir, train_args):
     """Run the Trainer as train.py does, recording each loader's sample indices and this rank's final weights."""
     from mindcv_resnetv2.config import parse_args
-    from mindcv_resnetv2.engine import trainer as trainer_module
+    from mindcv_resnetv2.engine import builders
+    from mindcv_resnetv2.engine.trainer import Trainer
 
     reads = []
-    build_loader = trainer_module.build_loader
+    build_loader = builders.build_loader
 
     def recording_build_loader(cfg, runtime, split, training, *args, **kwargs):
         loader = build_loader(cfg, runtime, split, training, *args, **kwargs)
@@ -176,8 +177,8 @@ def _train_probe(out_dir, train_args):
                       "pipeline_seed": int(loader.seed), "indices": [int(i) for i in root.sampler.indices]})
         return loader
 
-    trainer_module.build_loader = recording_build_loader
-    trainer = trainer_module.Trainer(parse_args(train_args, entry="train"))
+    builders.build_loader = recording_build_loader  # every loader of a run is built through it
+    trainer = Trainer(parse_args(train_args, entry="train"))
     trainer.run()
     rank = trainer.runtime.rank
     np.savez(os.path.join(out_dir, f"weights_rank{rank}.npz"),
@@ -208,7 +209,7 @@ def _dp_step(out_dir, recipe, *parts):
 
     from mindcv_resnetv2.config import parse_args
     from mindcv_resnetv2.engine.runtime import setup_runtime
-    from mindcv_resnetv2.engine.trainer import build_training
+    from mindcv_resnetv2.engine.builders import build_training
 
     cfg = parse_args(["-c", recipe, "--distribute", str(parts == ("rank",))], entry="train")
     runtime = setup_runtime(cfg)

@@ -1,5 +1,7 @@
 """The one-time warning about MindSpore >= 2.9 on CPU (slow reference convolutions)."""
 import logging
+import subprocess
+import sys
 
 from mindcv_resnetv2.utils import backend
 
@@ -33,3 +35,17 @@ def test_fast_release_or_other_device_is_silent(monkeypatch, caplog):
 def test_version_parsing_ignores_suffixes(monkeypatch):
     monkeypatch.setattr(backend.ms, "__version__", "2.9.0rc1")
     assert backend.mindspore_version() == (2, 9, 0)
+
+
+def test_runtime_set_up_after_a_kernel_already_ran_on_that_device():
+    """A library user who ran a network before calling train/validate: MindSpore refuses set_device then."""
+    script = (
+        "import mindspore as ms, numpy as np\n"
+        "ms.ops.add(ms.Tensor(np.ones(2)), ms.Tensor(np.ones(2)))\n"
+        "from mindcv_resnetv2.config import parse_args\n"
+        "from mindcv_resnetv2.engine.runtime import setup_runtime\n"
+        "print('device', setup_runtime(parse_args(['--device_target', 'CPU'], entry='validate')).device)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "device CPU" in done.stdout

@@ -3,6 +3,7 @@ fail early or late, Ctrl-C. Each test reproduces a failure a user met (issue 11)
 import csv
 import glob
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -45,7 +46,10 @@ def _listing(folder):
 
 
 def _error_lines(result):
-    return [line for line in result.stderr.strip().splitlines() if line.strip()]
+    """stderr lines other than MindSpore's own warnings (e.g. its dataset engine's memory notice on a busy
+    machine): what the user is told went wrong."""
+    return [line for line in result.stderr.strip().splitlines()
+            if line.strip() and not re.match(r"\[(WARNING|INFO)\] [A-Z]+\(", line)]
 
 
 # 1. The reference validate command ---------------------------------------------------------------------------
@@ -133,6 +137,18 @@ def test_resume_auto_refuses_a_run_folder_with_another_class_count(run_dir, tmp_
     assert _listing(folder) == before
 
 
+def test_resume_with_another_batch_size_is_refused(run_dir, data_dir, tmp_path):
+    """The schedule is indexed by the optimizer's step: 3 updates per epoch resumed at 6 would follow another one."""
+    folder = _copy(run_dir, tmp_path)
+    before = _listing(folder)
+    result = run_entry("train.py", tiny_recipe_args(data_dir, folder, epochs=2, batch_size=4) + ["--resume", "auto"])
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "3 optimizer updates in 1 epoch(s)" in result.stderr and "makes 6 per epoch" in result.stderr
+    after = _listing(folder)
+    after.pop("train_rank0.log"), before.pop("train_rank0.log")  # the log may say what was built before refusing
+    assert after == before
+
+
 # 4. Atomic files; a full disk is one clear line ---------------------------------------------------------------
 
 @pytest.fixture
@@ -211,6 +227,12 @@ def test_export_never_changes_the_mode_of_an_existing_folder(run_dir, tmp_path, 
     assert [n for n in os.listdir(existing) if n.startswith(".")] == []
 
 
+def test_export_with_an_upper_case_extension_writes_the_lower_case_name(run_dir, tmp_path):
+    result = _export(run_dir, "--output", str(tmp_path / "m.MINDIR"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert os.listdir(tmp_path) == ["m.mindir"]
+
+
 def test_export_into_a_path_under_a_file_is_one_line(run_dir, tmp_path):
     blocker = tmp_path / "afile"
     blocker.write_text("x")
@@ -226,7 +248,7 @@ def test_resume_auto_skips_a_corrupt_newest_checkpoint_even_with_a_newer_summary
     with open(newest, "r+b") as handle:
         handle.truncate(os.path.getsize(newest) // 2)
     os.utime(newest + ".json")  # the summary is newer than the damaged file
-    from mindcv_resnetv2.engine.checkpoints import resolve_resume
+    from mindcv_resnetv2.engine.run_folder import resolve_resume
 
     assert resolve_resume("auto", folder) == os.path.join(folder, f"{MODEL}-1_3.ckpt")
     result = run_entry("train.py", tiny_recipe_args(data_dir, folder, epochs=2) + ["--resume", "auto"])
@@ -257,13 +279,30 @@ def test_validation_classes_must_be_the_training_classes(data_dir, tmp_path):
 
 @pytest.mark.parametrize("case", ["unknown_model", "missing_data"])
 def test_an_early_failure_leaves_no_run_folder(case, data_dir, tmp_path):
-    folder = tmp_path / "run"
+    folder = tmp_path / "new" / "nested" / "run"
     overrides = {"unknown_model": dict(model="preact_resnet21_cifar"),
                  "missing_data": dict(data_dir=str(tmp_path / "nowhere"))}[case]
     argv = tiny_recipe_args(overrides.pop("data_dir", data_dir), str(folder), **overrides)
     result = run_entry("train.py", argv)
     assert result.returncode in (1, 2), result.stdout + result.stderr
-    assert not folder.exists()
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_run_folder_under_a_file_is_one_line(data_dir, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    result = run_entry("train.py", tiny_recipe_args(data_dir, str(tmp_path / "afile" / "run")))
+    assert result.returncode == 1
+    assert len(_error_lines(result)) == 1 and "afile" in result.stderr and "not a folder" in result.stderr
+
+
+def test_metrics_json_target_is_checked_before_the_evaluation(run_dir, data_dir, tmp_path):
+    target = tmp_path / "out.json"
+    target.mkdir()
+    argv = tiny_recipe_args(data_dir, str(tmp_path / "x")) + [
+        "--ckpt_path", os.path.join(run_dir, f"{MODEL}_best.ckpt"), "--metrics_json", str(target)]
+    result = run_entry("validate.py", argv)
+    assert result.returncode == 1 and "is a directory" in result.stderr
+    assert "top-1" not in result.stdout
 
 
 def test_a_broken_matplotlib_is_one_warning_after_a_successful_run(data_dir, tmp_path):
@@ -279,15 +318,6 @@ def test_a_broken_matplotlib_is_one_warning_after_a_successful_run(data_dir, tmp
     assert not os.path.exists(os.path.join(folder, "learning_curves.png"))
 
 
-def test_a_late_failure_is_written_to_the_run_log(data_dir, tmp_path):
-    folder = str(tmp_path / "nan")
-    argv = tiny_recipe_args(data_dir, folder, epochs=2, lr=1e30, nonfinite_patience=2, scheduler="constant",
-                            warmup_epochs=0)
-    result = run_entry("train.py", argv)
-    assert result.returncode == 1
-    assert "NaN/Inf" in open(os.path.join(folder, "train_rank0.log")).read()
-
-
 def test_ctrl_c_says_where_the_last_checkpoint_is(data_dir, tmp_path):
     folder = str(tmp_path / "run")
     argv = tiny_recipe_args(data_dir, folder, epochs=200, decay_epochs=200, val_while_train=False)
@@ -300,6 +330,6 @@ def test_ctrl_c_says_where_the_last_checkpoint_is(data_dir, tmp_path):
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=300)
     assert process.returncode == 130, out + err
-    lines = [line for line in err.strip().splitlines() if line.strip()]
+    lines = _error_lines(subprocess.CompletedProcess(process.args, process.returncode, out, err))
     assert len(lines) == 1 and "Traceback" not in err, err
     assert "--resume auto" in lines[0] and f"{MODEL}-" in lines[0] and folder in lines[0]

@@ -100,8 +100,8 @@ def test_eval_loader_without_mixing(folder):
 
 
 def _corrupt(folder_root):
-    """Overwrite one JPEG with bytes that are no image. (A JPEG truncated after its header can crash MindSpore
-    2.8's fused RandomCropDecodeResize with SIGFPE instead of raising; `check` is the defence for that case.)"""
+    """Overwrite one JPEG with bytes that are no image (MindSpore's own decode error; cut JPEGs are in
+    test_data_damaged_images)."""
     bad = os.path.join(folder_root, "train", "dog", "img1.jpg")
     with open(bad, "wb") as f:
         f.write(b"this is not a jpeg" * 10)
@@ -130,6 +130,23 @@ def test_check_lists_unreadable_files(tmp_path, capsys):
     assert check_main([root]) == 1
     listed = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
     assert sorted(listed) == sorted([bad, truncated, str(tmp_path / "train" / "cat" / "fake.png")])
+
+
+def test_check_lists_a_file_it_cannot_open(tmp_path, capsys):
+    root = make_image_folder(tmp_path, per_class=1)
+    dangling = tmp_path / "train" / "cat" / "gone.jpg"
+    os.symlink(tmp_path / "nowhere.jpg", dangling)
+    assert check_main([root]) == 1
+    out = capsys.readouterr().out
+    assert f"{dangling}\tFileNotFoundError" in out
+
+
+def test_check_of_a_missing_root_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        check_main([str(tmp_path / "nowhere")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nowhere" in err and "is not a directory" in err
 
 
 def test_bench_command_prints_every_figure():

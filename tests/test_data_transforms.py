@@ -47,6 +47,8 @@ def test_normalize_uses_mean_std_on_255_scale():
     assert 0.0 <= images.min() and images.max() <= 1.0 and images.max() > 0.9
     shifted = run(is_training=False, image_resize=40, crop_pct=1.0, mean=[255, 255, 255], std=[255, 255, 255])
     np.testing.assert_allclose(shifted, images - 1.0, atol=1e-6)
+    single = run(is_training=False, image_resize=40, crop_pct=1.0, mean=[0], std=[255])  # one value per channel
+    np.testing.assert_array_equal(single, images)
 
 
 @pytest.mark.parametrize("option,value", [("hflip", 1.0), ("vflip", 1.0)])

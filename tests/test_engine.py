@@ -143,6 +143,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_
     assert result.returncode == 1
     assert "NaN/Inf" in result.stderr and "nonfinite_patience" in result.stderr
     assert not any(name.endswith("-3_3.ckpt") for name in os.listdir(ckpt_dir))
+    assert "NaN/Inf" in open(os.path.join(ckpt_dir, "train_rank0.log")).read()  # a late error is in the run's log
 
 
 @pytest.mark.parametrize("case", ["missing_ckpt", "bad_data_dir", "unknown_key", "wrong_model_ckpt", "no_weights"])

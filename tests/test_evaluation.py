@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from mindspore import nn
 
-from mindcv_resnetv2.engine.evaluation import Evaluator
-from mindcv_resnetv2.engine.train_step import EvalStep
+from mindcv_resnetv2.engine.evaluation import EvalStep, Evaluator
 
 ONE_DEVICE = types.SimpleNamespace(group_size=1)
 

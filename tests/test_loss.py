@@ -2,7 +2,6 @@
 import mindspore as ms
 import numpy as np
 import pytest
-from mindspore import nn
 
 from mindcv_resnetv2.optim import create_loss
 
@@ -71,25 +70,6 @@ def test_reductions_and_float16_logits(mode):
     half = create_loss("CE", label_smoothing=0.1)(ms.Tensor(LOGITS).astype(ms.float16), labels)
     assert half.dtype == ms.float32
     assert float(half) == pytest.approx(reference_ce(LOGITS, HARD, 0.1), rel=1e-3)
-
-
-class TwoHeads(nn.Cell):
-    """A network output with an auxiliary head, as the loss receives it inside a training graph."""
-
-    def __init__(self, loss_fn):
-        super().__init__()
-        self.loss_fn = loss_fn
-
-    def construct(self, logits, labels):
-        return self.loss_fn((logits, logits * 2.0), labels)
-
-
-def test_auxiliary_logits_are_weighted_by_aux_factor(mode):
-    loss = TwoHeads(create_loss("CE", aux_factor=0.4))(ms.Tensor(LOGITS), ms.Tensor(HARD))
-    expected = reference_ce(LOGITS, HARD, 0.0) + 0.4 * reference_ce(LOGITS * 2, HARD, 0.0)
-    assert float(loss) == pytest.approx(expected, rel=1e-5)
-    main_only = TwoHeads(create_loss("CE"))(ms.Tensor(LOGITS), ms.Tensor(HARD))
-    assert float(main_only) == pytest.approx(reference_ce(LOGITS, HARD, 0.0), rel=1e-5)
 
 
 def test_bad_names_and_values_are_rejected():

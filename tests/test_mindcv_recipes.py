@@ -54,3 +54,12 @@ def test_mindcv_keys_are_all_ours_to_read_and_never_marked_new():
     schema = {key.name for key in KEYS}
     assert MINDCV_KEYS <= schema  # every MindCV 0.3.0 recipe loads here
     assert not [name for name in MINDCV_KEYS if is_our_key(name)]
+
+
+def test_values_mindcv_builds_from_a_recipe_are_compatible(tmp_path):
+    """MindCV 0.3.0 checks choices only on the command line: from YAML, polynomial_decay, warmup_cosine_decay and
+    nesterov reach its factories, which build them."""
+    recipe = tmp_path / "r.yaml"
+    for scheduler, opt in (("polynomial_decay", "nesterov"), ("warmup_cosine_decay", "momentum")):
+        recipe.write_text(f"model: resnetv2_50\nscheduler: {scheduler}\nopt: {opt}\ndataset: cifar10\n")
+        assert mindcv_incompatibilities(load_recipe(str(recipe))) == []

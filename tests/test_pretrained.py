@@ -15,7 +15,7 @@ import pytest
 from mindcv_resnetv2.checkpoint import save_checkpoint
 from mindcv_resnetv2.models import create_model, list_models, registry
 from mindcv_resnetv2.models.pretrained import WEIGHTS_DIR_ENV, PretrainedWeightsError
-from mindcv_resnetv2.utils.download import DownloadError
+from mindcv_resnetv2.utils.download import DownloadError, download_file
 
 MODEL = "preact_resnet20_cifar"
 
@@ -131,3 +131,27 @@ def test_models_without_published_weights_say_which_have_them():
         create_model("preact_resnet18", pretrained=True)
     with pytest.raises(ValueError, match="exclusive"):
         create_model("resnetv2_50", pretrained=True, checkpoint_path="x.ckpt")
+
+
+def test_a_dropped_connection_is_named_as_such(tmp_path):
+    class ShortBody(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server method name
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ShortBody)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/weights-0123abcd.ckpt"
+    try:
+        with pytest.raises(DownloadError, match=r"closed after 1000 of 100000 bytes"):
+            download_file(url, str(tmp_path / "weights-0123abcd.ckpt"), "0123abcd")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert os.listdir(tmp_path) == []

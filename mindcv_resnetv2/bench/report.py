@@ -1,6 +1,8 @@
 """The benchmark's figures as a markdown table (for the terminal and README) and as JSON."""
 import json
 
+from ..utils.files import write_text_atomic
+
 
 def _rate(figures):
     return f"{figures['img_per_s']:.2f} img/s, {figures['ms_per_step']:.0f} ms/step"
@@ -71,7 +73,4 @@ def _profile_lines(profile, steps):
 
 
 def write_json(result, path):
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2)
-        handle.write("\n")
-    return path
+    return write_text_atomic(path, json.dumps(result, indent=2) + "\n", what="benchmark report")

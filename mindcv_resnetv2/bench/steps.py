@@ -3,8 +3,8 @@ plain MindSpore step it is compared with, and the evaluation step, plus the fixe
 import numpy as np
 from mindspore import Tensor, nn
 
-from ..engine.train_step import EvalStep
-from ..engine.trainer import build_training
+from ..engine.builders import build_training
+from ..engine.evaluation import EvalStep
 
 # The schedule is built for this many updates; the benchmark never gets near its end.
 SCHEDULE_UPDATES_PER_EPOCH = 1000

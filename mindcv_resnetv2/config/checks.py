@@ -3,7 +3,7 @@ for settings that run but probably do not do what the user meant. Every message 
 import logging
 import os
 
-from ..optim.scheduler import schedule_overrun
+from ..optim.scheduler import min_lr_problem, schedule_overrun
 from .schema import KEYS, NO_EFFECT, ConfigError
 
 _logger = logging.getLogger(__name__)
@@ -63,8 +63,9 @@ def _check_training(cfg, errors, warnings):
             "ckpt_save_policy top_k keeps the checkpoints with the best validation accuracy, so it needs "
             "val_while_train: True; set it, or use ckpt_save_policy: latest_k"
         )
-    if cfg.min_lr > cfg.lr:
-        errors.append(f"min_lr {cfg.min_lr} is above lr {cfg.lr}; lower min_lr")
+    problem = min_lr_problem(cfg.lr, cfg.min_lr)
+    if problem:
+        errors.append(problem)
     if (cfg.opt == "nesterov" or cfg.use_nesterov) and cfg.momentum == 0:
         errors.append("Nesterov updates need momentum > 0; set momentum (e.g. 0.9) or use_nesterov: False")
     if cfg.use_nesterov and cfg.opt not in ("sgd", "momentum", "nesterov"):

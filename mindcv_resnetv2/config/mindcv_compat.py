@@ -1,9 +1,10 @@
 """Can MindCV 0.3.0's own train.py and validate.py read a recipe?
 
-MindCV's config.py raises KeyError for a recipe key its parser lacks and refuses values outside its choices. A
-recipe is compatible when every key is one of MindCV 0.3.0's and every value is one MindCV accepts. Of the keys
-MindCV lacks, our own are those the schema marks "(new)"; the others are spellings of other MindCV releases that
-this project also reads.
+MindCV's config.py raises KeyError for a recipe key its parser lacks; values from a YAML file are not checked
+against its parser's choices (only command-line values are), so what decides a value is whether MindCV's
+factories know it. A recipe is compatible when every key is one of MindCV 0.3.0's and every optimizer, schedule
+and dataset name is one its factories build. Of the keys MindCV lacks, our own are those the schema marks
+"(new)"; the others are spellings of other MindCV releases that this project also reads.
 """
 from .schema import KEY_BY_NAME
 
@@ -23,12 +24,12 @@ MINDCV_KEYS = frozenset("""
     val_interval val_split val_while_train vflip warmup_epochs warmup_factor weight_decay weight_decay_filter
 """.split())
 
-# Where MindCV 0.3.0 accepts fewer values than our schema: its parser's choices for opt and scheduler, and the
-# datasets its create_dataset reads itself (any other name is read as an ImageFolder, as imagenet is).
+# Where MindCV 0.3.0 accepts fewer values than our schema: the names its create_optimizer and create_scheduler
+# build, and the datasets its create_dataset reads itself (any other name is read as an ImageFolder, as imagenet).
 MINDCV_VALUES = {
-    "opt": ("sgd", "momentum", "adam", "adamw", "lion", "rmsprop", "adagrad", "lamb", "nadam"),
-    "scheduler": ("constant", "cosine_decay", "exponential_decay", "step_decay", "multi_step_decay", "one_cycle",
-                  "cyclic"),
+    "opt": ("sgd", "momentum", "nesterov", "adam", "adamw", "lion", "nadam", "adan", "rmsprop", "adagrad", "lamb"),
+    "scheduler": ("constant", "cosine_decay", "warmup_cosine_decay", "exponential_decay", "polynomial_decay",
+                  "step_decay", "multi_step_decay", "one_cycle", "cyclic"),
     "dataset": ("imagenet", "mnist", "cifar10", "cifar100"),
 }
 
@@ -53,5 +54,5 @@ def mindcv_incompatibilities(values):
             problems.append((name, reason))
         elif name in MINDCV_VALUES and value not in MINDCV_VALUES[name]:
             accepted = ", ".join(MINDCV_VALUES[name])
-            problems.append((name, f"value {value!r} is ours; MindCV {MINDCV_VERSION} knows {accepted}"))
+            problems.append((name, f"value {value!r} is ours; MindCV {MINDCV_VERSION}'s factories know {accepted}"))
     return problems

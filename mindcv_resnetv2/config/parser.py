@@ -26,6 +26,8 @@ _DESCRIPTIONS = {
     "bench": "Measure training and evaluation speed.",
 }
 _CLI = "on the command line"
+# Not a recipe key: the entry points read it (engine/cli.py) to show tracebacks; listed here so --help shows it.
+DEBUG_OPTION = "--debug"
 
 
 class Config(argparse.Namespace):
@@ -59,6 +61,8 @@ def build_argument_parser(entry="train"):
         argument_default=argparse.SUPPRESS,
     )
     parser.add_argument("-c", "--config", metavar="RECIPE.yaml", help="YAML recipe whose keys override the defaults.")
+    parser.add_argument(DEBUG_OPTION, action="store_true",
+                        help="Show the traceback of every error, not only one line (also MINDCV_RESNETV2_DEBUG=1).")
     for group, title in GROUPS.items():
         arguments = parser.add_argument_group(title)
         for key in KEYS:
@@ -105,6 +109,7 @@ def parse_args(argv=None, entry="train", exit_on_error=None):
 def _parse(parser, argv, entry):
     given, extras = parser.parse_known_args(argv)
     _reject_extras(extras)
+    vars(given).pop(DEBUG_OPTION.lstrip("-"), None)
     recipe = getattr(given, CONFIG_PATH_KEY, "")
     values = defaults()
     if recipe:

@@ -12,7 +12,7 @@ def keys_markdown():
     lines = [
         "Every key can be set in a recipe (`key: value`) or on the command line (`--key value`; lists as "
         "`--scale 0.08 1.0` or `--scale \"[0.08, 1.0]\"`; booleans as true/false, yes/no, on/off, 1/0). "
-        "Keys marked *(new)* are this project's; the others are MindCV's, with MindCV's meaning and default.",
+        "Keys marked *(new)* are this project's; the others are MindCV's (of 0.3.0 or another release), with MindCV's meaning and default.",
     ]
     for group, title in GROUPS.items():
         lines += ["", f"### {title}", "", "| key | accepts | default | meaning |", "|---|---|---|---|"]

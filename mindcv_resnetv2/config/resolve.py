@@ -2,6 +2,7 @@
 `auto` device settings into the concrete device and compile level, so the saved recipe states them."""
 import logging
 
+from ..optim.optimizer import FILTER_BIAS_AND_BN_MEANING
 from ..utils.backend import device_target as installed_device
 from .schema import KEY_BY_NAME, ConfigError
 
@@ -9,7 +10,7 @@ _logger = logging.getLogger(__name__)
 
 # Alias value -> the value of the current key it stands for.
 _ALIASES = {
-    "filter_bias_and_bn": ("weight_decay_filter", {True: "norm_and_bias", False: "disable"}),
+    "filter_bias_and_bn": ("weight_decay_filter", FILTER_BIAS_AND_BN_MEANING),
     "dynamic_loss_scale": ("loss_scale_type", {True: "dynamic", False: "fixed"}),
 }
 

@@ -9,12 +9,14 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from ..optim.optimizer import OPTIMIZER_NAMES, WEIGHT_DECAY_FILTERS
+from ..optim.optimizer import FILTER_BIAS_AND_BN_MEANING, OPTIMIZER_NAMES, WEIGHT_DECAY_FILTERS
 from ..optim.scheduler import SCHEDULER_NAMES
+from ..data.transforms import IMAGENET_MEAN_255, IMAGENET_STD_255
+from ..errors import InvalidInputError
 from .values import Bool, ErasingValue, Float, Int, IntChoice, List, Str, is_null
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidInputError):
     """A recipe or command-line problem the user must fix; the message names the key, value and source."""
 
 
@@ -41,8 +43,6 @@ USED, ALIAS, NO_EFFECT = "used", "alias", "no_effect"
 
 DATASETS = ("imagenet", "cifar10", "cifar100", "mnist", "fashion_mnist", "synthetic")
 AMP_LEVELS = ("O0", "O1", "O2", "O3")
-IMAGENET_MEAN = [0.485 * 255, 0.456 * 255, 0.406 * 255]
-IMAGENET_STD = [0.229 * 255, 0.224 * 255, 0.225 * 255]
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,8 @@ KEYS = (
          "Fill of the erased rectangle: a number, one number per channel, or 'random'."),
     Key("re_max_attempts", Int(low=1), 10, "augmentation",
          "Attempts to place the erased rectangle before giving up on the image."),
-    Key("mean", List(Float()), IMAGENET_MEAN, "augmentation", "Per-channel mean on the 0-255 scale."),
-    Key("std", List(Float(low=0.0, low_open=True)), IMAGENET_STD, "augmentation",
+    Key("mean", List(Float()), list(IMAGENET_MEAN_255), "augmentation", "Per-channel mean on the 0-255 scale."),
+    Key("std", List(Float(low=0.0, low_open=True)), list(IMAGENET_STD_255), "augmentation",
          "Per-channel standard deviation on the 0-255 scale."),
     Key("crop_pct", Float(low=0.0, high=1.0, low_open=True), 0.875, "augmentation",
          "Eval: resize the short side to floor(image_resize / crop_pct), then center-crop image_resize."),
@@ -155,10 +155,12 @@ KEYS = (
          nullable=True),
     Key("drop_path_rate", Float(low=0.0, high=1.0), None, "model",
          "Stochastic-depth rate of the residual branches; null = the model's.", nullable=True),
-    Key("pretrained", Bool(), False, "model", "Start from the registry's weights for the model (local file or cache)."),
+    Key("pretrained", Bool(), False, "model", "Start from the registry's published weights for the model: from $MINDCV_RESNETV2_HOME or "
+         "~/.mindspore/models, else downloaded there on first use and verified by sha256."),
     Key("ckpt_path", Str(), "", "model",
          "Initialise the model from this checkpoint (fine-tuning to another num_classes works). "
-         "validate.py: the weights to evaluate. A missing file is an error."),
+         "validate.py/infer.py/export.py: the weights to evaluate, which must fill every parameter (strict). "
+         "A missing file is an error."),
     # loss
     Key("loss", Str(("CE", "BCE")), "CE", "loss", "CE = softmax cross-entropy, BCE = binary cross-entropy."),
     Key("label_smoothing", Float(low=0.0, high=1.0), 0.0, "loss", "Label smoothing factor."),
@@ -173,7 +175,8 @@ KEYS = (
          "(MindCV's auto leaves the choice to MindSpore, which exempts parameters named *gamma*/*beta* and decays "
          "biases); norm_and_bias = normalisation scales and shifts and biases."),
     Key("filter_bias_and_bn", Bool(), None, "optimizer",
-         "Older MindCV spelling: true = weight_decay_filter norm_and_bias, false = disable.",
+         f"Older MindCV spelling: true = weight_decay_filter {FILTER_BIAS_AND_BN_MEANING[True]}, "
+         f"false = {FILTER_BIAS_AND_BN_MEANING[False]}.",
          nullable=True, role=ALIAS),
     Key("eps", Float(low=0.0, low_open=True), 1e-10, "optimizer", "Denominator term of adam/adamw/lamb/rmsprop."),
     # scheduler

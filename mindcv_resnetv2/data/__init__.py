@@ -2,7 +2,8 @@
 from .auto_augment import parse_auto_augment
 from .dataset import create_dataset, read_class_names
 from .download import DownloadError, download_dataset
-from .loader import Loader, UnreadableImageError, create_loader
+from .image_bytes import UnreadableImageError
+from .loader import Loader, create_loader
 from .sources import DatasetLayoutError
 from .transforms import IMAGENET_MEAN_255, IMAGENET_STD_255, create_transforms
 

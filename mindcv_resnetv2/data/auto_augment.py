@@ -18,6 +18,7 @@ import re
 import numpy as np
 import mindspore.dataset.vision as vision
 
+from ..errors import InvalidInputError
 from .keyed import KeyedRandomOp
 
 FILL = (128, 128, 128)
@@ -45,18 +46,18 @@ def parse_auto_augment(spec):
         else:
             merged.append(token)
     if kind not in FIELDS:
-        raise ValueError(f"unknown auto_augment {spec!r}: the first field must be one of {sorted(FIELDS)}")
+        raise InvalidInputError(f"unknown auto_augment {spec!r}: the first field must be one of {sorted(FIELDS)}")
     fields = {}
     for token in merged:
         match = _FIELD.match(token)
         if not match or match.group(1) not in FIELDS[kind]:
-            raise ValueError(f"auto_augment {spec!r}: field {token!r} not understood; {kind} accepts "
-                             f"{sorted(FIELDS[kind]) or 'no fields'} followed by a number (e.g. m9)")
+            raise InvalidInputError(f"auto_augment {spec!r}: field {token!r} not understood; {kind} accepts "
+                                    f"{sorted(FIELDS[kind]) or 'no fields'} followed by a number (e.g. m9)")
         key, text = match.groups()
         fields[key] = FIELDS[kind][key][0](text)
     values = {key: fields.get(key, default) for key, (_, default) in FIELDS[kind].items()}
     if kind == "randaug" and values["m"] is None:
-        raise ValueError(f"auto_augment {spec!r}: randaug needs a magnitude field, e.g. randaug-m9-n2")
+        raise InvalidInputError(f"auto_augment {spec!r}: randaug needs a magnitude field, e.g. randaug-m9-n2")
     return kind, values
 
 
@@ -100,8 +101,8 @@ class RandAugment(KeyedRandomOp):
 
     def __init__(self, m, n, mstd, mmax, p, interpolation):
         if not 0.0 <= mmax <= MAX_LEVEL or not 0.0 <= m <= mmax or n < 0 or mstd < 0 or not 0.0 <= p <= 1.0:
-            raise ValueError(f"randaug fields out of range: need 0 <= m={m} <= mmax={mmax} <= {MAX_LEVEL}, "
-                             f"n={n} >= 0, mstd={mstd} >= 0, 0 <= p={p} <= 1")
+            raise InvalidInputError(f"randaug fields out of range: need 0 <= m={m} <= mmax={mmax} <= {MAX_LEVEL}, "
+                                    f"n={n} >= 0, mstd={mstd} >= 0, 0 <= p={p} <= 1")
         self.m, self.n, self.mstd, self.mmax, self.p = m, n, mstd, mmax, p
         self.table = _op_table(interpolation)
 
@@ -122,8 +123,8 @@ class AugMix(KeyedRandomOp):
 
     def __init__(self, m, w, d, a, interpolation):
         if not 1 <= m <= MAX_LEVEL or w < 1 or (d != -1 and d < 1) or a <= 0:
-            raise ValueError(f"augmix fields out of range: need 1 <= m={m} <= 10, w={w} >= 1, d={d} = -1 or >= 1, "
-                             f"a={a} > 0")
+            raise InvalidInputError(f"augmix fields out of range: need 1 <= m={m} <= 10, w={w} >= 1, "
+                                    f"d={d} = -1 or >= 1, a={a} > 0")
         self.m, self.w, self.d, self.a = m, w, d, a
         self.table = _op_table(interpolation)
 
@@ -152,6 +153,6 @@ def auto_augment_ops(spec, interpolation):
         return [vision.TrivialAugmentWide(interpolation=interpolation, fill_value=FILL)]
     if kind == "randaug":
         if fields.pop("inc") != 1:
-            raise ValueError(f"auto_augment {spec!r}: only inc1 (increasing-severity ops) is provided")
+            raise InvalidInputError(f"auto_augment {spec!r}: only inc1 (increasing-severity ops) is provided")
         return [RandAugment(interpolation=interpolation, **fields)]
     return [AugMix(interpolation=interpolation, **fields)]

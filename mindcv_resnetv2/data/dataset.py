@@ -14,6 +14,7 @@ import os
 import mindspore.dataset as msds
 import numpy as np
 
+from ..errors import InvalidInputError
 from . import sources
 from .download import download_dataset
 from .sharding import epoch_indices
@@ -63,7 +64,7 @@ def create_dataset(name="imagenet", root=None, split="train", shuffle=True, num_
     name = _canonical(name)
     training = bool(shuffle) if is_training is None else bool(is_training)
     if in_channels not in (1, 3):
-        raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+        raise InvalidInputError(f"in_channels must be 1 or 3, got {in_channels}")
     if download:
         download_dataset(name, root)
     if name in ARRAY_DATASETS:

@@ -8,6 +8,7 @@ import logging
 import os
 import tarfile
 
+from ..errors import InvalidInputError
 from ..utils.download import TIMEOUT_SECONDS, download_file
 from ..utils.download import DownloadError  # noqa: F401  (the data package's error name for failed downloads)
 from .sources import CIFAR_DIRS
@@ -54,7 +55,8 @@ def fetch(url, destination, md5, timeout=TIMEOUT_SECONDS):
 def download_dataset(name, root, mirror=None, timeout=TIMEOUT_SECONDS):
     """Fetch dataset ``name`` into ``root`` in the layout ``create_dataset`` reads (archives are extracted)."""
     if name not in DOWNLOADS:
-        raise ValueError(f"download=True supports {sorted(DOWNLOADS)}, not {name!r}; place ImageFolder data by hand")
+        raise InvalidInputError(f"download=True supports {sorted(DOWNLOADS)}, not {name!r}; "
+                                "place ImageFolder data by hand")
     os.makedirs(root, exist_ok=True)
     for url, md5 in DOWNLOADS[name]:
         file_name = url.rsplit("/", 1)[-1]

@@ -6,7 +6,8 @@ random states afterwards. Batches are reproducible for a fixed ``num_parallel_wo
 worker its own generator, so 1 and 2 workers draw different, equally valid augmentations). Hand ``loader.dataset`` to ``mindspore.Model`` only inside ``with loader.seeded():``.
 
 A file that cannot be decoded stops iteration with ``UnreadableImageError`` naming it (MindSpore reports the
-path of the failing row; this turns it into a short, typed error with the remedy).
+path of the failing row; this turns it into a short, typed error with the remedy). Encoded images pass
+``image_bytes.refuse_damaged`` first: damaged JPEGs would otherwise kill the process inside MindSpore's decoders.
 """
 import contextlib
 import random
@@ -17,21 +18,27 @@ import mindspore.dataset.transforms as mstransforms
 import numpy as np
 from mindspore import dtype as mstype
 
+from .image_bytes import DamagedImageBytes, UnreadableImageError, refuse_damaged
 from .keyed import KeyedRandomOp
 from .mixing import BatchMixer
 from .sharding import pipeline_seed
 from .transforms import create_transforms
 
-_FAILED_FILE = re.compile(r"The corresponding data file is: (.+?)\. ")
+# MindSpore names the failing row's file, then (for its own ops) the error; a Python op's error follows the traceback.
+_FAILED_FILE = re.compile(r"The corresponding data file is: (.+?)\. (.*)$", re.MULTILINE)
+_CHECK_REASON = re.compile(rf"\.{DamagedImageBytes.__name__}: (.+)")
 
 
-class UnreadableImageError(RuntimeError):
-    """An image file of the dataset could not be decoded; ``path`` names it."""
-
-    def __init__(self, path):
-        self.path = path
-        super().__init__(f"cannot decode image file {path!r} (corrupt or truncated). Replace or delete it; "
-                         f"`python -m mindcv_resnetv2.data.check ROOT` lists every unreadable file of a dataset")
+def _unreadable(message):
+    """UnreadableImageError for a pipeline error naming a file (with the reason when known), else None."""
+    failed = _FAILED_FILE.search(message)
+    if not failed:
+        return None
+    ours = _CHECK_REASON.search(message)
+    if ours:
+        return UnreadableImageError(failed.group(1), ours.group(1))
+    theirs = failed.group(2).split(" Dump the ")[0].rstrip(". ")  # MindSpore's advice names a dump file, drop it
+    return UnreadableImageError(failed.group(1), None if theirs == "Error description:" else theirs)
 
 
 class _ReportingIterator:
@@ -45,9 +52,9 @@ class _ReportingIterator:
         try:
             return next(self.iterator)
         except RuntimeError as exc:
-            match = _FAILED_FILE.search(str(exc))
-            if match:
-                raise UnreadableImageError(match.group(1)) from exc
+            error = _unreadable(str(exc))
+            if error:
+                raise error from exc
             raise
 
 
@@ -75,21 +82,12 @@ class Loader:
                                                           do_copy=do_copy)
         return _ReportingIterator(iterator)
 
-    def create_dict_iterator(self, num_epochs=1, output_numpy=False, do_copy=True):
-        with self.seeded():
-            iterator = self.dataset.create_dict_iterator(num_epochs=num_epochs, output_numpy=output_numpy,
-                                                         do_copy=do_copy)
-        return _ReportingIterator(iterator)
-
     def __iter__(self):
         return self.create_tuple_iterator()
 
     def get_dataset_size(self):
         """Batches per epoch on this shard."""
         return self.dataset.get_dataset_size()
-
-    def get_batch_size(self):
-        return self.dataset.get_batch_size()
 
 
 def create_loader(dataset, batch_size=32, drop_remainder=True, is_training=True, mixup=0.0, cutmix=0.0,
@@ -110,6 +108,10 @@ def create_loader(dataset, batch_size=32, drop_remainder=True, is_training=True,
     if transform is None:
         transform = create_transforms(dataset_name=info.name, is_training=is_training)
     operations = [op.with_salt(salt) if isinstance(op, KeyedRandomOp) else op for op in transform]
+    if info.encoded:
+        # A map of its own: in the transforms' map, a Python op hides the file name from MindSpore's decode errors.
+        # One thread: the check holds the GIL anyway (about 50 us a file, mostly MindSpore's Python-call overhead).
+        dataset = dataset.map(operations=refuse_damaged, input_columns="image", num_parallel_workers=1)
     dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=num_parallel_workers)
     mixing = is_training and (mixup > 0 or cutmix > 0)
     if mixing:

@@ -13,6 +13,8 @@ Sharding rule:
 """
 import numpy as np
 
+from ..errors import InvalidInputError
+
 # mt19937's default seed: MindSpore treats a global seed equal to it as "unset" and seeds from the random device.
 _MT19937_DEFAULT_SEED = 5489
 
@@ -49,7 +51,7 @@ def epoch_indices(num_items, *, shuffle, seed, epoch, num_shards=1, shard_id=0, 
     if equal_shards:
         per_shard = count // num_shards
         if per_shard == 0:
-            raise ValueError(f"{count} samples cannot give each of {num_shards} shards at least one sample")
+            raise InvalidInputError(f"{count} samples cannot give each of {num_shards} shards at least one sample")
         mine = mine[:per_shard]
     return mine.astype(np.int64)
 

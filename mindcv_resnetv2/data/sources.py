@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 
+from ..errors import InvalidInputError, UserError
+
 # What MindSpore's ImageFolderDataset is told to read; the scan below applies the same filter.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp",
                     ".JPG", ".JPEG", ".PNG", ".BMP", ".TIF", ".TIFF", ".WEBP")
@@ -32,7 +34,7 @@ FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", 
                          "Bag", "Ankle boot"]
 
 
-class DatasetLayoutError(FileNotFoundError):
+class DatasetLayoutError(FileNotFoundError, UserError):
     """The data on disk is missing or not laid out as expected; the message names the path and the layout."""
 
 
@@ -42,8 +44,8 @@ def is_training_split(name, split):
         return True
     if split in ("val", "test"):
         return False
-    raise ValueError(f"{name} has a training set and a test set: split must be 'train', or 'val'/'test' "
-                     f"(both read the test set), got {split!r}")
+    raise InvalidInputError(f"{name} has a training set and a test set: split must be 'train', or 'val'/'test' "
+                            f"(both read the test set), got {split!r}")
 
 
 def scan_image_folder(root, split):

@@ -61,6 +61,8 @@ def _per_channel(values, in_channels, what):
     values = [float(v) for v in (values if isinstance(values, (list, tuple)) else [values])]
     if len(values) == in_channels:
         return values
+    if len(values) == 1:  # one value for every channel (the recipe check accepts it)
+        return values * in_channels
     if in_channels == 1 and len(values) == 3:
         return [sum(values) / 3.0]
     raise ValueError(f"{what} has {len(values)} values, the images have {in_channels} channels")

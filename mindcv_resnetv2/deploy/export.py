@@ -16,6 +16,7 @@ import stat
 import mindspore as ms
 import numpy as np
 
+from ..errors import InvalidInputError
 from ..utils.backend import device_target
 from ..utils.files import atomic_output, check_writable_target
 from .network import load_trained_network, setup_single_device
@@ -29,7 +30,7 @@ TOLERANCE = 1e-4
 DYNAMIC_SAMPLE_BATCH = 2
 
 
-class ExportError(ValueError):
+class ExportError(InvalidInputError):
     """The format cannot be exported here, or the exported file does not reproduce the checkpoint."""
 
 
@@ -62,11 +63,16 @@ def normalize_format(file_format):
 
 
 def output_path(file_format, output, checkpoint_path):
-    """Where the file goes: `output` with the format's extension, else beside the checkpoint with its name."""
+    """Where the file goes: `output` with the format's extension, else beside the checkpoint with its name.
+
+    The extension is written in lower case (`m.MINDIR` -> `m.mindir`): MindSpore's exporters append their own to
+    any other spelling."""
     extension = EXPORT_FORMATS[file_format]
     if not output:
         output = os.path.splitext(os.path.abspath(checkpoint_path))[0]
-    return output if output.lower().endswith(extension) else output + extension
+    if output.lower().endswith(extension):
+        output = output[:-len(extension)]
+    return output + extension
 
 
 def export_model(cfg, file_format="MINDIR", output="", batch_size=None):

@@ -3,7 +3,8 @@
 ImageFolder recipes feed the file's bytes to the same Decode/resize/crop/normalize ops as the data pipeline.
 Recipes of in-memory datasets (CIFAR, MNIST-like) train on decoded pixel arrays, so the file is decoded to
 the array layout their readers produce (HWC uint8, in_channels channels) before the same ops.
-Every file is first decoded completely with PIL: MindSpore's Decode aborts the process on some truncated files.
+Every file first passes the data pipeline's checks (``data.check.decode_error``: the structural check MindSpore's
+decoders need, then a complete PIL decode), so a damaged file is an ``UnreadableImageError`` naming it.
 """
 import os
 
@@ -13,11 +14,13 @@ from PIL import Image
 from ..engine.builders import build_transforms
 from ..data.check import decode_error, image_files
 from ..data.dataset import ARRAY_DATASETS
+from ..data.image_bytes import UnreadableImageError
 from ..data.sources import IMAGE_EXTENSIONS, adapt_channels
+from ..errors import InvalidInputError
 
 
-class ImageInputError(ValueError):
-    """The image file or folder to predict on is missing, empty or cannot be decoded."""
+class ImageInputError(InvalidInputError):
+    """The image file or folder to predict on is missing or holds no image files."""
 
 
 def find_images(path):
@@ -34,9 +37,14 @@ def find_images(path):
     return files
 
 
+def _mindspore_decodes(cfg):
+    """ImageFolder recipes decode the file's bytes with MindSpore; array-dataset recipes get PIL-decoded pixels."""
+    return cfg.dataset.lower().replace("-", "_") not in ARRAY_DATASETS
+
+
 def _decoded_for(cfg, path):
     """What the recipe's first transform expects: the encoded bytes, or the HWC uint8 array of an array dataset."""
-    if cfg.dataset.lower().replace("-", "_") not in ARRAY_DATASETS:
+    if _mindspore_decodes(cfg):
         return np.fromfile(path, dtype=np.uint8)
     with Image.open(path) as image:
         return adapt_channels(np.asarray(image.convert("RGB")), cfg.in_channels)
@@ -44,9 +52,9 @@ def _decoded_for(cfg, path):
 
 def load_image(path, cfg, transforms=None):
     """One image file as a float32 CHW array ready for the network; `transforms` defaults to build_transforms(cfg, training=False)."""
-    reason = decode_error(path)
+    reason = decode_error(path, _mindspore_decodes(cfg))
     if reason:
-        raise ImageInputError(f"cannot read image {path!r} ({reason}); give a JPEG, PNG, BMP, TIFF or WebP file")
+        raise UnreadableImageError(path, reason)
     image = _decoded_for(cfg, path)
     for op in transforms or build_transforms(cfg, training=False):
         image = op(image)

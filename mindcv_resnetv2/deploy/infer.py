@@ -15,6 +15,8 @@ import numpy as np
 
 from ..data import read_class_names
 from ..engine.builders import build_transforms
+from ..errors import InvalidInputError
+from ..utils.files import check_writable_target, write_text_atomic
 from .images import find_images, load_image
 from .network import load_trained_network, setup_single_device
 
@@ -23,7 +25,7 @@ _logger = logging.getLogger(__name__)
 CLASS_NAMES_FILE = "class_names.txt"
 
 
-class ClassNamesError(ValueError):
+class ClassNamesError(InvalidInputError):
     """A class-names file that does not fit the model (missing, or another number of classes)."""
 
 
@@ -133,6 +135,8 @@ def format_table(predictions):
 def run_infer(cfg, input_path, top_k=5, names_file=None, json_path=None):
     """infer.py: predict every image of input_path, print the table, optionally write JSON; returns the predictions."""
     paths = find_images(input_path)
+    if json_path:
+        check_writable_target(json_path)  # before the work, not after it
     setup_single_device(cfg)
     net, num_classes, checkpoint = load_trained_network(cfg)
     class_names, source = resolve_class_names(cfg, num_classes, checkpoint, names_file)
@@ -140,8 +144,8 @@ def run_infer(cfg, input_path, top_k=5, names_file=None, json_path=None):
     predictions = predict(net, cfg, paths, class_names, top_k)
     print(format_table(predictions))
     if json_path:
-        with open(json_path, "w", encoding="utf-8") as handle:
-            json.dump({"model": cfg.model, "checkpoint": checkpoint, "class_names_source": source,
-                       "results": [p.to_dict() for p in predictions]}, handle, indent=2)
+        document = {"model": cfg.model, "checkpoint": checkpoint, "class_names_source": source,
+                    "results": [p.to_dict() for p in predictions]}
+        write_text_atomic(json_path, json.dumps(document, indent=2), what="predictions file")
         _logger.info("predictions written to %s", json_path)
     return predictions

@@ -9,6 +9,7 @@ import logging
 from ..checkpoint import EMA_PREFIX, read_checkpoint
 from ..engine.builders import build_evaluation_network, weights_path
 from ..engine.runtime import setup_logging, setup_runtime
+from ..errors import InvalidInputError
 from ..models import get_default_cfg
 
 _logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def load_trained_network(cfg):
     entries = read_checkpoint(path)
     num_classes = cfg.num_classes or _classifier_rows(entries, classifier_name, cfg.ema)
     if not num_classes:
-        raise ValueError(
+        raise InvalidInputError(
             f"checkpoint '{path}' has no '{classifier_name}.weight' to read the class count from; "
             "set --num_classes to the number of classes the model was trained on"
         )

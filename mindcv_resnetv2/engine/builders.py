@@ -1,12 +1,23 @@
-"""Recipe -> objects: the network, the data loaders and the training objects, shared by train and validate."""
+"""Recipe -> objects, in one place: the network, the data loaders, the loss, optimizer, schedule, loss scaling,
+EMA and compiled step cells of a training run, and the network and loader of an evaluation. The trainer,
+validate.py, infer.py, export.py and the benchmark take their parts from here; nothing else reads a recipe to
+build something."""
+import collections
 import logging
 import os
 
-from ..data import create_dataset, create_loader, create_transforms, read_class_names
+import mindspore as ms
+from mindspore import Parameter, ops
+
 from ..checkpoint import CheckpointError, load_state_dict, read_checkpoint
+from ..data import create_dataset, create_loader, create_transforms, read_class_names
+from ..errors import InvalidInputError
 from ..models import create_model, get_default_cfg
 from ..models.registry import pretrained_weights_path
+from ..optim import create_loss, create_optimizer, create_scheduler
 from ..utils.backend import warn_once
+from .evaluation import Evaluator
+from .train_step import LossScaling, NetWithLoss, TrainStep, ema_parameters
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
@@ -16,22 +27,40 @@ def resolve_classes(cfg, split):
     names = read_class_names(cfg.dataset, cfg.data_dir, split, num_classes=cfg.num_classes)
     num_classes = cfg.num_classes or len(names)
     if cfg.num_classes and len(names) != cfg.num_classes and cfg.dataset != "synthetic":
-        raise ValueError(
+        raise InvalidInputError(
             f"num_classes is {cfg.num_classes} but {cfg.data_dir} split '{split}' has {len(names)} classes "
             f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}); set num_classes: {len(names)} or null"
         )
     return names, num_classes
 
 
-class MissingWeightsError(ValueError):
+def resolve_training_classes(cfg):
+    """resolve_classes of the train split; with val_while_train the val split must have the same classes."""
+    names, num_classes = resolve_classes(cfg, cfg.train_split)
+    if cfg.val_while_train:
+        val_names, _ = resolve_classes(cfg, cfg.val_split)
+        if val_names != names:
+            only_train = sorted(set(names) - set(val_names))
+            only_val = sorted(set(val_names) - set(names))
+            raise InvalidInputError(
+                f"the classes of split '{cfg.val_split}' differ from those of '{cfg.train_split}' in "
+                f"{cfg.data_dir} (only in {cfg.train_split}: {only_train or 'none'}; only in {cfg.val_split}: "
+                f"{only_val or 'none'}), so its labels would mean other classes. Give both splits the same class "
+                f"folders, or pass --val_while_train False."
+            )
+    return names, num_classes
+
+
+class MissingWeightsError(InvalidInputError):
     """validate/infer/export got no weights: a randomly initialised network would only measure chance."""
 
 
 def weights_path(cfg):
-    """The weights to evaluate or deploy: --ckpt_path, else the registry's published file with --pretrained."""
+    """The weights to evaluate or deploy: --ckpt_path, else the registry's published file with --pretrained.
+
+    A missing ckpt_path is refused when the recipe is checked (config.checks) and again, for library callers, by
+    checkpoint.read_checkpoint, which reads it."""
     if cfg.ckpt_path:
-        if not os.path.isfile(cfg.ckpt_path):
-            raise FileNotFoundError(f"ckpt_path '{cfg.ckpt_path}' does not exist; give an existing checkpoint file")
         return cfg.ckpt_path
     if cfg.pretrained:
         return pretrained_weights_path(cfg.model)
@@ -41,14 +70,18 @@ def weights_path(cfg):
     )
 
 
-def build_network(cfg, num_classes, checkpoint_path=""):
-    """The recipe's model with its initial weights (pretrained / checkpoint_path, loaded strictly)."""
+def build_network(cfg, num_classes, checkpoint_path="", load_weights=True):
+    """The recipe's model with its initial weights (pretrained / checkpoint_path, loaded strictly).
+
+    load_weights=False: randomly initialised, for a network whose weights are about to be overwritten (a resumed
+    run, the EMA copy), so published weights are neither read nor downloaded for nothing.
+    """
     return create_model(
         cfg.model,
-        pretrained=cfg.pretrained and not checkpoint_path,
+        pretrained=load_weights and cfg.pretrained and not checkpoint_path,
         num_classes=num_classes,
         in_channels=cfg.in_channels,
-        checkpoint_path=checkpoint_path,
+        checkpoint_path=checkpoint_path if load_weights else "",
         drop_rate=cfg.drop_rate or 0.0,
         drop_path_rate=cfg.drop_path_rate or 0.0,
     )
@@ -152,3 +185,114 @@ def build_loader(cfg, runtime, split, training, num_classes, epoch=0, num_sample
 def mixing_enabled(cfg):
     """MixUp/CutMix produce smoothed soft targets in the loader; the loss must then not smooth again."""
     return cfg.mixup > 0 or cfg.cutmix > 0
+
+
+def build_train_loader(cfg, runtime, num_classes, epoch):
+    """Epoch `epoch` of the training split (num_samples of it, when the recipe sets it)."""
+    return build_loader(cfg, runtime, cfg.train_split, True, num_classes, epoch=epoch, num_samples=cfg.num_samples)
+
+
+def build_val_loader(cfg, runtime, num_classes, num_samples=None):
+    """The validation split, in order, unaugmented: every sample (or the first num_samples) exactly once."""
+    return build_loader(cfg, runtime, cfg.val_split, False, num_classes, num_samples=num_samples)
+
+
+def amp_level(cfg, device):
+    """The mixed-precision level to apply: float16 levels run on Ascend/GPU; CPU trains in float32."""
+    if cfg.amp_level != "O0" and device == "CPU":
+        warn_once("amp_cpu", "amp_level %s: MindSpore's CPU backend gains nothing from float16; training in "
+                  "float32 (O0). The loss scale is kept, which changes nothing in float32.", cfg.amp_level)
+        return "O0"
+    return cfg.amp_level
+
+
+def use_sink(cfg, device):
+    """Whether each epoch runs as one dataset sink on the device (Ascend/GPU, no gradient accumulation)."""
+    if not cfg.dataset_sink_mode:
+        return False
+    if cfg.gradient_accumulation_steps > 1:
+        warn_once("sink_accum", "dataset_sink_mode is off with gradient_accumulation_steps > 1 (the step alternates "
+                  "between two graphs).")
+        return False
+    if device == "CPU":
+        warn_once("sink_cpu", "dataset_sink_mode runs on Ascend/GPU; on CPU batches are fed step by step (same "
+                  "results).")
+        return False
+    return True
+
+
+TrainingParts = collections.namedtuple("TrainingParts", "lr optimizer scaling ema step accumulate_step")
+
+
+def build_training(cfg, net, updates_per_epoch, runtime):
+    """The schedule, optimizer, loss scaling, EMA and compiled step cells for `net`, as the recipe says.
+
+    The benchmark times exactly these cells, so what it measures is what train.py runs.
+    """
+    lr = create_scheduler(
+        updates_per_epoch, scheduler=cfg.scheduler, lr=cfg.lr, min_lr=cfg.min_lr,
+        warmup_epochs=cfg.warmup_epochs, warmup_factor=cfg.warmup_factor, decay_epochs=cfg.decay_epochs,
+        decay_rate=cfg.decay_rate, milestones=cfg.multi_step_decay_milestones, num_epochs=cfg.epoch_size,
+        num_cycles=cfg.num_cycles, cycle_decay=cfg.cycle_decay, lr_epoch_stair=cfg.lr_epoch_stair,
+        power=cfg.polynomial_power, warmup_mode=cfg.warmup_mode,
+    )
+    optimizer = create_optimizer(
+        net.trainable_params(), opt=cfg.opt, lr=lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum,
+        nesterov=cfg.use_nesterov, weight_decay_filter=cfg.weight_decay_filter, eps=cfg.eps,
+    )
+    loss_fn = create_loss(cfg.loss, reduction=cfg.reduction,
+                          label_smoothing=0.0 if mixing_enabled(cfg) else cfg.label_smoothing)
+    level = amp_level(cfg, runtime.device)
+    train_net = ms.amp.auto_mixed_precision(net, level) if level != "O0" else net
+    dynamic = cfg.loss_scale_type == "dynamic" or (cfg.loss_scale_type == "auto" and level != "O0")
+    scaling = LossScaling(cfg.loss_scale, dynamic=dynamic)
+    ema = ema_parameters(net) if cfg.ema else None
+    accumulate = cfg.gradient_accumulation_steps
+    accumulators = None
+    if accumulate > 1:
+        accumulators = (ms.ParameterTuple(
+            Parameter(ops.zeros_like(p), name="accum." + p.name, requires_grad=False)
+            for p in optimizer.parameters), accumulate)
+    options = dict(
+        skip_overflow=cfg.drop_overflow_update,
+        clip_value=cfg.clip_value if cfg.clip_grad else None,
+        accumulation=accumulators,
+        ema=(ema, cfg.ema_decay) if ema is not None else None,
+        reduce_gradients=runtime.group_size > 1,
+    )
+    net_with_loss = NetWithLoss(train_net, loss_fn)
+    step = TrainStep(net_with_loss, optimizer, scaling, **options)
+    accumulate_step = (TrainStep(net_with_loss, optimizer, scaling, apply_update=False, **options)
+                       if accumulate > 1 else None)
+    return TrainingParts(lr, optimizer, scaling, ema, step, accumulate_step)
+
+
+RunParts = collections.namedtuple(
+    "RunParts", "net training eval_net evaluator first_loader steps_per_epoch updates_per_epoch accumulate sink")
+
+
+def build_run(cfg, runtime, num_classes, initial_weights=""):
+    """Everything a training run is made of, built from the recipe before its first step.
+
+    initial_weights: the checkpoint the network starts from ('' = pretrained or random; None = none at all, as a
+    resumed run restores its own). The epoch-0 loader,
+    which was read to count the batches, is returned as first_loader so that epoch 0 need not build it again.
+    """
+    first_loader = build_train_loader(cfg, runtime, num_classes, epoch=0)
+    batches = first_loader.get_dataset_size()
+    accumulate = cfg.gradient_accumulation_steps
+    if batches < accumulate:
+        raise InvalidInputError(
+            f"each epoch has only {batches} batch(es) per device but gradient_accumulation_steps is "
+            f"{accumulate}; lower it or batch_size, or add data"
+        )
+    steps_per_epoch = batches - batches % accumulate
+    updates_per_epoch = steps_per_epoch // accumulate
+    net = build_network(cfg, num_classes, checkpoint_path=initial_weights or "",
+                        load_weights=initial_weights is not None)
+    training = build_training(cfg, net, updates_per_epoch, runtime)
+    # The EMA is evaluated in a network of its own, so the trained weights stay untouched.
+    eval_net = build_network(cfg, num_classes, load_weights=False) if training.ema is not None else net
+    evaluator = Evaluator(eval_net, num_classes) if cfg.val_while_train else None
+    return RunParts(net, training, eval_net, evaluator, first_loader, steps_per_epoch, updates_per_epoch, accumulate,
+                    use_sink(cfg, runtime.device))

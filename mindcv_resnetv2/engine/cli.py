@@ -1,36 +1,45 @@
-"""Command-line entry points: parse the recipe, run, and turn the errors a user can fix into one clear line."""
-import logging
+"""Command-line entry points: parse the recipe, run, and turn the errors a user can fix into one clear line.
+
+Only `errors.UserError` (a bad recipe, file, dataset, launch or run folder) becomes one line; anything else is a
+bug or a framework failure and keeps its traceback. `--debug` (or MINDCV_RESNETV2_DEBUG=1) prints the traceback
+of the one-line errors too.
+"""
+import os
 import sys
+import traceback
 
 from ..config import ConfigError, parse_args
-from ..data import DownloadError, UnreadableImageError
-from ..utils.files import WriteError
-from .runtime import LaunchError, quiet_unless_rank0
-from .trainer import RunDirectoryError, TrainingDiverged, TrainingInterrupted, train
+from ..config.parser import DEBUG_OPTION
+from ..errors import UserError
+from .runtime import quiet_unless_rank0
+from .trainer import TrainingInterrupted, train
 from .validate import validate
 
-# Errors whose message already says what to do: shown without a traceback, exit status 1 (2 for recipe errors).
-USER_ERRORS = (FileNotFoundError, ValueError, LaunchError, RunDirectoryError, TrainingDiverged,
-               UnreadableImageError, DownloadError, WriteError)
+DEBUG_VARIABLE = "MINDCV_RESNETV2_DEBUG"
 # The shell's status for a process ended by Ctrl-C (128 + SIGINT).
 INTERRUPTED_STATUS = 130
 
 
+def take_debug_flag(argv):
+    """(debug requested, argv without --debug): the flag or MINDCV_RESNETV2_DEBUG set to anything but ''/0."""
+    debug = DEBUG_OPTION in argv or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+    return debug, [arg for arg in argv if arg != DEBUG_OPTION]
+
+
 def run_entry(entry, action, argv):
     quiet_unless_rank0()
-    cfg = parse_args(argv, entry=entry, exit_on_error=True)
+    debug, argv = take_debug_flag(sys.argv[1:] if argv is None else list(argv))
     try:
+        cfg = parse_args(argv, entry=entry, exit_on_error=not debug)
         return action(cfg)
     except TrainingInterrupted as exc:
         print(f"{entry}: {exc}", file=sys.stderr)
         sys.exit(INTERRUPTED_STATUS)
-    except ConfigError as exc:
+    except UserError as exc:
+        if debug:
+            traceback.print_exc()
         print(f"{entry}: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except USER_ERRORS as exc:
-        logging.getLogger("mindcv_resnetv2").debug("failure", exc_info=True)
-        print(f"{entry}: error: {exc}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(2 if isinstance(exc, ConfigError) else 1)
 
 
 def main_train(argv=None):

@@ -13,7 +13,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 
-from .train_step import EvalStep
+from ..errors import InvalidInputError
 
 EXACT_COUNT_LIMIT = 2 ** 24  # largest n such that every integer up to n is exact in float32
 
@@ -51,6 +51,24 @@ def average_statistics_over_ranks(net, runtime):
         offset += value.size
 
 
+class EvalStep(nn.Cell):
+    """Per-batch sums for exact metrics: (loss sum, top-1 correct, top-k correct) as float32 scalars."""
+
+    def __init__(self, net, top_k=5):
+        super().__init__(auto_prefix=False)
+        self.net = net
+        self.top_k = top_k
+        self.ce = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="sum")
+
+    def construct(self, images, labels):
+        logits = ops.cast(self.net(images), ms.float32)
+        labels = ops.cast(labels, ms.int32)
+        loss = self.ce(logits, labels)
+        _, top = ops.topk(logits, self.top_k)
+        hits = ops.cast(ops.equal(top, ops.expand_dims(labels, 1)), ms.float32)
+        return loss, hits[:, 0].sum(), hits.sum()
+
+
 class Evaluator:
     """Evaluates a network on a loader; build once per network so the eval graph compiles once."""
 
@@ -66,10 +84,10 @@ class Evaluator:
             sums += (float(loss.asnumpy()), float(top1.asnumpy()), float(topk.asnumpy()), images.shape[0])
         loss_sum, top1, topk, count = sum_over_ranks(sums, runtime)
         if count == 0:
-            raise ValueError("evaluation saw no samples: the validation split (or this rank's shard) is empty")
+            raise InvalidInputError("evaluation saw no samples: the validation split (or this rank's shard) is empty")
         if runtime.group_size > 1 and count > EXACT_COUNT_LIMIT:
-            raise ValueError(f"{count:.0f} validation samples over {runtime.group_size} ranks: counts above "
-                             f"{EXACT_COUNT_LIMIT} are not exact in the float32 all-reduce; use num_samples")
+            raise InvalidInputError(f"{count:.0f} validation samples over {runtime.group_size} ranks: counts above "
+                                    f"{EXACT_COUNT_LIMIT} are not exact in the float32 all-reduce; use num_samples")
         return {
             "top1": 100.0 * top1 / count,
             "top5": 100.0 * topk / count,

@@ -15,6 +15,7 @@ import threading
 import mindspore as ms
 import numpy as np
 
+from ..errors import UserError
 from ..utils.backend import check_cpu_convolution_speed, warn_once
 
 _logger = logging.getLogger("mindcv_resnetv2")
@@ -34,7 +35,7 @@ class Runtime:
         return self.rank == 0
 
 
-class LaunchError(RuntimeError):
+class LaunchError(RuntimeError, UserError):
     """The process was started in a way that cannot run the recipe (e.g. distribute without msrun)."""
 
 
@@ -65,10 +66,7 @@ def setup_runtime(cfg):
             f"run the whole job alone. Pass `--distribute True`, or run `python {script} ...` without msrun."
         )
     ms.set_context(mode=ms.GRAPH_MODE if cfg.mode == 0 else ms.PYNATIVE_MODE)
-    if hasattr(ms, "set_device"):  # MindSpore >= 2.5; set_context(device_target=...) is deprecated there
-        ms.set_device(device)
-    else:
-        ms.set_context(device_target=device)
+    _use_device(device)
     runtime = Runtime(device)
     if cfg.distribute:
         runtime = _init_data_parallel(device)
@@ -83,6 +81,20 @@ def setup_runtime(cfg):
     check_cpu_convolution_speed()
     seed_everything(cfg.seed)
     return runtime
+
+
+def _use_device(device):
+    """Select `device` for this process. MindSpore >= 2.5 refuses set_device once any kernel ran (e.g. a library
+    user built and ran a network before calling train or validate); on the same device that is no conflict."""
+    if not hasattr(ms, "set_device"):  # before 2.5; set_context(device_target=...) is deprecated after
+        ms.set_context(device_target=device)
+        return
+    before = ms.get_context("device_target")  # set_device records the new target even when it then refuses
+    try:
+        ms.set_device(device)
+    except RuntimeError:
+        if before != device:
+            raise
 
 
 def _init_data_parallel(device):

@@ -157,21 +157,3 @@ class NetWithLoss(nn.Cell):
 
     def backbone_parameters(self):
         return self.net.get_parameters()
-
-
-class EvalStep(nn.Cell):
-    """Per-batch sums for exact metrics: (loss sum, top-1 correct, top-k correct) as float32 scalars."""
-
-    def __init__(self, net, top_k=5):
-        super().__init__(auto_prefix=False)
-        self.net = net
-        self.top_k = top_k
-        self.ce = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="sum")
-
-    def construct(self, images, labels):
-        logits = ops.cast(self.net(images), ms.float32)
-        labels = ops.cast(labels, ms.int32)
-        loss = self.ce(logits, labels)
-        _, top = ops.topk(logits, self.top_k)
-        hits = ops.cast(ops.equal(top, ops.expand_dims(labels, 1)), ms.float32)
-        return loss, hits[:, 0].sum(), hits.sum()

@@ -5,158 +5,42 @@ uninterrupted run would have seen; together with the optimizer state, loss scale
 checkpoint, a resumed run ends with the same weights. Rank 0 alone writes checkpoints, the resolved recipe,
 metrics and the plot; every rank logs to its own file in ckpt_save_dir.
 """
-import collections
 import contextlib
 import logging
 import math
 import os
-import sys
 import time
 
 import mindspore as ms
 import numpy as np
-from mindspore import Parameter, ops
 
 from ..checkpoint import restore_training_checkpoint, save_training_checkpoint
 from ..config import save_config
+from ..errors import UserError
 from ..models.summary import count_parameters
-from ..optim import create_loss, create_optimizer, create_scheduler
-from ..utils.backend import warn_once
-from ..utils.files import write_text_atomic
-from .builders import build_loader, build_network, mixing_enabled, resolve_classes
-from .checkpoints import (RECIPE_FILE, CheckpointKeeper, check_resume_matches, epoch_checkpoints, find_latest,
-                          resolve_resume, write_summary)
-from .evaluation import Evaluator, average_statistics_over_ranks, copy_weights
+from ..utils.files import WriteError, check_writable_target, write_text_atomic
+from .builders import build_run, build_train_loader, build_val_loader, resolve_training_classes
+from .evaluation import average_statistics_over_ranks, copy_weights
 from .metrics import MetricsFile, plot_metrics
+from .progress import Progress
+from .run_folder import (RECIPE_FILE, CheckpointKeeper, ResumeError, check_fresh_directory, check_resume_matches,
+                         find_latest, resolve_resume, write_summary)
 from .runtime import ctrl_c_as_keyboard_interrupt, log_to_files, setup_logging, setup_runtime
-from .train_step import LossScaling, NetWithLoss, TrainStep, ema_parameters
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
-# train_state keys of a checkpoint that hold its epoch's metrics.csv row.
+# train_state keys of a checkpoint that hold its epoch's metrics.csv row: the values a run reproduces, not its
+# timings, so that a resumed run writes checkpoints identical to the uninterrupted run's.
 METRICS_PREFIX = "metrics."
+CHECKPOINTED_METRICS = ("train_loss", "lr", "val_loss", "val_top1", "val_top5")
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(RuntimeError, UserError):
     """The loss stayed NaN/Inf for nonfinite_patience consecutive steps."""
-
-
-class RunDirectoryError(RuntimeError):
-    """ckpt_save_dir holds another run's checkpoints and neither resume nor overwrite was asked for."""
 
 
 class TrainingInterrupted(RuntimeError):
     """Ctrl-C: the message says which checkpoint the run can continue from."""
-
-
-def _check_fresh_directory(directory, overwrite):
-    existing = epoch_checkpoints(directory) if os.path.isdir(directory) else []
-    if existing and not overwrite:
-        raise RunDirectoryError(
-            f"ckpt_save_dir '{directory}' already holds {len(existing)} checkpoint(s) of another run "
-            f"(e.g. {os.path.basename(sorted(existing)[0])}). Continue that run with --resume auto, choose another "
-            f"--ckpt_save_dir, or pass --overwrite True to start anew there (old files then count towards "
-            f"keep_checkpoint_max and may be deleted)."
-        )
-
-
-def _amp_level(cfg, device):
-    """The mixed-precision level to apply: float16 levels run on Ascend/GPU; CPU trains in float32."""
-    if cfg.amp_level != "O0" and device == "CPU":
-        warn_once("amp_cpu", "amp_level %s: MindSpore's CPU backend gains nothing from float16; training in "
-                  "float32 (O0). The loss scale is kept, which changes nothing in float32.", cfg.amp_level)
-        return "O0"
-    return cfg.amp_level
-
-
-def _use_sink(cfg, device):
-    if not cfg.dataset_sink_mode:
-        return False
-    if cfg.gradient_accumulation_steps > 1:
-        warn_once("sink_accum", "dataset_sink_mode is off with gradient_accumulation_steps > 1 (the step alternates "
-                  "between two graphs).")
-        return False
-    if device == "CPU":
-        warn_once("sink_cpu", "dataset_sink_mode runs on Ascend/GPU; on CPU batches are fed step by step (same "
-                  "results).")
-        return False
-    return True
-
-
-TrainingParts = collections.namedtuple("TrainingParts", "lr optimizer scaling ema step accumulate_step")
-
-
-def build_training(cfg, net, updates_per_epoch, runtime):
-    """The schedule, optimizer, loss scaling, EMA and compiled step cells for `net`, as the recipe says.
-
-    The benchmark times exactly these cells, so what it measures is what train.py runs.
-    """
-    lr = create_scheduler(
-        updates_per_epoch, scheduler=cfg.scheduler, lr=cfg.lr, min_lr=cfg.min_lr,
-        warmup_epochs=cfg.warmup_epochs, warmup_factor=cfg.warmup_factor, decay_epochs=cfg.decay_epochs,
-        decay_rate=cfg.decay_rate, milestones=cfg.multi_step_decay_milestones, num_epochs=cfg.epoch_size,
-        num_cycles=cfg.num_cycles, cycle_decay=cfg.cycle_decay, lr_epoch_stair=cfg.lr_epoch_stair,
-        power=cfg.polynomial_power, warmup_mode=cfg.warmup_mode,
-    )
-    optimizer = create_optimizer(
-        net.trainable_params(), opt=cfg.opt, lr=lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum,
-        nesterov=cfg.use_nesterov, weight_decay_filter=cfg.weight_decay_filter, eps=cfg.eps,
-    )
-    loss_fn = create_loss(cfg.loss, reduction=cfg.reduction,
-                          label_smoothing=0.0 if mixing_enabled(cfg) else cfg.label_smoothing)
-    amp_level = _amp_level(cfg, runtime.device)
-    train_net = ms.amp.auto_mixed_precision(net, amp_level) if amp_level != "O0" else net
-    dynamic = cfg.loss_scale_type == "dynamic" or (cfg.loss_scale_type == "auto" and amp_level != "O0")
-    scaling = LossScaling(cfg.loss_scale, dynamic=dynamic)
-    ema = ema_parameters(net) if cfg.ema else None
-    accumulate = cfg.gradient_accumulation_steps
-    accumulators = None
-    if accumulate > 1:
-        accumulators = (ms.ParameterTuple(
-            Parameter(ops.zeros_like(p), name="accum." + p.name, requires_grad=False)
-            for p in optimizer.parameters), accumulate)
-    options = dict(
-        skip_overflow=cfg.drop_overflow_update,
-        clip_value=cfg.clip_value if cfg.clip_grad else None,
-        accumulation=accumulators,
-        ema=(ema, cfg.ema_decay) if ema is not None else None,
-        reduce_gradients=runtime.group_size > 1,
-    )
-    net_with_loss = NetWithLoss(train_net, loss_fn)
-    step = TrainStep(net_with_loss, optimizer, scaling, **options)
-    accumulate_step = (TrainStep(net_with_loss, optimizer, scaling, apply_update=False, **options)
-                       if accumulate > 1 else None)
-    return TrainingParts(lr, optimizer, scaling, ema, step, accumulate_step)
-
-
-class _Progress:
-    """tqdm bar on a terminal (rank 0, no sink); plain log lines every log_interval steps otherwise."""
-
-    def __init__(self, enabled, total, epoch, epochs, log_interval, batch_size):
-        self.total, self.epoch, self.epochs = total, epoch, epochs
-        self.log_interval, self.batch_size = log_interval, batch_size
-        self.bar = None
-        self.start = time.time()
-        if enabled and sys.stdout.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", leave=False, dynamic_ncols=True)
-        self.enabled = enabled
-
-    def update(self, step, loss, lr):
-        if not self.enabled:
-            return
-        rate = step * self.batch_size / max(time.time() - self.start, 1e-9)
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.3g}", img_s=f"{rate:.1f}")
-        elif step % self.log_interval == 0 or step == self.total:
-            _logger.info("epoch %d/%d step %d/%d loss %.4f lr %.4g %.1f img/s", self.epoch + 1, self.epochs, step,
-                         self.total, loss, lr, rate)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
 
 
 class Trainer:
@@ -168,14 +52,18 @@ class Trainer:
         self.directory = cfg.ckpt_save_dir
         self.main = self.runtime.is_main
         log_file = os.path.join(self.directory, f"train_rank{self.runtime.rank}.log")
-        new_folder = not os.path.exists(self.directory)
-        setup_logging(log_file, console=self.main)
+        created = _first_missing_folder(self.directory)
+        try:
+            check_writable_target(log_file)
+            setup_logging(log_file, console=self.main)
+        except OSError as exc:
+            raise WriteError(exc.errno, f"cannot use ckpt_save_dir '{self.directory}': {exc}") from exc
         try:
             self._check_inputs()
             self._build()
         except BaseException:
-            if new_folder:  # a run that failed before its work leaves no empty run folder behind
-                _discard_log(log_file, self.main)
+            if created:  # a run that failed before its work leaves no empty run folder behind
+                _discard_log(log_file, created, self.main)
             raise
 
     def _check_inputs(self):
@@ -183,48 +71,27 @@ class Trainer:
         cfg = self.cfg
         self.resume_path = resolve_resume(cfg.resume, self.directory)
         if self.resume_path is None:
-            _check_fresh_directory(self.directory, cfg.overwrite)
-        self.class_names, self.num_classes = resolve_classes(cfg, cfg.train_split)
-        if cfg.val_while_train:
-            val_names, _ = resolve_classes(cfg, cfg.val_split)
-            if val_names != self.class_names:
-                only_train = sorted(set(self.class_names) - set(val_names))
-                only_val = sorted(set(val_names) - set(self.class_names))
-                raise ValueError(
-                    f"the classes of split '{cfg.val_split}' differ from those of '{cfg.train_split}' in "
-                    f"{cfg.data_dir} (only in {cfg.train_split}: {only_train or 'none'}; only in {cfg.val_split}: "
-                    f"{only_val or 'none'}), so its labels would mean other classes. Give both splits the same class "
-                    f"folders, or pass --val_while_train False."
-                )
+            check_fresh_directory(self.directory, cfg.overwrite)
+        self.class_names, self.num_classes = resolve_training_classes(cfg)
         if self.resume_path:
             check_resume_matches(self.resume_path, self.directory, cfg.model, self.num_classes)
         self.global_batch = cfg.batch_size * self.runtime.group_size
 
-    def _loader(self, epoch):
-        return build_loader(self.cfg, self.runtime, self.cfg.train_split, True, self.num_classes, epoch=epoch,
-                            num_samples=self.cfg.num_samples)
-
     def _build(self):
-        cfg, runtime = self.cfg, self.runtime
-        self.accumulate = cfg.gradient_accumulation_steps
-        probe = self._loader(0)
-        batches = probe.get_dataset_size()
-        if batches < self.accumulate:
-            raise ValueError(
-                f"each epoch has only {batches} batch(es) per device but gradient_accumulation_steps is "
-                f"{self.accumulate}; lower it or batch_size, or add data"
-            )
-        self.steps_per_epoch = batches - batches % self.accumulate
-        self.updates_per_epoch = self.steps_per_epoch // self.accumulate
-        self.net = build_network(cfg, self.num_classes, checkpoint_path="" if self.resume_path else cfg.ckpt_path)
-        parts = build_training(cfg, self.net, self.updates_per_epoch, runtime)
-        self.lr, self.optimizer, self.scaling, self.ema = parts.lr, parts.optimizer, parts.scaling, parts.ema
-        self.step, self.accumulate_step = parts.step, parts.accumulate_step
-        self.eval_net = self.net
-        if self.ema is not None:
-            self.eval_net = build_network(cfg, self.num_classes)
-        self.evaluator = Evaluator(self.eval_net, self.num_classes) if cfg.val_while_train else None
-        self.sink = _use_sink(cfg, runtime.device)
+        parts = build_run(self.cfg, self.runtime, self.num_classes,
+                          initial_weights=None if self.resume_path else self.cfg.ckpt_path)
+        self.steps_per_epoch, self.updates_per_epoch = parts.steps_per_epoch, parts.updates_per_epoch
+        self.accumulate, self.sink = parts.accumulate, parts.sink
+        self.net, self.eval_net, self.evaluator = parts.net, parts.eval_net, parts.evaluator
+        built = parts.training
+        self.lr, self.optimizer, self.scaling, self.ema = built.lr, built.optimizer, built.scaling, built.ema
+        self.step, self.accumulate_step = built.step, built.accumulate_step
+        self._restore()
+        self.first_loader = parts.first_loader if self.start_epoch == 0 else None
+
+    def _restore(self):
+        """Start at epoch 0, or where the resume checkpoint left off (weights, optimizer, loss scale, EMA)."""
+        cfg = self.cfg
         self.start_epoch, self.best_top1, self.global_step = 0, float("-inf"), 0
         self.resumed_row = {}
         if self.resume_path:
@@ -232,10 +99,26 @@ class Trainer:
             self.start_epoch = int(state["epoch"])
             self.best_top1 = float(state.get("best_top1", float("-inf")))
             self.global_step = int(state.get("step", 0))
+            self._check_same_schedule(state)
             self.resumed_row = {key[len(METRICS_PREFIX):]: value for key, value in state.items()
                                 if key.startswith(METRICS_PREFIX)}
             _logger.info("Resuming from %s at epoch %d of %d", self.resume_path, self.start_epoch, cfg.epoch_size)
-        self.first_loader = probe if self.start_epoch == 0 else None
+
+    def _check_same_schedule(self, state):
+        """The learning rate is rebuilt from the recipe and indexed by the optimizer's step: a resume with another
+        number of updates per epoch (batch size, devices, accumulation, num_samples) would silently follow
+        another schedule, so it is refused."""
+        epoch, steps = int(state["epoch"]), state.get("step")
+        if steps is None or epoch == 0 or int(steps) == epoch * self.updates_per_epoch:
+            return
+        raise ResumeError(
+            f"resume: '{self.resume_path}' was saved after {int(steps)} optimizer updates in {epoch} epoch(s) "
+            f"({int(steps) // epoch} per epoch), but this run makes {self.updates_per_epoch} per epoch (batch_size "
+            f"{self.cfg.batch_size} x {self.runtime.group_size} device(s), gradient_accumulation_steps "
+            f"{self.accumulate}, num_samples {self.cfg.num_samples}), so its learning-rate schedule would not line "
+            f"up. Resume with the settings of the run that wrote it (its {RECIPE_FILE}), or start from its weights "
+            f"with --ckpt_path in a new --ckpt_save_dir."
+        )
 
     def summary(self):
         cfg, rt = self.cfg, self.runtime
@@ -249,7 +132,7 @@ class Trainer:
             f"({count_parameters(self.net, trainable_only=False):,} with BN statistics)",
             f"optimizer {cfg.opt} (momentum {cfg.momentum}, weight decay {cfg.weight_decay}, filter "
             f"{cfg.weight_decay_filter}), loss {cfg.loss} (label smoothing {cfg.label_smoothing})",
-            f"schedule {cfg.scheduler}: lr {cfg.lr} -> {cfg.min_lr}, warm-up {cfg.warmup_epochs} epochs, "
+            f"schedule {cfg.scheduler}: lr {cfg.lr} -> {self.lr[-1]:.4g}, warm-up {cfg.warmup_epochs} epochs, "
             f"{cfg.epoch_size} epochs, {self.updates_per_epoch} updates per epoch",
             f"amp {cfg.amp_level}, loss scale {cfg.loss_scale} ({'dynamic' if self.scaling.dynamic else 'fixed'}), "
             f"EMA {'on, decay ' + str(cfg.ema_decay) if cfg.ema else 'off'}, sink {'on' if self.sink else 'off'}",
@@ -260,10 +143,11 @@ class Trainer:
 
     def _train_epoch(self, epoch):
         cfg = self.cfg
-        loader = self.first_loader if (epoch == 0 and self.first_loader is not None) else self._loader(epoch)
+        loader = self.first_loader if (epoch == 0 and self.first_loader is not None) else \
+            build_train_loader(self.cfg, self.runtime, self.num_classes, epoch)
         self.first_loader = None
         self.net.set_train(True)
-        progress = _Progress(self.main and not self.sink, self.steps_per_epoch, epoch, cfg.epoch_size,
+        progress = Progress(self.main and not self.sink, self.steps_per_epoch, epoch, cfg.epoch_size,
                              cfg.log_interval, self.global_batch)
         losses, bad_streak = [], 0
         if self.sink:
@@ -303,7 +187,7 @@ class Trainer:
             copy_weights(self.ema, self.eval_net)
             # The EMA's BN statistics are per rank too (the trained network's were averaged after the epoch).
             average_statistics_over_ranks(self.eval_net, self.runtime)
-        loader = build_loader(self.cfg, self.runtime, self.cfg.val_split, False, self.num_classes)
+        loader = build_val_loader(self.cfg, self.runtime, self.num_classes)
         result = self.evaluator(loader, self.runtime)
         self.net.set_train(True)
         return result
@@ -321,7 +205,7 @@ class Trainer:
         }
         if metrics:
             state["val_top1"] = metrics["top1"]
-        state.update({METRICS_PREFIX + key: value for key, value in row.items() if value is not None})
+        state.update({METRICS_PREFIX + key: row[key] for key in CHECKPOINTED_METRICS if row[key] is not None})
         path = os.path.join(self.directory, f"{cfg.model}-{epoch + 1}_{self.steps_per_epoch}.ckpt")
         save_training_checkpoint(path, self.net, self.step, self.ema, train_state=state)
         write_summary(path, state)
@@ -397,15 +281,35 @@ class Trainer:
         return last
 
 
-def _discard_log(log_file, main):
-    """Close and delete this rank's log, then the run folder if nothing else is in it."""
+def _first_missing_folder(directory):
+    """The outermost folder of `directory` that does not exist yet (None if it exists): what a run would create."""
+    directory, missing = os.path.abspath(directory), None
+    while not os.path.exists(directory):
+        directory, missing = os.path.dirname(directory), directory
+    return missing
+
+
+def _discard_log(log_file, created, main):
+    """Close and delete this rank's log, then the folders the run created, up to `created`, if they are empty."""
     setup_logging(console=main)
     with contextlib.suppress(OSError):
         os.remove(log_file)
-    with contextlib.suppress(OSError):
-        os.rmdir(os.path.dirname(log_file))
+    folder = os.path.dirname(os.path.abspath(log_file))
+    while True:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+        if folder == created:
+            return
+        folder = os.path.dirname(folder)
 
 
 def train(cfg):
     """Train as the recipe says; returns the last epoch's metrics."""
-    return Trainer(cfg).run()
+    try:
+        with ctrl_c_as_keyboard_interrupt():
+            trainer = Trainer(cfg)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted("interrupted while the run was being set up; nothing was trained") from None
+    return trainer.run()

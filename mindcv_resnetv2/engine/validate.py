@@ -3,8 +3,8 @@ import json
 import logging
 
 from ..models import get_default_cfg
-from ..utils.files import write_text_atomic
-from .builders import build_evaluation_network, build_loader, resolve_classes, weights_path
+from ..utils.files import check_writable_target, write_text_atomic
+from .builders import build_evaluation_network, build_val_loader, resolve_classes, weights_path
 from .evaluation import Evaluator
 from .runtime import launched_by_msrun, setup_logging, setup_runtime
 
@@ -17,6 +17,8 @@ def validate(cfg, json_path=None):
     A recipe with distribute: True (MindCV's) evaluates on one device when msrun did not launch the process, and
     data-parallel when it did; the numbers are the same either way.
     """
+    if json_path:
+        check_writable_target(json_path)  # before an evaluation that may take an hour, not after it
     standalone = cfg.distribute and not launched_by_msrun()
     if standalone:
         cfg.distribute = False
@@ -29,7 +31,7 @@ def validate(cfg, json_path=None):
     weights = weights_path(cfg)
     _, num_classes = resolve_classes(cfg, cfg.val_split)
     net = build_evaluation_network(cfg, num_classes, weights)
-    loader = build_loader(cfg, runtime, cfg.val_split, False, num_classes, num_samples=cfg.num_samples)
+    loader = build_val_loader(cfg, runtime, num_classes, num_samples=cfg.num_samples)
     result = Evaluator(net, num_classes)(loader, runtime)
     result.update(model=cfg.model, checkpoint=cfg.ckpt_path, split=cfg.val_split, ema=bool(cfg.ema))
     if runtime.is_main:

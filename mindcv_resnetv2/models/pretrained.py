@@ -5,7 +5,8 @@ file MindCV fetched is found and a file fetched here is found by MindCV. Downloa
 """
 import os
 
-from ..checkpoint import _HASH_IN_NAME
+from ..checkpoint import hash_in_name
+from ..errors import InvalidInputError
 from ..utils.download import TIMEOUT_SECONDS, digest_matches, download_file
 from ..utils.files import file_digest
 
@@ -13,7 +14,7 @@ WEIGHTS_DIR_ENV = "MINDCV_RESNETV2_HOME"
 MINDCV_CACHE_DIR = os.path.join("~", ".mindspore", "models")
 
 
-class PretrainedWeightsError(ValueError):
+class PretrainedWeightsError(InvalidInputError):
     """Published weights cannot be used: no digest to verify them by, or a cached file that fails its digest."""
 
 
@@ -27,13 +28,13 @@ def expected_sha256(url, sha256=None):
     """The registry's full sha256, else the 8-hex prefix in a MindCV-style file name (resnetv2_50-3c2f143b.ckpt)."""
     if sha256:
         return sha256
-    match = _HASH_IN_NAME.search(url.rsplit("/", 1)[-1])
-    if not match:
+    prefix = hash_in_name(url.rsplit("/", 1)[-1])
+    if not prefix:
         raise PretrainedWeightsError(
             f"{url} has no sha256 in the registry and no hash in its file name, so it could not be verified: "
             "add its sha256 to the model's default_cfgs entry"
         )
-    return match.group("prefix")
+    return prefix
 
 
 def weights_file(url, sha256=None, timeout=TIMEOUT_SECONDS):

@@ -10,6 +10,7 @@ import fnmatch
 import sys
 
 from ..checkpoint import load_checkpoint, load_state_dict, read_checkpoint
+from ..errors import InvalidInputError
 from .pretrained import weights_file
 
 _entrypoints = {}
@@ -67,7 +68,8 @@ def is_model(model_name):
 def _unknown_model_error(model_name, extra=()):
     close = difflib.get_close_matches(model_name, sorted(set(_entrypoints) | set(extra)), n=5, cutoff=0.4)
     hint = f" Closest registered names: {', '.join(close)}." if close else ""
-    return ValueError(f"Unknown model '{model_name}'.{hint} See list_models() for all {len(_entrypoints)} names.")
+    return InvalidInputError(
+        f"Unknown model '{model_name}'.{hint} See list_models() for all {len(_entrypoints)} names.")
 
 
 def model_entrypoint(model_name):
@@ -109,7 +111,7 @@ def pretrained_weights_path(model_name):
     """The verified local file of a model's published weights, downloaded into the cache on first use."""
     cfg = get_default_cfg(model_name)
     if not cfg.get("url"):
-        raise ValueError(
+        raise InvalidInputError(
             f"Model '{model_name}' has no published weights. Models with weights: {', '.join(list_models(pretrained=True))}."
         )
     return weights_file(cfg["url"], cfg.get("sha256"))

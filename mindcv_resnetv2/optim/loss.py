@@ -6,42 +6,28 @@ loss's precision, and both work in graph mode and PyNative.
 import mindspore as ms
 from mindspore import nn, ops
 
+from ..errors import InvalidInputError
+
 LOSS_NAMES = ("ce", "bce")
 REDUCTIONS = ("mean", "sum", "none")
 
 
 def _check_fraction(name, value):
     if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        raise InvalidInputError(f"{name} must be in [0, 1), got {value!r}")
 
 
 class _SmoothedLoss(nn.Cell):
-    """Shared part of both losses: argument checks, class weights and auxiliary logits.
+    """Shared part of both losses: argument checks and class weights."""
 
-    Logits may be a tuple (main, aux1, aux2, ...) as returned by networks with auxiliary heads; the loss is then
-    loss(main) + aux_factor * sum(loss(aux_i)). With aux_factor 0 only the main logits count.
-    """
-
-    def __init__(self, weight=None, reduction="mean", label_smoothing=0.0, aux_factor=0.0):
+    def __init__(self, weight=None, reduction="mean", label_smoothing=0.0):
         super().__init__()
         if reduction not in REDUCTIONS:
-            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+            raise InvalidInputError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
         _check_fraction("label_smoothing", label_smoothing)
-        if aux_factor < 0:
-            raise ValueError(f"aux_factor must be >= 0, got {aux_factor!r}")
         self.weight = None if weight is None else ms.Tensor(weight, ms.float32)
         self.reduction = reduction
         self.label_smoothing = float(label_smoothing)
-        self.aux_factor = float(aux_factor)
-
-    def construct(self, logits, labels):
-        if isinstance(logits, (tuple, list)):
-            loss = self.single_loss(logits[0], labels)
-            if self.aux_factor > 0:
-                for aux_logits in logits[1:]:
-                    loss = loss + self.aux_factor * self.single_loss(aux_logits, labels)
-            return loss
-        return self.single_loss(logits, labels)
 
 
 class CrossEntropySmooth(_SmoothedLoss):
@@ -52,7 +38,7 @@ class CrossEntropySmooth(_SmoothedLoss):
     divides by the summed weights of the labelled classes, the mean over soft targets divides by the batch size.
     """
 
-    def single_loss(self, logits, labels):
+    def construct(self, logits, labels):
         logits = logits.astype(ms.float32)
         if labels.ndim == 2:
             labels = labels.astype(ms.float32)
@@ -67,7 +53,7 @@ class BinaryCrossEntropySmooth(_SmoothedLoss):
     the same target distribution under either loss. `weight` (C,) rescales each class's term.
     """
 
-    def single_loss(self, logits, labels):
+    def construct(self, logits, labels):
         logits = logits.astype(ms.float32)
         num_classes = logits.shape[-1]
         if labels.ndim == 1:
@@ -79,15 +65,16 @@ class BinaryCrossEntropySmooth(_SmoothedLoss):
         return ops.binary_cross_entropy_with_logits(logits, targets, self.weight, reduction=self.reduction)
 
 
-def create_loss(name="CE", weight=None, reduction="mean", label_smoothing=0.0, aux_factor=0.0):
+def create_loss(name="CE", weight=None, reduction="mean", label_smoothing=0.0):
     """The recipe's `loss` ("CE" or "BCE", any case) as an nn.Cell called as loss_fn(logits, labels).
 
     weight: optional per-class weights (sequence or array of length C). reduction: "mean", "sum" or "none".
-    label_smoothing in [0, 1). aux_factor: weight of auxiliary logits when the network returns a tuple.
+    label_smoothing in [0, 1).
     """
     key = str(name).lower()
     if key == "ce":
-        return CrossEntropySmooth(weight, reduction, label_smoothing, aux_factor)
+        return CrossEntropySmooth(weight, reduction, label_smoothing)
     if key == "bce":
-        return BinaryCrossEntropySmooth(weight, reduction, label_smoothing, aux_factor)
-    raise ValueError(f"unknown loss {name!r}; valid names (any case): {', '.join(n.upper() for n in LOSS_NAMES)}")
+        return BinaryCrossEntropySmooth(weight, reduction, label_smoothing)
+    valid = ", ".join(n.upper() for n in LOSS_NAMES)
+    raise InvalidInputError(f"unknown loss {name!r}; valid names (any case): {valid}")

@@ -1,4 +1,4 @@
-"""The recipe's `opt` as a MindSpore optimizer, with weight-decay filtering and a fixed loss scale.
+"""The recipe's `opt` as a MindSpore optimizer, with weight-decay filtering.
 
 Weight decay is always given per parameter group, so each `weight_decay_filter` means exactly what it means in
 MindCV 0.3.0 on every optimizer: "disable" decays every parameter; "norm_and_bias" exempts normalisation scales
@@ -6,23 +6,23 @@ and shifts and biases; "auto" is MindCV's "leave it to MindSpore": a MindSpore o
 list skips the parameters whose names contain "beta" or "gamma" (normalisation shifts and scales) and decays the
 rest, biases included.
 
-`loss_scale` is for a FIXED loss scale whose gradients reach the optimizer still scaled (MindSpore's
-FixedLossScaleManager with drop_overflow_update=False): the optimizer divides them by loss_scale. With a dynamic
-loss scale, or when the training step unscales gradients itself, pass 1.0.
+Gradients reach the optimizer unscaled: the training step (engine/train_step.py) owns the loss scale.
 
-MindSpore's nn.Lamb and nn.LARS need Ascend-only kernels (Lamb, LARSUpdate) and nn.AdamWeightDecay takes no loss
-scale, so AdamW, LAMB and LARS are written here from elementary operations and run on every backend. Their state
+MindSpore's nn.Lamb and nn.LARS need Ascend-only kernels (Lamb, LARSUpdate) and nn.AdamWeightDecay has no bias
+correction, so AdamW, LAMB and LARS are written here from elementary operations and run on every backend. Their state
 (moments, global_step) is checkpointed like any MindSpore optimizer's.
 """
-import math
-
 import mindspore as ms
 from mindspore import nn, ops
 from mindspore.ops import composite as C
 from mindspore.ops import functional as F
 
+from ..errors import InvalidInputError
+
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw", "lamb", "lars", "rmsprop")
 WEIGHT_DECAY_FILTERS = ("disable", "auto", "norm_and_bias")
+# MindCV's older boolean `filter_bias_and_bn` -> the weight_decay_filter it means (also read by config.resolve).
+FILTER_BIAS_AND_BN_MEANING = {True: "norm_and_bias", False: "disable"}
 _NORM_AND_BIAS_NAMES = ("bias", "gamma", "beta")
 # The names MindSpore's nn.Optimizer exempts from weight decay when given a plain parameter list (MindSpore 2.x).
 _MINDSPORE_NORM_NAMES = ("beta", "gamma")
@@ -40,25 +40,25 @@ def is_mindspore_norm(param):
 
 def _check_filter_name(weight_decay_filter):
     if weight_decay_filter not in WEIGHT_DECAY_FILTERS:
-        raise ValueError(f"unknown weight_decay_filter {weight_decay_filter!r}; "
-                         f"valid: {', '.join(WEIGHT_DECAY_FILTERS)}")
+        raise InvalidInputError(f"unknown weight_decay_filter {weight_decay_filter!r}; "
+                                f"valid: {', '.join(WEIGHT_DECAY_FILTERS)}")
 
 
 def resolve_weight_decay_filter(weight_decay_filter=None, filter_bias_and_bn=None):
     """One filter name from the recipe's `weight_decay_filter` or MindCV's older `filter_bias_and_bn` flag.
 
-    filter_bias_and_bn=True means "norm_and_bias", False means "disable"; giving both in contradiction is an error.
+    filter_bias_and_bn: see FILTER_BIAS_AND_BN_MEANING; giving both in contradiction is an error.
     """
     if weight_decay_filter is not None:
         _check_filter_name(weight_decay_filter)
     if filter_bias_and_bn is None:
         return weight_decay_filter or "disable"
     if not isinstance(filter_bias_and_bn, bool):
-        raise ValueError(f"filter_bias_and_bn must be true or false, got {filter_bias_and_bn!r}")
-    implied = "norm_and_bias" if filter_bias_and_bn else "disable"
+        raise InvalidInputError(f"filter_bias_and_bn must be true or false, got {filter_bias_and_bn!r}")
+    implied = FILTER_BIAS_AND_BN_MEANING[filter_bias_and_bn]
     if weight_decay_filter is not None and weight_decay_filter != implied:
-        raise ValueError(f"weight_decay_filter={weight_decay_filter!r} contradicts filter_bias_and_bn="
-                         f"{filter_bias_and_bn}; set only weight_decay_filter")
+        raise InvalidInputError(f"weight_decay_filter={weight_decay_filter!r} contradicts filter_bias_and_bn="
+                                f"{filter_bias_and_bn}; set only weight_decay_filter")
     return weight_decay_filter or implied
 
 
@@ -81,13 +81,6 @@ def weight_decay_groups(params, weight_decay, mask):
     return groups + [{"order_params": params}]
 
 
-def _unscale(optimizer, gradients):
-    """Divide gradients by the optimizer's loss scale (a no-op graph branch when the scale is 1)."""
-    if optimizer.gradient_unscale != 1.0:
-        gradients = optimizer.hyper_map(F.partial(ops.mul, optimizer.gradient_unscale), gradients)
-    return gradients
-
-
 _lars_update = C.MultitypeFuncGraph("lars_update")
 
 
@@ -107,15 +100,11 @@ def _lars_step(coefficient, eps, weight_decay, momentum, lr, nesterov, adapt, we
 
 
 class _StepOptimizer(nn.Optimizer):
-    """Base of the optimizers written out here: the fixed loss scale and the per-step learning rate."""
-
-    def __init__(self, learning_rate, params, loss_scale):
-        super().__init__(learning_rate, params)
-        self.gradient_unscale = 1.0 / float(loss_scale)
+    """Base of the optimizers written out here: the per-step learning rate."""
 
     def begin_step(self, gradients):
-        """Unscaled gradients and this step's lr; advances global_step (which indexes the lr list)."""
-        gradients = _unscale(self, self.flatten_gradients(gradients))
+        """The gradients and this step's lr; advances global_step (which indexes the lr list)."""
+        gradients = self.flatten_gradients(gradients)
         lr = self.get_lr()
         self.assignadd(self.global_step, self.global_step_increase_tensor)
         return gradients, lr
@@ -129,8 +118,8 @@ class Lars(_StepOptimizer):
     """
 
     def __init__(self, params, learning_rate, momentum, weight_decay, adapt_mask, coefficient=0.001, eps=1e-8,
-                 loss_scale=1.0, use_nesterov=False):
-        super().__init__(learning_rate, params, loss_scale)
+                 use_nesterov=False):
+        super().__init__(learning_rate, params)
         self.adapt_mask = tuple(adapt_mask)
         self.lars_weight_decay = float(weight_decay)
         self.coefficient = float(coefficient)
@@ -176,16 +165,15 @@ def _adam_step(beta1, beta2, eps, step, lr, weight_decay, layerwise, decay, weig
 class AdamW(_StepOptimizer):
     """Adam with decoupled weight decay on the parameters whose `decay_mask` is True.
 
-    Written out (rather than MindSpore's nn.AdamWeightDecay, which has no bias correction) so that it takes the
-    fixed loss scale and shares its update with Lamb. Moments are stored as `adam_m.*` / `adam_v.*`.
+    Written out (rather than MindSpore's nn.AdamWeightDecay, which has no bias correction) so that it shares its
+    update with Lamb. Moments are stored as `adam_m.*` / `adam_v.*`.
     """
 
     layerwise = False
     moment_prefix = "adam"
 
-    def __init__(self, params, learning_rate, weight_decay, decay_mask, beta1=0.9, beta2=0.999, eps=1e-8,
-                 loss_scale=1.0):
-        super().__init__(learning_rate, params, loss_scale)
+    def __init__(self, params, learning_rate, weight_decay, decay_mask, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__(learning_rate, params)
         self.decay_mask = tuple(decay_mask)
         self.decoupled_weight_decay = float(weight_decay)
         self.beta1 = ms.Tensor(beta1, ms.float32)
@@ -213,15 +201,8 @@ class Lamb(AdamW):
     moment_prefix = "lamb"
 
 
-def _check_loss_scale(loss_scale):
-    if isinstance(loss_scale, bool) or not isinstance(loss_scale, (int, float)) or not (
-            math.isfinite(loss_scale) and loss_scale > 0):
-        raise ValueError(f"loss_scale must be a finite number > 0 (the fixed loss scale), got {loss_scale!r}")
-    return float(loss_scale)
-
-
 def create_optimizer(params, opt="momentum", lr=0.1, weight_decay=1e-4, momentum=0.9, nesterov=False,
-                     weight_decay_filter=None, filter_bias_and_bn=None, loss_scale=1.0, eps=1e-8,
+                     weight_decay_filter=None, filter_bias_and_bn=None, eps=1e-8,
                      betas=(0.9, 0.999), rmsprop_decay=0.9, lars_coefficient=0.001):
     """The recipe's optimizer over `params` (e.g. model.trainable_params()).
 
@@ -231,32 +212,31 @@ def create_optimizer(params, opt="momentum", lr=0.1, weight_decay=1e-4, momentum
     """
     name = str(opt).lower()
     if name not in OPTIMIZER_NAMES:
-        raise ValueError(f"unknown optimizer {opt!r}; valid names (any case): {', '.join(OPTIMIZER_NAMES)}")
+        raise InvalidInputError(f"unknown optimizer {opt!r}; valid names (any case): {', '.join(OPTIMIZER_NAMES)}")
     params = list(params)
     if not params:
         raise ValueError("create_optimizer: params is empty; pass model.trainable_params()")
     if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-    loss_scale = _check_loss_scale(loss_scale)
+        raise InvalidInputError(f"weight_decay must be >= 0, got {weight_decay!r}")
     mask = decay_mask(params, resolve_weight_decay_filter(weight_decay_filter, filter_bias_and_bn))
     weight_decay, momentum, eps = float(weight_decay), float(momentum), float(eps)
     beta1, beta2 = (float(beta) for beta in betas)
 
     if name == "lars":
         return Lars(params, lr, momentum, weight_decay, mask, coefficient=lars_coefficient, eps=eps,
-                    loss_scale=loss_scale, use_nesterov=nesterov)
+                    use_nesterov=nesterov)
     if name == "lamb":
-        return Lamb(params, lr, weight_decay, mask, beta1=beta1, beta2=beta2, eps=eps, loss_scale=loss_scale)
+        return Lamb(params, lr, weight_decay, mask, beta1=beta1, beta2=beta2, eps=eps)
     if name == "adamw":
-        return AdamW(params, lr, weight_decay, mask, beta1=beta1, beta2=beta2, eps=eps, loss_scale=loss_scale)
+        return AdamW(params, lr, weight_decay, mask, beta1=beta1, beta2=beta2, eps=eps)
     groups = weight_decay_groups(params, weight_decay, mask)
     if name in ("sgd", "momentum", "nesterov"):
         use_nesterov = nesterov or name == "nesterov"
         if name == "momentum" and not use_nesterov:
-            return nn.Momentum(groups, lr, momentum, loss_scale=loss_scale)
+            return nn.Momentum(groups, lr, momentum)
         # nn.SGD with dampening 0 is momentum SGD; it also serves Nesterov because nn.Momentum's CPU kernel
         # ignores use_nesterov (measured on MindSpore 2.8.0).
-        return nn.SGD(groups, lr, momentum=momentum, nesterov=use_nesterov, loss_scale=loss_scale)
+        return nn.SGD(groups, lr, momentum=momentum, nesterov=use_nesterov)
     if name == "adam":
-        return nn.Adam(groups, lr, beta1=beta1, beta2=beta2, eps=eps, loss_scale=loss_scale)
-    return nn.RMSProp(groups, lr, decay=rmsprop_decay, momentum=momentum, epsilon=eps, loss_scale=loss_scale)
+        return nn.Adam(groups, lr, beta1=beta1, beta2=beta2, eps=eps)
+    return nn.RMSProp(groups, lr, decay=rmsprop_decay, momentum=momentum, epsilon=eps)

@@ -29,6 +29,8 @@ Time runs in epochs: step s is at epoch s / steps_per_epoch, or at floor(s / ste
 import logging
 import math
 
+from ..errors import InvalidInputError
+
 _logger = logging.getLogger(__name__)
 
 SCHEDULER_NAMES = ("constant", "cosine_decay", "warmup_cosine_decay", "step_decay", "multi_step_decay",
@@ -44,7 +46,16 @@ def _cosine(start, end, fraction):
 
 def _check(condition, name, value, accepted):
     if not condition:
-        raise ValueError(f"create_scheduler: {name}={value!r} is invalid; expected {accepted}")
+        raise InvalidInputError(f"create_scheduler: {name}={value!r} is invalid; expected {accepted}")
+
+
+def min_lr_problem(lr, min_lr):
+    """Why `min_lr` cannot go with `lr` (the schedule falls from lr to min_lr), or None when it can."""
+    if min_lr < 0:
+        return f"min_lr {min_lr} is negative; give a number in [0, lr={lr}]"
+    if min_lr > lr:
+        return f"min_lr {min_lr} is above lr {lr}; lower min_lr"
+    return None
 
 
 def schedule_overrun(scheduler, warmup_epochs, decay_epochs, num_epochs, num_cycles=1, power=None):
@@ -78,13 +89,15 @@ def create_scheduler(steps_per_epoch, scheduler="cosine_decay", lr=0.1, min_lr=0
     Raises ValueError naming the bad argument, e.g. an unknown scheduler name (the message lists the valid ones).
     """
     if scheduler not in SCHEDULER_NAMES:
-        raise ValueError(f"unknown scheduler {scheduler!r}; valid names: {', '.join(SCHEDULER_NAMES)}")
+        raise InvalidInputError(f"unknown scheduler {scheduler!r}; valid names: {', '.join(SCHEDULER_NAMES)}")
     scheduler = _OLDER_NAMES.get(scheduler, scheduler)
     _check(isinstance(steps_per_epoch, int) and steps_per_epoch >= 1, "steps_per_epoch", steps_per_epoch,
            "an int >= 1")
     _check(isinstance(num_epochs, int) and num_epochs >= 1, "num_epochs", num_epochs, "an int >= 1")
     _check(lr >= 0, "lr", lr, "a number >= 0")
-    _check(0 <= min_lr <= lr, "min_lr", min_lr, f"a number in [0, lr={lr}]")
+    problem = min_lr_problem(lr, min_lr)
+    if problem:
+        raise InvalidInputError(f"create_scheduler: {problem}")
     _check(isinstance(warmup_epochs, int) and warmup_epochs >= 0, "warmup_epochs", warmup_epochs, "an int >= 0")
     _check(0 <= warmup_factor <= 1, "warmup_factor", warmup_factor, "a number in [0, 1]")
     _check(warmup_mode in WARMUP_MODES, "warmup_mode", warmup_mode, f"one of {', '.join(WARMUP_MODES)}")

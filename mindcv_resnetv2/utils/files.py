@@ -13,11 +13,13 @@ import os
 import shutil
 import uuid
 
+from ..errors import UserError
+
 # The errors a user fixes by freeing or choosing storage, reported as one line naming the file.
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG})
 
 
-class WriteError(OSError):
+class WriteError(OSError, UserError):
     """A file cannot be written: no storage (full disk, quota, I/O error, read-only) or the path is unusable."""
 
     def __str__(self):

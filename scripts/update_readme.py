@@ -1,27 +1,32 @@
 """Regenerate the parts of README.md that are produced by code, so they cannot drift from it.
 
-    python -m mindcv_resnetv2.docs            # rewrite README.md in place
-    python -m mindcv_resnetv2.docs --check    # exit 1 if README.md is out of date
+    python scripts/update_readme.py            # rewrite README.md in place
+    python scripts/update_readme.py --check    # exit 1 if README.md is out of date
 
-A generated part sits between `<!-- generated: NAME -->` and `<!-- end generated: NAME -->`.
+A generated part sits between `<!-- generated: NAME -->` and `<!-- end generated: NAME -->`. A development
+tool of the source checkout, not part of the installed package: it reads and writes this checkout's README,
+from this checkout's code.
 """
 import argparse
 import os
 import re
 import sys
 
-README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = os.path.join(ROOT, "README.md")
+if ROOT not in sys.path:  # the package of this checkout, not whichever copy is installed
+    sys.path.insert(0, ROOT)
 
 
 def _models():
-    from .models.summary import model_table
+    from mindcv_resnetv2.models.summary import model_table
 
     return "Produced by `python -m mindcv_resnetv2.models` (FLOPs: 1 multiply-add = 2 FLOPs, batch 1).\n\n" + \
         model_table()
 
 
 def _keys():
-    from .config.reference import keys_markdown
+    from mindcv_resnetv2.config.reference import keys_markdown
 
     return "Produced by `python -m mindcv_resnetv2.config --markdown`.\n\n" + keys_markdown().strip()
 
@@ -45,7 +50,7 @@ def render(text, names=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m mindcv_resnetv2.docs", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python scripts/update_readme.py", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report whether README.md is up to date")
     parser.add_argument("--only", nargs="+", choices=sorted(GENERATORS), help="parts to regenerate (default: all)")
     args = parser.parse_args(argv)
@@ -54,7 +59,7 @@ def main(argv=None):
     fresh = render(current, args.only)
     if args.check:
         if fresh != current:
-            print("README.md is out of date: run python -m mindcv_resnetv2.docs", file=sys.stderr)
+            print("README.md is out of date: run python scripts/update_readme.py", file=sys.stderr)
             sys.exit(1)
         return
     with open(README, "w") as handle:

@@ -1,4 +1,6 @@
-"""Which checkpoints a run writes, keeps and resumes from.
+"""The run folder's policy: whether a folder may take a new run, which checkpoints a run keeps and resumes from.
+
+(`mindcv_resnetv2.checkpoint` is the other half: the file format and strict loading of one checkpoint.)
 
 Files are `<model>-<epoch>_<steps per epoch>.ckpt` (MindCV's naming) plus `<model>_best.ckpt`, each holding the
 weights, optimizer state, EMA weights and the run's state (see `checkpoint.save_training_checkpoint`). What a file
@@ -13,6 +15,7 @@ import re
 
 from ..checkpoint import read_checkpoint, split_checkpoint
 from ..config import load_recipe
+from ..errors import InvalidInputError, UserError
 from ..utils.files import write_text_atomic
 
 _logger = logging.getLogger("mindcv_resnetv2")
@@ -21,8 +24,12 @@ RECIPE_FILE = "recipe.yaml"
 EPOCH_FILE = re.compile(r"^(?P<model>.+)-(?P<epoch>\d+)_(?P<steps>\d+)\.ckpt$")
 
 
-class ResumeError(ValueError):
+class ResumeError(InvalidInputError):
     """A resume request that cannot be honoured: the file is missing or is not a training checkpoint."""
+
+
+class RunDirectoryError(RuntimeError, UserError):
+    """ckpt_save_dir holds another run's checkpoints and neither resume nor overwrite was asked for."""
 
 
 def _summary_path(path):
@@ -60,6 +67,18 @@ def epoch_checkpoints(directory):
         if EPOCH_FILE.match(os.path.basename(path)):
             found.append(path)
     return found
+
+
+def check_fresh_directory(directory, overwrite):
+    """Refuse a folder holding another run's epoch checkpoints unless `overwrite` (resume skips this check)."""
+    existing = epoch_checkpoints(directory) if os.path.isdir(directory) else []
+    if existing and not overwrite:
+        raise RunDirectoryError(
+            f"ckpt_save_dir '{directory}' already holds {len(existing)} checkpoint(s) of another run "
+            f"(e.g. {os.path.basename(sorted(existing)[0])}). Continue that run with --resume auto, choose another "
+            f"--ckpt_save_dir, or pass --overwrite True to start anew there (old files then count towards "
+            f"keep_checkpoint_max and may be deleted)."
+        )
 
 
 def _epoch_of(path):

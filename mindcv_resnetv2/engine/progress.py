@@ -1,0 +1,36 @@
+"""What a training epoch shows while it runs: a progress bar on a terminal, periodic log lines elsewhere."""
+import logging
+import sys
+import time
+
+_logger = logging.getLogger("mindcv_resnetv2")
+
+
+class Progress:
+    """tqdm bar on a terminal (rank 0, no sink); plain log lines every log_interval steps otherwise."""
+
+    def __init__(self, enabled, total, epoch, epochs, log_interval, batch_size):
+        self.total, self.epoch, self.epochs = total, epoch, epochs
+        self.log_interval, self.batch_size = log_interval, batch_size
+        self.bar = None
+        self.start = time.time()
+        if enabled and sys.stdout.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", leave=False, dynamic_ncols=True)
+        self.enabled = enabled
+
+    def update(self, step, loss, lr):
+        if not self.enabled:
+            return
+        rate = step * self.batch_size / max(time.time() - self.start, 1e-9)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.3g}", img_s=f"{rate:.1f}")
+        elif step % self.log_interval == 0 or step == self.total:
+            _logger.info("epoch %d/%d step %d/%d loss %.4f lr %.4g %.1f img/s", self.epoch + 1, self.epochs, step,
+                         self.total, loss, lr, rate)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
