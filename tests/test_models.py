@@ -109,10 +109,12 @@ def test_big_models_run_forward(name, any_mode):
     assert net(_batch(size=size, batch=1)).shape == (1, 5)
 
 
-def test_graph_and_pynative_logits_agree_for_resnetv2_50():
-    net = create_model("resnetv2_50", num_classes=10)
+# resnetv2_50x1_bit and resnetv2_18d: timm's family, whose oracle tests run PyNative (tests/test_timm_family.py).
+@pytest.mark.parametrize("name, size", [("resnetv2_50", 96), ("resnetv2_50x1_bit", 65), ("resnetv2_18d", 65)])
+def test_graph_and_pynative_logits_agree(name, size):
+    net = create_model(name, num_classes=10)
     net.set_train(False)
-    x = _batch(size=96, seed=3)
+    x = _batch(size=size, seed=3)
     previous = ms.get_context("mode")
     try:
         ms.set_context(mode=ms.GRAPH_MODE)

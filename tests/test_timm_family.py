@@ -8,7 +8,7 @@ parameters + buffers (BN moving statistics). Inputs are 64x64 (all) and 97x97 fo
 sizes exercise the padding of BiT's zero-padded pool, the max-pool padding and the ceil-mode average-down pool.
 
 PyNative mode: a single forward needs no graph compilation (the deepest nets compile for tens of seconds);
-graph mode's logits equal PyNative's (tests/test_timm_family_train_export.py checks BiT and a 'd' net).
+graph mode's logits equal PyNative's (tests/test_models.py checks BiT and a 'd' net).
 
 Google's BiT .npz path: an npz written here in Google's key layout (BiT-M-R50x1.npz) is loaded by timm's own npz
 loader (`load_pretrained`) for the reference logits, and by our `convert bit` for ours.
