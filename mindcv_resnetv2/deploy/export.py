@@ -2,7 +2,8 @@
 
 Formats on MindSpore 2.8 (measured): MINDIR on every backend, saved with a dynamic batch dimension;
 ONNX on CPU/GPU/Ascend with a fixed batch (MindSpore's ONNX exporter refuses dynamic shapes, and has no
-converter for the padded max-pool of the paper-layout ImageNet stems, preact_resnet18..200); AIR on Ascend only.
+converter for the padded max-pool of the paper-layout stems or the avg-down pools, so those switch to their
+exportable forms first: `models.make_onnx_exportable`); AIR on Ascend only.
 Verification: MINDIR is loaded back with `mindspore.load` + `nn.GraphCell`, ONNX is run with onnxruntime when it
 is installed; both are compared with the network on a seeded random input.
 """
@@ -17,6 +18,7 @@ import mindspore as ms
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..models import make_onnx_exportable
 from ..utils.backend import device_target
 from ..utils.files import atomic_output, check_writable_target
 from .network import load_trained_network, setup_single_device
@@ -128,6 +130,8 @@ def _folder_mode_kept(folder):
 def _export(net, input_shape, path, file_format):
     """mindspore.export, with its converter errors turned into one line, and the file left writable."""
     placeholder = ms.Tensor(shape=list(input_shape), dtype=ms.float32)
+    if file_format == "ONNX":
+        make_onnx_exportable(net)  # pools MindSpore cannot convert switch to an equivalent form it can
     try:
         ms.export(net, placeholder, file_name=path, file_format=file_format)
     except RuntimeError as exc:
