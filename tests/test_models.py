@@ -8,7 +8,7 @@ import pytest
 
 from mindcv_resnetv2.models import create_model, get_default_cfg, is_model, list_models, model_entrypoint, preact_resnet_cifar
 from mindcv_resnetv2.models.resnetv2 import cifar_layers
-from mindcv_resnetv2.models.summary import count_flops, count_parameters
+from mindcv_resnetv2.models.summary import count_flops, count_parameters, default_input_flops
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "reference")
 TRAINABLE = {
@@ -245,3 +245,11 @@ def test_flop_count_from_real_shapes():
     assert abs(count_flops(net) / 1e9 - 8.18) < 0.05  # 4.09 GMACs at 224x224
     small = create_model("preact_resnet20_cifar", num_classes=10)
     assert count_flops(small, batch_size=2) == 2 * count_flops(small)
+
+
+@pytest.mark.parametrize("name", ["resnetv2_50", "preact_resnet18", "resnetv2_50d_evos", "resnetv2_50t",
+                                  "resnetv2_50x1_bit"])
+def test_flops_scaled_from_32_pixels_equal_the_full_count(name):
+    """The README table scales a 32 px count by area; each family's stem, pools and head must allow it."""
+    net = create_model(name, num_classes=1000)
+    assert default_input_flops(net) == count_flops(net)
