@@ -9,6 +9,7 @@ import contextlib
 import gc
 
 import mindspore as ms
+import numpy as np
 from mindspore import nn
 
 from .registry import TIMM_NAMES, _natural_key, create_model, get_default_cfg, list_models
@@ -105,8 +106,10 @@ def model_table(pattern="*"):
         "|---|---|---|---|---:|---:|---:|",
     ]
     for name in list_models(pattern):
-        with _uninitialised_parameters():  # counts and FLOPs need shapes only; initialising 900M values takes long
+        with _uninitialised_parameters():  # counts and FLOPs need shapes only; drawing 900M random values takes long
             net = create_model(name, num_classes=get_default_cfg(name)["num_classes"])
+        for param in net.get_parameters():  # zeros instead: FLOPs are counted by a forward pass, which needs data
+            param.set_data(ms.Tensor(np.zeros(param.shape, ms.dtype_to_nptype(param.dtype))))
         size = net.default_cfg["input_size"]
         rows.append(
             f"| {name} | {timm_names.get(name, '-')} | {_layout(name, net.default_cfg)} | {size[1]}x{size[2]} | "
