@@ -37,6 +37,12 @@ def build_parser():
     parser.add_argument("--matmul_size", type=int, default=2048, help="side of the peak matmul (default: 2048)")
     parser.add_argument("--threads", type=int,
                         help="MindSpore's runtime_num_threads (default: MindSpore's own choice)")
+    parser.add_argument("--inter_op_parallel_num", type=int,
+                        help="ms.set_context(inter_op_parallel_num=N): how many ops may run at once (default: "
+                             "MindSpore's 0 = its own choice)")
+    parser.add_argument("--dispatch_threads", type=int,
+                        help="ms.runtime.dispatch_threads_num(N), the runtime's own threads (MindSpore 2.8's "
+                             "replacement API for inter_op_parallel_num; default: MindSpore's 5)")
     parser.add_argument("--json", metavar="PATH", help="also write every figure to this JSON file")
     return parser
 
@@ -56,8 +62,9 @@ def parse(argv=None):
                                matmul_size=args.matmul_size)
     except ValueError as err:
         parser.error(str(err))
-    if args.threads is not None and args.threads < 1:
-        parser.error(f"--threads must be >= 1, got {args.threads}")
+    for name in ("threads", "inter_op_parallel_num", "dispatch_threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
     return cfg, options, args
 
 
@@ -66,6 +73,10 @@ def main(argv=None):
     cfg, options, args = parse(argv)
     if args.threads:
         ms.set_context(runtime_num_threads=args.threads)
+    if args.inter_op_parallel_num:
+        ms.set_context(inter_op_parallel_num=args.inter_op_parallel_num)
+    if args.dispatch_threads:
+        ms.runtime.dispatch_threads_num(args.dispatch_threads)
     result = run_benchmark(cfg, options)
     print(format_table(result))
     if args.json:

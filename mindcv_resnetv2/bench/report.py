@@ -14,8 +14,8 @@ def format_table(result):
     jit = f", jit_level {result['jit_level']}" if result["jit_level"] else ""
     lines = [
         f"MindSpore {result['mindspore']} on {result['device']} ({result['cpu_count']} cores, runtime_num_threads "
-        f"{result['runtime_num_threads']}), load average {result['load_average_start']:.1f} -> "
-        f"{result['load_average_end']:.1f}",
+        f"{result['runtime_num_threads']}, inter_op_parallel_num {result['inter_op_parallel_num']}), load average "
+        f"{result['load_average_start']:.1f} -> {result['load_average_end']:.1f}",
         f"{result['model']} ({result['parameters']:,} parameters), batch {result['batch_size']} x "
         f"{result['image_size']}x{result['image_size']}, {result['mode']} mode{jit}, amp {result['amp_level']}, "
         f"median of {result['steps']} steps",
@@ -27,6 +27,7 @@ def format_table(result):
         f"{result['train']['compile_s']:.1f} s |",
         f"| evaluation (EvalStep) | {_rate(result['eval'])} ({result['eval_to_train']:.2f}x training) |",
         f"| peak resident memory | {result['peak_memory_mb']:.0f} MiB |",
+        _memory_row(result),
         f"| achieved, training | {result['achieved_gflop_s']:.1f} GFLOP/s ({result['train_gflop_per_step']:.1f} "
         f"GFLOP per step = 3 x forward) |",
         f"| float32 matmul peak, sustained | {peak['peak']:.1f} GFLOP/s (NumPy {peak['numpy']:.1f}, MindSpore "
@@ -46,6 +47,15 @@ def format_table(result):
     if "profile" in result:
         lines += ["", *_profile_lines(result["profile"], result["steps"])]
     return "\n".join(lines)
+
+
+def _memory_row(result):
+    estimate = result["memory_estimate_mb"]
+    growth = result["peak_memory_mb"] - result["memory_before_network_mb"]
+    return (f"| peak memory against the estimate | peak - {result['memory_before_network_mb']:.0f} MiB before the "
+            f"network = {growth:.0f} MiB; estimate {estimate['total_mb']:.0f} MiB = parameters, gradients and "
+            f"optimizer slots {estimate['parameters_mb']:.0f} + activations kept for backward "
+            f"{estimate['activations_mb']:.0f} ({growth / estimate['total_mb']:.2f}x the estimate) |")
 
 
 # Op types listed one by one in the profile table; the rest are summed into one row.

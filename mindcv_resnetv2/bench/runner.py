@@ -2,7 +2,8 @@
 
 Order matters on a shared machine: our step, the plain step, the evaluation step and the matmul bursts that
 give the machine's peak run alternately, one each per round, so a burst of load from elsewhere hits all of
-them, and every ratio is the median of its per-round ratios. Peak memory is read before any other graph exists.
+them, and every ratio is the median of its per-round ratios. Peak memory is read before any other graph exists,
+and set against an estimate of what training must hold (parameters, gradients, optimizer slots, saved activations).
 """
 import dataclasses
 import logging
@@ -18,6 +19,7 @@ from .measure import (burst, burst_length, interleaved, matmul_gflop_s, matmul_p
                       peak_memory_mb, time_repeated, warm_up)
 from .pipeline import pipeline_rates
 from .profile import profile_ops, summarize_profile
+from .shapes import layer_calls, training_memory_estimate
 from .steps import eval_step, fixed_batch, our_train_step, plain_train_step
 
 _logger = logging.getLogger("mindcv_resnetv2")
@@ -53,6 +55,7 @@ def run_benchmark(cfg, options=None):
     """Time training, evaluation (and optionally the plain step and the data pipeline) for `cfg`."""
     options = options or BenchOptions()
     runtime = setup_runtime(cfg)
+    memory_before_network = peak_memory_mb()  # the process's own cost: libraries, runtime
     num_classes = cfg.num_classes or 1000
     net = build_network(cfg, num_classes)
     result = {
@@ -65,6 +68,7 @@ def run_benchmark(cfg, options=None):
         "device": device_target(),
         "mindspore": ms.__version__,
         "runtime_num_threads": ms.get_context("runtime_num_threads"),
+        "inter_op_parallel_num": ms.get_context("inter_op_parallel_num"),
         "cpu_count": os.cpu_count(),
         "load_average_start": os.getloadavg()[0],
         "parameters": count_parameters(net),
@@ -79,6 +83,9 @@ def run_benchmark(cfg, options=None):
     calls = {"train": lambda: ours(images, labels)}
     first = {"train": warm_up(calls["train"], options.warmup)}
     result["peak_memory_mb"] = peak_memory_mb()
+    result["memory_before_network_mb"] = memory_before_network
+    result["memory_estimate_mb"] = training_memory_estimate(
+        ours, net, layer_calls(net, (cfg.image_resize, cfg.image_resize)), cfg.batch_size)
     if options.baseline:
         plain = plain_train_step(net, cfg.lr, cfg.momentum, cfg.weight_decay)
         calls["baseline"] = lambda: plain(images, labels)

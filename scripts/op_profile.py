@@ -1,0 +1,451 @@
+"""Development script (not part of the package): where our training step's time goes, op type by op type, against
+the same ops alone at the same shapes in MindSpore and in PyTorch, and the whole step against PyTorch's.
+
+    python scripts/op_profile.py ops --net quickstart      # preact_resnet20_cifar, 128 x 1 x 28 x 28
+    python scripts/op_profile.py ops --net resnetv2_50_64  # resnetv2_50, 64 x 3 x 64 x 64
+    python scripts/op_profile.py ab                        # A/B of conv/BN/ReLU variants on one block
+
+`ops`: (a) our step per op type from the bench's profiler; (b) every Conv2D, Conv2DBackpropInput,
+Conv2DBackpropFilter, BatchNorm, BatchNormGrad, ReLU and ReluGrad shape the step runs (from the network's own
+layer calls), each op alone in a compiled MindSpore cell and in PyTorch (2 threads), alternating one call of each per
+round, median per shape times the number of layers of that shape; (c) our whole step alternating with a PyTorch
+step of the same architecture (SGD momentum). Needs torch (`pip install torch`); PyTorch imports after MindSpore.
+"""
+import argparse
+import collections
+import os
+import statistics
+import sys
+
+import mindspore as ms
+import numpy as np
+from mindspore import Tensor, mint, nn, ops
+from mindspore.ops import operations as P
+from mindspore.ops.operations import _grad_ops as G
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from mindcv_resnetv2.bench.cli import parse  # noqa: E402
+from mindcv_resnetv2.bench.measure import interleaved, paired_ratio, warm_up  # noqa: E402
+from mindcv_resnetv2.bench.profile import profile_ops  # noqa: E402
+from mindcv_resnetv2.bench.shapes import layer_calls  # noqa: E402
+from mindcv_resnetv2.bench.steps import fixed_batch, our_train_step  # noqa: E402
+from mindcv_resnetv2.engine.builders import build_network  # noqa: E402
+from mindcv_resnetv2.engine.runtime import setup_runtime  # noqa: E402
+
+import torch  # noqa: E402  (after MindSpore: both bundle oneDNN/OpenMP; this order loads cleanly)
+import torch.nn.functional as F  # noqa: E402
+
+NETS = {
+    "quickstart": ["-c", "configs/resnetv2/preact_resnet_fashion_mnist_cpu.yaml"],
+    "resnetv2_50_64": ["--model", "resnetv2_50", "--batch_size", "64", "--image_size", "64"],
+    "resnetv2_50_224": ["--model", "resnetv2_50", "--batch_size", "16", "--image_size", "224"],
+}
+OP_TYPES = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "BatchNorm", "BatchNormGrad", "ReLU",
+            "ReluGrad")
+THREADS = 2
+
+
+# ---------------------------------------------------------------- timing
+def ms_sync(_out):
+    """Wait for MindSpore's kernels without copying the output to the host."""
+    ms.runtime.synchronize()
+
+
+def median_ms(times):
+    return 1000.0 * statistics.median(times)
+
+
+# ---------------------------------------------------------------- the shapes the step runs, grouped
+def op_shapes(net, batch_size, image_size):
+    """{op type: Counter({shape key: layers})} from the network's layer calls; shapes at `batch_size`.
+
+    The first convolution reads the network input, which needs no gradient: no Conv2DBackpropInput for it.
+    """
+    calls = layer_calls(net, (image_size, image_size))
+    network_input = calls[0].input_key
+    shapes = collections.defaultdict(collections.Counter)
+    for call in calls:
+        x_shape = (batch_size,) + call.input_shape[1:]
+        cell = call.cell
+        if isinstance(cell, nn.Conv2d):
+            pad = cell.padding if isinstance(cell.padding, int) else cell.padding[0]
+            key = (x_shape, cell.out_channels, cell.kernel_size[0], cell.stride[0], cell.pad_mode, pad, cell.group)
+            shapes["Conv2D"][key] += 1
+            shapes["Conv2DBackpropFilter"][key] += 1
+            if call.input_key != network_input:
+                shapes["Conv2DBackpropInput"][key] += 1
+        elif isinstance(cell, nn.BatchNorm2d):
+            shapes["BatchNorm"][x_shape] += 1
+            shapes["BatchNormGrad"][x_shape] += 1
+        elif isinstance(cell, nn.ReLU):
+            shapes["ReLU"][x_shape] += 1
+            shapes["ReluGrad"][x_shape] += 1
+    return shapes
+
+
+def conv_output_shape(key):
+    (n, _, h, w), out_channels, kernel, stride, pad_mode, pad, _ = key
+    if pad_mode == "same":
+        return n, out_channels, -(-h // stride), -(-w // stride)
+    side = lambda size: (size + 2 * pad - kernel) // stride + 1  # noqa: E731
+    return n, out_channels, side(h), side(w)
+
+
+# ---------------------------------------------------------------- one op alone, MindSpore (graph mode) and PyTorch
+class _Op(nn.Cell):
+    """One primitive applied to the cell's inputs, plus constant trailing arguments (sizes)."""
+
+    def __init__(self, primitive, *constants):
+        super().__init__()
+        self.primitive = primitive
+        self.constants = constants
+
+    def construct(self, a, b):
+        return self.primitive(a, b, *self.constants)
+
+
+class _BatchNormTrain(nn.Cell):
+    def __init__(self, channels):
+        super().__init__()
+        self.bn = P.BatchNorm(is_training=True, epsilon=1e-5, momentum=0.1)
+        self.mean = ms.Parameter(Tensor(np.zeros(channels, np.float32)), name="mean")
+        self.var = ms.Parameter(Tensor(np.ones(channels, np.float32)), name="var")
+
+    def construct(self, x, gamma, beta):
+        return self.bn(x, gamma, beta, self.mean, self.var)
+
+
+class _BatchNormGrad(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.grad = G.BatchNormGrad(is_training=True, epsilon=1e-5)
+
+    def construct(self, dy, x, gamma, mean, inv_std, reserve):
+        return self.grad(dy, x, gamma, mean, inv_std, reserve)
+
+
+class _Relu(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.relu = P.ReLU()
+
+    def construct(self, x):
+        return self.relu(x)
+
+
+def _normal(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
+
+
+def op_pair(op_type, key):
+    """(MindSpore call, PyTorch call) of `op_type` alone at shape `key`, each returning after the work is done."""
+    if op_type.startswith("Conv2D"):
+        x_shape, out_channels, kernel, stride, pad_mode, pad, group = key
+        w_shape = (out_channels, x_shape[1] // group, kernel, kernel)
+        y_shape = conv_output_shape(key)
+        x, w, dy = _normal(x_shape), _normal(w_shape, 1), _normal(y_shape, 2)
+        mx, mw, mdy = Tensor(x), Tensor(w), Tensor(dy)
+        tx, tw, tdy = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(dy)
+        torch_pad = pad if pad_mode == "pad" else (kernel // 2 if pad_mode == "same" else 0)
+        common = dict(pad_mode=pad_mode, pad=pad, stride=stride, group=group)
+        conv_args = (None, (stride, stride), (torch_pad, torch_pad), (1, 1), False, (0, 0), group)
+        if op_type == "Conv2D":
+            cell = _Op(P.Conv2D(out_channels, kernel, **common))
+            return (lambda: ms_sync(cell(mx, mw)),
+                    lambda: F.conv2d(tx, tw, None, stride, torch_pad, 1, group))
+        if op_type == "Conv2DBackpropInput":
+            cell = _Op(P.Conv2DBackpropInput(out_channels, kernel, **common), x_shape)
+            return (lambda: ms_sync(cell(mdy, mw)),
+                    lambda: torch.ops.aten.convolution_backward(tdy, tx, tw, *conv_args, (True, False, False)))
+        common["stride"] = (stride, stride)
+        cell = _Op(G.Conv2DBackpropFilter(out_channels, kernel, pad_list=(pad,) * 4, **common), w_shape)
+        return (lambda: ms_sync(cell(mdy, mx)),
+                lambda: torch.ops.aten.convolution_backward(tdy, tx, tw, *conv_args, (False, True, False)))
+    x, dy = _normal(key), _normal(key, 2)
+    channels = key[1]
+    gamma, beta = np.ones(channels, np.float32), np.zeros(channels, np.float32)
+    mx, mdy, mgamma, mbeta = Tensor(x), Tensor(dy), Tensor(gamma), Tensor(beta)
+    tx, tdy, tgamma, tbeta = (torch.from_numpy(a) for a in (x, dy, gamma, beta))
+    tmean, tvar = torch.zeros(channels), torch.ones(channels)
+    if op_type == "BatchNorm":
+        cell = _BatchNormTrain(channels)
+        return (lambda: ms_sync(cell(mx, mgamma, mbeta)),
+                lambda: torch.ops.aten.native_batch_norm(tx, tgamma, tbeta, tmean, tvar, True, 0.1, 1e-5))
+    if op_type == "BatchNormGrad":
+        _, saved_mean, saved_inv, reserve, _ = _BatchNormTrain(channels)(mx, mgamma, mbeta)
+        _, t_mean, t_inv = torch.ops.aten.native_batch_norm(tx, tgamma, tbeta, tmean, tvar, True, 0.1, 1e-5)
+        cell = _BatchNormGrad()
+        return (lambda: ms_sync(cell(mdy, mx, mgamma, saved_mean, saved_inv, reserve)),
+                lambda: torch.ops.aten.native_batch_norm_backward(tdy, tx, tgamma, tmean, tvar, t_mean, t_inv,
+                                                                  True, 1e-5, (True, True, True)))
+    if op_type == "ReLU":
+        cell = _Relu()
+        return lambda: ms_sync(cell(mx)), lambda: torch.relu(tx)
+    cell = _Op(G.ReluGrad())
+    y = np.maximum(x, 0)
+    my, ty = Tensor(y), torch.from_numpy(y)
+    return lambda: ms_sync(cell(mdy, my)), lambda: torch.ops.aten.threshold_backward(tdy, ty, 0)
+
+
+def time_ops_alone(shapes, rounds):
+    """{op type: (MindSpore ms per step, PyTorch ms per step, [per-shape rows])}: per-shape medians x layer count."""
+    results = {}
+    with torch.no_grad():
+        for op_type in OP_TYPES:
+            ms_total = torch_total = 0.0
+            rows = []
+            for key, count in shapes[op_type].items():
+                ms_call, torch_call = op_pair(op_type, key)
+                for call in (ms_call, torch_call):
+                    call()
+                    call()
+                ms_times, torch_times = interleaved([ms_call, torch_call], rounds)
+                rows.append((key, count, median_ms(ms_times), median_ms(torch_times)))
+                ms_total += count * median_ms(ms_times)
+                torch_total += count * median_ms(torch_times)
+            results[op_type] = (ms_total, torch_total, rows)
+    return results
+
+
+def launch_overhead_ms(rounds):
+    """Wall time of a compiled MindSpore cell doing (almost) nothing: ReLU of one float."""
+    cell = _Relu()
+    one = Tensor(np.ones((1,), np.float32))
+    call = lambda: ms_sync(cell(one))  # noqa: E731
+    call()
+    return median_ms(interleaved([call], rounds)[0])
+
+
+# ---------------------------------------------------------------- the whole step in PyTorch
+class TorchPreActBlock(torch.nn.Module):
+    def __init__(self, block, in_ch, width, stride, shortcut_norm):
+        super().__init__()
+        bottleneck = block == "bottleneck"
+        out_ch = width * 4 if bottleneck else width
+        self.bn1 = torch.nn.BatchNorm2d(in_ch)
+        if bottleneck:
+            convs = [(in_ch, width, 1, 1), (width, width, 3, stride), (width, out_ch, 1, 1)]
+        else:
+            convs = [(in_ch, width, 3, stride), (width, width, 3, 1)]
+        self.convs = torch.nn.ModuleList(torch.nn.Conv2d(i, o, k, s, k // 2, bias=False) for i, o, k, s in convs)
+        self.bns = torch.nn.ModuleList(torch.nn.BatchNorm2d(o) for _, o, _, _ in convs[:-1])
+        self.down = None
+        if stride != 1 or in_ch != out_ch:
+            layers = [torch.nn.Conv2d(in_ch, out_ch, 1, stride, bias=False)]
+            if shortcut_norm:
+                layers.append(torch.nn.BatchNorm2d(out_ch))
+            self.down = torch.nn.Sequential(*layers)
+        self.out_ch = out_ch
+
+    def forward(self, x):
+        pre = F.relu(self.bn1(x))
+        shortcut = self.down(pre) if self.down is not None else x
+        out = self.convs[0](pre)
+        for bn, conv in zip(self.bns, self.convs[1:]):
+            out = conv(F.relu(bn(out)))
+        return out + shortcut
+
+
+class TorchPreActResNet(torch.nn.Module):
+    """The same layout as our ResNetV2 presets: stem "cifar" (3x3 conv), "mindcv" (7x7/2 conv-BN-ReLU, 3x3/2 max
+    pool) or "paper" (7x7/2 conv, 3x3/2 max pool); pre-activation blocks; optional final BN-ReLU."""
+
+    def __init__(self, stem, block, layers, widths, stem_channels, shortcut_norm, final_norm, in_ch, classes):
+        super().__init__()
+        if stem == "cifar":
+            self.stem = torch.nn.Conv2d(in_ch, stem_channels, 3, 1, 1, bias=False)
+        else:
+            parts = [torch.nn.Conv2d(in_ch, stem_channels, 7, 2, 3, bias=False)]
+            if stem == "mindcv":
+                parts += [torch.nn.BatchNorm2d(stem_channels), torch.nn.ReLU()]
+            parts.append(torch.nn.MaxPool2d(3, 2, 1))
+            self.stem = torch.nn.Sequential(*parts)
+        blocks, ch = [], stem_channels
+        for index, (depth, width) in enumerate(zip(layers, widths)):
+            for i in range(depth):
+                blocks.append(TorchPreActBlock(block, ch, width, 2 if index and not i else 1, shortcut_norm))
+                ch = blocks[-1].out_ch
+        self.blocks = torch.nn.Sequential(*blocks)
+        self.norm = torch.nn.BatchNorm2d(ch) if final_norm else None
+        self.fc = torch.nn.Linear(ch, classes)
+
+    def forward(self, x):
+        x = self.blocks(self.stem(x))
+        if self.norm is not None:
+            x = F.relu(self.norm(x))
+        return self.fc(x.mean((2, 3)))
+
+
+def torch_twin(net, in_channels, num_classes):
+    """The PyTorch network of `net`'s layout, read from our network's own structure; parameter counts must agree."""
+    from mindcv_resnetv2.models.resnetv2 import PreActBlock
+
+    stages = [getattr(net, name) for name in net.stage_names]
+    first = [stage[0] for stage in stages]
+    block = "bottleneck" if first[0].is_bottleneck else "basic"
+    widths = [unit.conv1.out_channels for unit in first]
+    layers = [sum(1 for cell in stage.cells() if isinstance(cell, PreActBlock)) for stage in stages]
+    stem = "cifar" if net.max_pool is None else ("mindcv" if net.stem_norm else "paper")
+    shortcut_norm = any(len(unit.down_sample) > 1 for unit in first if unit.down_sample is not None)
+    twin = TorchPreActResNet(stem, block, layers, widths, net.conv1.out_channels, shortcut_norm,
+                             net.norm is not None, in_channels, num_classes)
+    ours = sum(int(p.size) for p in net.trainable_params())
+    theirs = sum(p.numel() for p in twin.parameters())
+    if ours != theirs:
+        raise RuntimeError(f"the PyTorch twin has {theirs:,} parameters, ours {ours:,}: layouts differ")
+    return twin
+
+
+def torch_step(twin, cfg, images, labels):
+    optimizer = torch.optim.SGD(twin.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                                nesterov=bool(cfg.use_nesterov))
+    x, y = torch.from_numpy(images.asnumpy()), torch.from_numpy(labels.asnumpy().astype(np.int64))
+    twin.train()
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(twin(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+    return step
+
+
+# ---------------------------------------------------------------- ops: the per-op table
+def ops_table(net_name, rounds, step_rounds):
+    cfg, _, _ = parse(NETS[net_name])
+    runtime = setup_runtime(cfg)
+    num_classes = cfg.num_classes or 1000
+    net = build_network(cfg, num_classes)
+    images, labels = fixed_batch(cfg.batch_size, cfg.in_channels, cfg.image_resize, num_classes, cfg.seed)
+    shapes = op_shapes(net, cfg.batch_size, cfg.image_resize)
+    ours = our_train_step(cfg, net, runtime)
+    ours_call = lambda: ours(images, labels)  # noqa: E731  (the bench's timing syncs on its first output)
+    warm_up(ours_call, 2)
+    op_ms, profiled_wall = profile_ops(ours_call, step_rounds)
+
+    twin = torch_twin(net, cfg.in_channels, num_classes)
+    theirs_call = torch_step(twin, cfg, images, labels)
+    warm_up(theirs_call, 2)
+    ours_times, theirs_times = interleaved([ours_call, theirs_call], step_rounds)
+
+    alone = time_ops_alone(shapes, rounds)
+    overhead = launch_overhead_ms(rounds)
+    load = os.getloadavg()[0]
+    print(f"\n{cfg.model}, batch {cfg.batch_size} x {cfg.in_channels} x {cfg.image_resize} x {cfg.image_resize}; "
+          f"MindSpore {ms.__version__} (graph mode, {ms.get_context('runtime_num_threads')} threads), torch "
+          f"{torch.__version__} ({torch.get_num_threads()} threads), {os.cpu_count()} cores, load average after "
+          f"{load:.1f}; ops alone: median of {rounds} alternating rounds per shape x layers of that shape; whole "
+          f"step: {step_rounds} alternating rounds; a compiled MindSpore cell's own launch costs {overhead:.2f} ms "
+          f"per call (included in 'alone, MindSpore')\n")
+    print("| op type | ms/step in our step (profiler) | same op alone, MindSpore | same op alone, PyTorch | "
+          "MindSpore / PyTorch | shapes (layers) |")
+    print("|---|---|---|---|---|---|")
+    for op_type in OP_TYPES:
+        ms_total, torch_total, rows = alone[op_type]
+        print(f"| {op_type} | {op_ms.get(op_type, 0.0):.1f} | {ms_total:.1f} | {torch_total:.1f} | "
+              f"{ms_total / torch_total:.2f} | {len(rows)} ({sum(r[1] for r in rows)}) |")
+    rest = sum(v for k, v in op_ms.items() if k not in OP_TYPES)
+    print(f"| other op types ({len(op_ms) - len(set(op_ms) & set(OP_TYPES))}) | {rest:.1f} | | | | |")
+    print(f"| all op types, profiled step wall | {sum(op_ms.values()):.1f}, wall {profiled_wall:.1f} | "
+          f"{sum(a[0] for a in alone.values()):.1f} (the 7 above) | {sum(a[1] for a in alone.values()):.1f} | | |")
+    ratio = paired_ratio(ours_times, theirs_times)
+    print(f"| **whole training step** (ours vs PyTorch {cfg.opt} step, same layout) | {median_ms(ours_times):.1f} "
+          f"({cfg.batch_size / statistics.median(ours_times):.1f} img/s) | | {median_ms(theirs_times):.1f} "
+          f"({cfg.batch_size / statistics.median(theirs_times):.1f} img/s) | {ratio:.2f} (median of rounds) | |")
+    print("\nPer shape (ms per call, MindSpore / PyTorch):")
+    for op_type in OP_TYPES:
+        for key, count, ms_ms, torch_ms in sorted(alone[op_type][2], key=lambda r: -r[1] * r[2]):
+            print(f"  {op_type:22s} {str(key):70s} x{count:2d}  {ms_ms:8.2f} {torch_ms:8.2f}  {ms_ms / torch_ms:5.2f}")
+
+
+# ---------------------------------------------------------------- ab: variants of one pre-activation unit
+class _Unit(nn.Cell):
+    """BN -> ReLU -> 3x3 conv, built from `nn` cells (pad mode "pad" or "same") or from `mint` functional ops."""
+
+    def __init__(self, channels, variant):
+        super().__init__()
+        self.variant = variant
+        self.bn = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU()
+        pad = dict(pad_mode="same") if variant == "nn, pad_mode same" else dict(pad_mode="pad", padding=1)
+        self.conv = nn.Conv2d(channels, channels, 3, has_bias=False, **pad)
+        self.mint_bn = mint.nn.BatchNorm2d(channels) if variant == "mint.nn.BatchNorm2d" else None
+
+    def construct(self, x):
+        if self.variant == "mint functional":
+            y = mint.nn.functional.batch_norm(x, self.bn.moving_mean, self.bn.moving_variance, self.bn.gamma,
+                                              self.bn.beta, True, 0.1, 1e-5)
+            return mint.nn.functional.conv2d(mint.nn.functional.relu(y), self.conv.weight, None, 1, 1)
+        if self.variant == "mint.nn.BatchNorm2d":
+            return self.conv(self.relu(self.mint_bn(x)))
+        if self.variant == "ops.batch_norm":
+            y = ops.batch_norm(x, self.bn.moving_mean, self.bn.moving_variance, self.bn.gamma, self.bn.beta, True)
+            return self.conv(self.relu(y))
+        return self.conv(self.relu(self.bn(x)))
+
+
+class _UnitGrad(nn.Cell):
+    """Gradients of the unit's summed output with respect to its input and its weights: forward + backward."""
+
+    def __init__(self, unit):
+        super().__init__()
+        self.unit = unit
+        self.weights = ms.ParameterTuple(unit.trainable_params())
+        self.grad = ops.GradOperation(get_all=True, get_by_list=True)
+
+    def construct(self, x):
+        return self.grad(self.unit, self.weights)(x)
+
+
+AB_VARIANTS = ("nn, pad_mode pad", "nn, pad_mode same", "mint functional", "mint.nn.BatchNorm2d", "ops.batch_norm")
+AB_SHAPES = {"quick-start stage 1": (128, 16, 28, 28), "resnetv2_50 at 64, stage 1": (64, 64, 16, 16)}
+
+
+def ab_table(rounds):
+    """Forward + backward (grads of input and weights) of one unit per variant, alternating, in graph mode."""
+    ms.set_context(mode=ms.GRAPH_MODE)
+    print(f"MindSpore {ms.__version__}, graph mode, {ms.get_context('runtime_num_threads')} threads; median ms of "
+          f"{rounds} alternating rounds (forward + backward of BN-ReLU-conv3x3); load {os.getloadavg()[0]:.1f}\n")
+    print("| unit shape | " + " | ".join(AB_VARIANTS) + " |")
+    print("|---|" + "---|" * len(AB_VARIANTS))
+    for label, shape in AB_SHAPES.items():
+        x = Tensor(_normal(shape))
+        calls, notes = [], {}
+        for variant in AB_VARIANTS:
+            unit = _Unit(shape[1], variant)
+            unit.set_train()
+            grad = _UnitGrad(unit)
+            call = lambda g=grad: g(x)  # noqa: E731
+            try:
+                call()[0][0].asnumpy()
+                call()
+            except Exception as err:  # noqa: BLE001  (a variant CPU cannot run is a result, reported in the table)
+                notes[variant] = f"fails: {str(err).splitlines()[0][:80]}"
+                continue
+            calls.append((variant, call))
+        times = dict(zip([v for v, _ in calls], interleaved([c for _, c in calls], rounds)))
+        cells = [notes.get(v) or f"{median_ms(times[v]):.1f}" for v in AB_VARIANTS]
+        print(f"| {label} {shape} | " + " | ".join(cells) + " |")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    ops_parser = sub.add_parser("ops", help="the per-op table of one network")
+    ops_parser.add_argument("--net", choices=sorted(NETS), default="quickstart")
+    ops_parser.add_argument("--rounds", type=int, default=7, help="alternating rounds per op shape")
+    ops_parser.add_argument("--step_rounds", type=int, default=6, help="profiled steps and whole-step rounds")
+    ab_parser = sub.add_parser("ab", help="variants of one BN-ReLU-conv unit, alternating")
+    ab_parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(THREADS)
+    if args.command == "ops":
+        ops_table(args.net, args.rounds, args.step_rounds)
+    else:
+        ab_table(args.rounds)
+
+
+if __name__ == "__main__":
+    main()
