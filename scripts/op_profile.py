@@ -4,6 +4,8 @@ the same ops alone at the same shapes in MindSpore and in PyTorch, and the whole
     python scripts/op_profile.py ops --net quickstart      # preact_resnet20_cifar, 128 x 1 x 28 x 28
     python scripts/op_profile.py ops --net resnetv2_50_64  # resnetv2_50, 64 x 3 x 64 x 64
     python scripts/op_profile.py ab                        # A/B of conv/BN/ReLU variants on one block
+    python scripts/op_profile.py evalmem --net quickstart --batches 50
+    python scripts/op_profile.py knobs --net quickstart --batch_sizes 64,128,256 --jit_levels O0,O1
 
 `ops`: (a) our step per op type from the bench's profiler; (b) every Conv2D, Conv2DBackpropInput,
 Conv2DBackpropFilter, BatchNorm, BatchNormGrad, ReLU and ReluGrad shape the step runs (from the network's own
@@ -47,9 +49,10 @@ THREADS = 2
 
 
 # ---------------------------------------------------------------- timing
-def ms_sync(_out):
-    """Wait for MindSpore's kernels without copying the output to the host."""
-    ms.runtime.synchronize()
+def ms_sync(out):
+    """The output, which the timing loop (bench.measure) fetches to the host: the wait for MindSpore's kernels
+    (ms.runtime.synchronize is not supported on CPU in 2.8). The copy is in the figure: well under 1 ms here."""
+    return out
 
 
 def median_ms(times):
@@ -380,6 +383,8 @@ class _Unit(nn.Cell):
             return mint.nn.functional.conv2d(mint.nn.functional.relu(y), self.conv.weight, None, 1, 1)
         if self.variant == "mint.nn.BatchNorm2d":
             return self.conv(self.relu(self.mint_bn(x)))
+        if self.variant == "mint.nn.functional.relu":
+            return self.conv(mint.nn.functional.relu(self.bn(x)))
         if self.variant == "ops.batch_norm":
             y = ops.batch_norm(x, self.bn.moving_mean, self.bn.moving_variance, self.bn.gamma, self.bn.beta, True)
             return self.conv(self.relu(y))
@@ -399,7 +404,8 @@ class _UnitGrad(nn.Cell):
         return self.grad(self.unit, self.weights)(x)
 
 
-AB_VARIANTS = ("nn, pad_mode pad", "nn, pad_mode same", "mint functional", "mint.nn.BatchNorm2d", "ops.batch_norm")
+AB_VARIANTS = ("nn, pad_mode pad", "nn, pad_mode same", "mint functional", "mint.nn.BatchNorm2d",
+               "mint.nn.functional.relu", "ops.batch_norm")
 AB_SHAPES = {"quick-start stage 1": (128, 16, 28, 28), "resnetv2_50 at 64, stage 1": (64, 64, 16, 16)}
 
 
@@ -422,12 +428,87 @@ def ab_table(rounds):
                 call()[0][0].asnumpy()
                 call()
             except Exception as err:  # noqa: BLE001  (a variant CPU cannot run is a result, reported in the table)
-                notes[variant] = f"fails: {str(err).splitlines()[0][:80]}"
+                lines = [line.strip(" -") for line in str(err).splitlines() if line.strip(" -")]
+                notes[variant] = "fails: " + next((line for line in lines if "kernel" in line.lower()), lines[0])[:60]
                 continue
             calls.append((variant, call))
         times = dict(zip([v for v, _ in calls], interleaved([c for _, c in calls], rounds)))
         cells = [notes.get(v) or f"{median_ms(times[v]):.1f}" for v in AB_VARIANTS]
         print(f"| {label} {shape} | " + " | ".join(cells) + " |")
+
+
+# ---------------------------------------------------------------- evalmem: evaluation holds one batch
+def eval_memory(net_name, batches):
+    """Peak RSS after evaluating 1 batch, then after `batches` batches, with the Evaluator validate.py runs."""
+    from mindcv_resnetv2.bench.measure import peak_memory_mb
+    from mindcv_resnetv2.engine.evaluation import Evaluator
+
+    cfg, _, _ = parse(NETS[net_name])
+    runtime = setup_runtime(cfg)
+    num_classes = cfg.num_classes or 1000
+    net = build_network(cfg, num_classes)
+    evaluator = Evaluator(net, num_classes)
+    shape = (cfg.batch_size, cfg.in_channels, cfg.image_resize, cfg.image_resize)
+    rng = np.random.default_rng(0)
+
+    def loader(count):
+        images = rng.standard_normal((count * cfg.batch_size,) + shape[1:], dtype=np.float32)
+        labels = rng.integers(0, num_classes, count * cfg.batch_size).astype(np.int32)
+        return ms.dataset.NumpySlicesDataset({"image": images, "label": labels}, shuffle=False).batch(
+            cfg.batch_size)
+
+    one = loader(1)
+    before = peak_memory_mb()
+    evaluator(one, runtime)
+    after_one = peak_memory_mb()
+    many = loader(batches)  # its source arrays are built before the peak is read again
+    data = peak_memory_mb()
+    evaluator(many, runtime)
+    after_many = peak_memory_mb()
+    batch_mb = np.prod(shape) * 4 / 2 ** 20
+    print(f"\n{cfg.model}, evaluation batches of {shape}, one batch of images = {batch_mb:.1f} MiB; "
+          f"MindSpore {ms.__version__}, load {os.getloadavg()[0]:.1f}\n")
+    print("| peak resident memory | MiB |\n|---|---|")
+    print(f"| before evaluating (network built, 1-batch source) | {before:.0f} |")
+    print(f"| after evaluating 1 batch (graph compiled) | {after_one:.0f} |")
+    print(f"| after building the {batches}-batch source ({batches * batch_mb:.0f} MiB of images) | {data:.0f} |")
+    print(f"| after evaluating {batches} batches | {after_many:.0f} (+{after_many - data:.0f}) |")
+
+
+# ---------------------------------------------------------------- knobs: training-step variants in one process
+def knobs_table(net_name, batch_sizes, jit_levels, rounds):
+    """Our training step at every (batch size, jit level), each on its own network, alternating one step of each
+    per round: img/s, and img/s relative to the first variant as the median of per-round ratios."""
+    import copy
+
+    base, _, _ = parse(NETS[net_name])
+    runtime = setup_runtime(base)
+    num_classes = base.num_classes or 1000
+    labels, calls = [], []
+    for batch_size in batch_sizes:
+        for level in jit_levels:
+            cfg = copy.copy(base)
+            cfg.batch_size = batch_size
+            net = build_network(cfg, num_classes)
+            step = our_train_step(cfg, net, runtime)
+            step.set_jit_config(ms.JitConfig(jit_level=level))
+            images, targets = fixed_batch(batch_size, cfg.in_channels, cfg.image_resize, num_classes, cfg.seed)
+            call = lambda s=step, x=images, y=targets: s(x, y)  # noqa: E731
+            warm_up(call, 2)
+            labels.append((batch_size, level))
+            calls.append(call)
+    load_before = os.getloadavg()[0]
+    times = interleaved(calls, rounds)
+    print(f"\n{base.model} at {base.image_resize}x{base.image_resize}, MindSpore {ms.__version__}, "
+          f"{ms.get_context('runtime_num_threads')} threads; {rounds} alternating rounds; load average "
+          f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}\n")
+    print("| batch | jit_level | ms/step | img/s | img/s relative to the first row (median of rounds) |")
+    print("|---|---|---|---|---|")
+    first_rate = [labels[0][0] / t for t in times[0]]
+    for (batch_size, level), series in zip(labels, times):
+        relative = statistics.median([batch_size / t / r for t, r in zip(series, first_rate)])
+        print(f"| {batch_size} | {level} | {median_ms(series):.0f} | {batch_size / statistics.median(series):.1f} "
+              f"| {relative:.3f} |")
 
 
 def main(argv=None):
@@ -439,10 +520,24 @@ def main(argv=None):
     ops_parser.add_argument("--step_rounds", type=int, default=6, help="profiled steps and whole-step rounds")
     ab_parser = sub.add_parser("ab", help="variants of one BN-ReLU-conv unit, alternating")
     ab_parser.add_argument("--rounds", type=int, default=15)
+    knobs_parser = sub.add_parser("knobs", help="our step at several batch sizes and jit levels, alternating")
+    knobs_parser.add_argument("--net", choices=sorted(NETS), default="quickstart")
+    knobs_parser.add_argument("--batch_sizes", default="", help="comma-separated (default: the net's own)")
+    knobs_parser.add_argument("--jit_levels", default="O0", help="comma-separated, e.g. O0,O1")
+    knobs_parser.add_argument("--rounds", type=int, default=8)
+    mem_parser = sub.add_parser("evalmem", help="peak memory of evaluation: 1 batch, then many")
+    mem_parser.add_argument("--net", choices=sorted(NETS), default="quickstart")
+    mem_parser.add_argument("--batches", type=int, default=50)
     args = parser.parse_args(argv)
     torch.set_num_threads(THREADS)
     if args.command == "ops":
         ops_table(args.net, args.rounds, args.step_rounds)
+    elif args.command == "evalmem":
+        eval_memory(args.net, args.batches)
+    elif args.command == "knobs":
+        default_batch = parse(NETS[args.net])[0].batch_size
+        batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b] or [default_batch]
+        knobs_table(args.net, batch_sizes, args.jit_levels.split(","), args.rounds)
     else:
         ab_table(args.rounds)
 

@@ -1,6 +1,8 @@
 """Evaluation metrics against an independent NumPy top-k on known logits: EvalStep's per-batch sums and the
 Evaluator's percentages over a split (uneven last batch, ties, fewer classes than 5)."""
+import gc
 import types
+import weakref
 
 import mindspore as ms
 import numpy as np
@@ -95,3 +97,24 @@ def test_evaluator_reports_numpy_top1_and_top5_over_uneven_batches(num_classes, 
     if num_classes < 5:
         assert metrics["top5"] == 100.0
     assert metrics["loss"] == pytest.approx(numpy_cross_entropy_sum(logits, labels) / 13, rel=1e-5)
+
+
+def test_evaluator_keeps_running_sums_not_the_batches_or_their_outputs(graph_mode):
+    """Memory stays at one batch however long the split: once evaluation returns, no batch, logit or per-batch
+    metric tensor is referenced any more (the Evaluator accumulates host floats only)."""
+    logits = np.random.default_rng(0).standard_normal((13, 10)).astype(np.float32)
+    labels = np.arange(13, dtype=np.int32) % 10
+    loader = ms.dataset.NumpySlicesDataset({"image": logits, "label": labels}, shuffle=False).batch(4)
+    evaluator = Evaluator(Logits(), 10)
+    step, seen = evaluator.step, []
+
+    def recording_step(images, batch_labels):
+        outputs = step(images, batch_labels)
+        seen.extend(weakref.ref(tensor) for tensor in (images, batch_labels, *outputs))
+        return outputs
+
+    evaluator.step = recording_step
+    assert evaluator(loader, ONE_DEVICE)["num_samples"] == 13
+    gc.collect()
+    assert len(seen) == 4 * 5  # 4 batches: images, labels and the step's 3 sums each
+    assert [ref() for ref in seen if ref() is not None] == []
