@@ -6,17 +6,20 @@ import os
 import mindspore as ms
 import numpy as np
 import pytest
+from mindspore import nn
 
 from mindcv_resnetv2.bench import matmul_products, time_calls
 from mindcv_resnetv2.bench.measure import burst, burst_length, paired_ratio
 from mindcv_resnetv2.bench.cli import main, parse
 from mindcv_resnetv2.bench.profile import DENSE_OP_TYPES, read_op_table, summarize_profile
+from mindcv_resnetv2.bench.shapes import layer_calls, saved_activation_elements, training_memory_estimate
 from mindcv_resnetv2.utils.backend import device_target
 
 QUICK_RECIPE = os.path.join(os.path.dirname(__file__), "..", "configs", "resnetv2", "resnetv2_cpu_quick.yaml")
 
 TABLE_ROWS = [
     "training (our TrainStep)", "graph compile, training", "evaluation (EvalStep)", "peak resident memory",
+    "peak memory against the estimate",
     "achieved, training", "float32 matmul peak, sustained", "achieved / matmul peak (median of rounds)",
     "plain TrainOneStepCell + Momentum", "ours / plain (median of rounds)",
     "training, fixed batch (alternating with the pipeline)", "training fed by the data pipeline, sink off",
@@ -47,6 +50,10 @@ def test_command_prints_and_writes_every_figure(tmp_path, capsys):
     for key in ("peak_memory_mb", "achieved_gflop_s", "fraction_of_matmul_peak", "ratio_ours_to_plain",
                 "pipeline_to_fixed", "eval_to_train", "train_gflop_per_step"):
         assert _positive(result[key]), key
+    estimate = result["memory_estimate_mb"]
+    assert _positive(estimate["parameters_mb"]) and _positive(estimate["activations_mb"])
+    assert estimate["total_mb"] == pytest.approx(estimate["parameters_mb"] + estimate["activations_mb"])
+    assert 0 < result["memory_before_network_mb"] <= result["peak_memory_mb"]
     assert result["train"]["img_per_s"] == pytest.approx(2000.0 / result["train"]["ms_per_step"])
     assert result["achieved_gflop_s"] == pytest.approx(
         result["train_gflop_per_step"] * 1000.0 / result["train"]["ms_per_step"])
@@ -90,6 +97,8 @@ def test_options_reach_the_recipe_and_defaults_do_not_override_a_recipe():
     (["--steps", "0"], "steps"),
     (["--warmup", "0"], "warmup"),
     (["--threads", "0"], "threads"),
+    (["--inter_op_parallel_num", "0"], "inter_op_parallel_num"),
+    (["--dispatch_threads", "0"], "dispatch_threads"),
     (["--modle", "resnetv2_50"], "modle"),
 ])
 def test_bad_option_exits_naming_it(argv, named, capsys):
@@ -166,3 +175,21 @@ def test_profile_table_of_another_format_is_refused_naming_the_file(tmp_path):
     table.write_text("Name,Duration(us)\nConv2D,5\n")
     with pytest.raises(ValueError, match="kernel_details.csv.*op_type"):
         read_op_table(str(table), steps=1)
+
+
+def test_memory_estimate_counts_each_saved_activation_once_from_the_real_shapes():
+    """conv(1->2, 3x3) -> BN -> ReLU -> conv(2->3, 1x1) on 4x4 images: backward keeps the first conv's input (16),
+    BN's input (32) and ReLU's output (32), which is also the second conv's input: 80 floats per image."""
+    net = nn.SequentialCell([nn.Conv2d(1, 2, 3, pad_mode="pad", padding=1, has_bias=False), nn.BatchNorm2d(2),
+                             nn.ReLU(), nn.Conv2d(2, 3, 1, has_bias=False)])
+    calls = layer_calls(net, (4, 4))
+    assert [(type(c.cell).__name__, c.input_shape, c.output_shape) for c in calls] == [
+        ("Conv2d", (1, 1, 4, 4), (1, 2, 4, 4)), ("BatchNorm2d", (1, 2, 4, 4), (1, 2, 4, 4)),
+        ("ReLU", (1, 2, 4, 4), (1, 2, 4, 4)), ("Conv2d", (1, 2, 4, 4), (1, 3, 4, 4))]
+    assert calls[2].output_key == calls[3].input_key
+    assert saved_activation_elements(calls) == 80
+    # Held: conv 18 + BN gamma, beta 4 + BN statistics 4 + conv 6 = 32; gradients of the 28 trainable ones.
+    estimate = training_memory_estimate(net, net, calls, batch_size=1024)
+    assert estimate["parameters_mb"] == pytest.approx((32 + 28) * 4 / 2 ** 20)
+    assert estimate["activations_mb"] == pytest.approx(80 * 1024 * 4 / 2 ** 20)
+    assert estimate["total_mb"] == pytest.approx(estimate["parameters_mb"] + estimate["activations_mb"])

@@ -7,10 +7,10 @@ the activations the backward pass keeps from the same shapes.
 import dataclasses
 
 import mindspore as ms
-from mindspore import nn
+import numpy as np
+from mindspore import Tensor, nn
 
 from ..models import pooling
-from ..models.resnetv2 import dummy_input
 
 # The cells whose kernels dominate the step, and the pools (their gradients keep input and output).
 POOL_TYPES = (nn.MaxPool2d, nn.AvgPool2d, pooling.MaxPool3x3Pad1, pooling.ZeroPadMaxPool3x3, pooling.AvgPool2x2Ceil)
@@ -34,8 +34,13 @@ class LayerCall:
 def layer_calls(net, image_size):
     """[LayerCall] of one eval-mode forward pass of `net` on a zero batch of 1 at `image_size` (h, w), in call order.
 
-    A BN cell with a built-in activation appears as its BN (input = normalised tensor) and its ReLU (separately).
+    The input has the in_channels of the network's first convolution. A BN cell with a built-in activation appears
+    as its BN (input = the tensor it normalises) and its ReLU (separately).
     """
+    first_conv = next((cell for cell in net.cells_and_names() if isinstance(cell[1], nn.Conv2d)), None)
+    if first_conv is None:
+        raise ValueError(f"{type(net).__name__} has no Conv2d layer: its input shape cannot be inferred")
+    image = Tensor(np.zeros((1, first_conv[1].in_channels) + tuple(image_size), np.float32))
     calls, alive = [], []  # tensors stay referenced during the pass, so their ids stay unique
 
     def record(name):
@@ -51,7 +56,7 @@ def layer_calls(net, image_size):
     ms.set_context(mode=ms.PYNATIVE_MODE)
     try:
         net.set_train(False)
-        net(dummy_input(net, 1, image_size))
+        net(image)
     finally:
         for handle in handles:
             handle.remove()
