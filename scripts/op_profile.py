@@ -343,20 +343,24 @@ def ops_table(net_name, rounds, step_rounds):
           f"step: {step_rounds} alternating rounds; a compiled MindSpore cell's own launch costs {overhead:.2f} ms "
           f"per call (included in 'alone, MindSpore')\n")
     print("| op type | ms/step in our step (profiler) | same op alone, MindSpore | same op alone, PyTorch | "
-          "MindSpore / PyTorch | shapes (layers) |")
-    print("|---|---|---|---|---|---|")
+          "alone: MindSpore / PyTorch | in our step / PyTorch alone | shapes (layers) |")
+    print("|---|---|---|---|---|---|---|")
     for op_type in OP_TYPES:
         ms_total, torch_total, rows = alone[op_type]
-        print(f"| {op_type} | {op_ms.get(op_type, 0.0):.1f} | {ms_total:.1f} | {torch_total:.1f} | "
-              f"{ms_total / torch_total:.2f} | {len(rows)} ({sum(r[1] for r in rows)}) |")
+        in_step = op_ms.get(op_type, 0.0)
+        print(f"| {op_type} | {in_step:.1f} | {ms_total:.1f} | {torch_total:.1f} | {ms_total / torch_total:.2f} | "
+              f"{in_step / torch_total:.2f} | {len(rows)} ({sum(r[1] for r in rows)}) |")
     rest = sum(v for k, v in op_ms.items() if k not in OP_TYPES)
-    print(f"| other op types ({len(op_ms) - len(set(op_ms) & set(OP_TYPES))}) | {rest:.1f} | | | | |")
-    print(f"| all op types, profiled step wall | {sum(op_ms.values()):.1f}, wall {profiled_wall:.1f} | "
-          f"{sum(a[0] for a in alone.values()):.1f} (the 7 above) | {sum(a[1] for a in alone.values()):.1f} | | |")
+    print(f"| other op types ({len(op_ms) - len(set(op_ms) & set(OP_TYPES))}) | {rest:.1f} | | | | | |")
+    in_step = sum(op_ms.get(op_type, 0.0) for op_type in OP_TYPES)
+    torch_total = sum(a[1] for a in alone.values())
+    print(f"| the 7 op types above | {in_step:.1f} | {sum(a[0] for a in alone.values()):.1f} | {torch_total:.1f} | "
+          f"| {in_step / torch_total:.2f} | |")
+    print(f"| all op types (profiled steps' wall) | {sum(op_ms.values()):.1f} ({profiled_wall:.1f}) | | | | | |")
     ratio = paired_ratio(ours_times, theirs_times)
     print(f"| **whole training step** (ours vs PyTorch {cfg.opt} step, same layout) | {median_ms(ours_times):.1f} "
           f"({cfg.batch_size / statistics.median(ours_times):.1f} img/s) | | {median_ms(theirs_times):.1f} "
-          f"({cfg.batch_size / statistics.median(theirs_times):.1f} img/s) | {ratio:.2f} (median of rounds) | |")
+          f"({cfg.batch_size / statistics.median(theirs_times):.1f} img/s) | | {ratio:.2f} (median of rounds) | |")
     print("\nPer shape (ms per call, MindSpore / PyTorch):")
     for op_type in OP_TYPES:
         for key, count, ms_ms, torch_ms in sorted(alone[op_type][2], key=lambda r: -r[1] * r[2]):
@@ -465,6 +469,8 @@ def eval_memory(net_name, batches):
     data = peak_memory_mb()
     evaluator(many, runtime)
     after_many = peak_memory_mb()
+    evaluator(many, runtime)  # the same split again: growth here would be memory kept per batch
+    after_again = peak_memory_mb()
     batch_mb = np.prod(shape) * 4 / 2 ** 20
     print(f"\n{cfg.model}, evaluation batches of {shape}, one batch of images = {batch_mb:.1f} MiB; "
           f"MindSpore {ms.__version__}, load {os.getloadavg()[0]:.1f}\n")
@@ -472,7 +478,9 @@ def eval_memory(net_name, batches):
     print(f"| before evaluating (network built, 1-batch source) | {before:.0f} |")
     print(f"| after evaluating 1 batch (graph compiled) | {after_one:.0f} |")
     print(f"| after building the {batches}-batch source ({batches * batch_mb:.0f} MiB of images) | {data:.0f} |")
-    print(f"| after evaluating {batches} batches | {after_many:.0f} (+{after_many - data:.0f}) |")
+    print(f"| after evaluating {batches} batches (the data pipeline prefetches up to 16 batches) | {after_many:.0f} "
+          f"(+{after_many - data:.0f}) |")
+    print(f"| after evaluating the {batches} batches a second time | {after_again:.0f} (+{after_again - after_many:.0f}) |")
 
 
 # ---------------------------------------------------------------- knobs: training-step variants in one process
