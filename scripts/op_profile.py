@@ -35,7 +35,7 @@ from mindcv_resnetv2.bench.steps import fixed_batch, our_train_step  # noqa: E40
 from mindcv_resnetv2.engine.builders import build_network  # noqa: E402
 from mindcv_resnetv2.engine.runtime import setup_runtime  # noqa: E402
 
-import torch  # noqa: E402  (after MindSpore: both bundle oneDNN/OpenMP; this order loads cleanly)
+import torch  # noqa: E402  (imported after MindSpore, the order every figure in the README was measured with)
 import torch.nn.functional as F  # noqa: E402
 
 NETS = {
