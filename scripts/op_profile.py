@@ -478,9 +478,10 @@ def eval_memory(net_name, batches):
     print(f"| before evaluating (network built, 1-batch source) | {before:.0f} |")
     print(f"| after evaluating 1 batch (graph compiled) | {after_one:.0f} |")
     print(f"| after building the {batches}-batch source ({batches * batch_mb:.0f} MiB of images) | {data:.0f} |")
-    print(f"| after evaluating {batches} batches (the data pipeline prefetches up to 16 batches) | {after_many:.0f} "
+    print(f"| after evaluating {batches} batches (the data pipeline's prefetch queue included) | {after_many:.0f} "
           f"(+{after_many - data:.0f}) |")
-    print(f"| after evaluating the {batches} batches a second time | {after_again:.0f} (+{after_again - after_many:.0f}) |")
+    print(f"| after evaluating the {batches} batches a second time | {after_again:.0f} "
+          f"(+{after_again - after_many:.0f}) |")
 
 
 # ---------------------------------------------------------------- knobs: training-step variants in one process
