@@ -1,15 +1,16 @@
 """``create_loader``: map the transforms, batch, optionally MixUp/CutMix; iterate with the epoch's seed in force.
 
 A run builds one loader and reads epoch e after ``loader.set_epoch(e)``: that moves the dataset's sampler (the
-order) and the loader's ``EpochKey`` (the keyed Python ops, the mixing and MindSpore's dataset seed). Every
-``create_tuple_iterator`` deep-copies the pipeline into a new execution tree (MindSpore 2.8), so one dataset object
-can be iterated any number of times, each iterator keeping the epoch it was created at. MindSpore's C++ random ops
-read the global dataset seed when an iterator is created, so the ``Loader`` sets the (seed, epoch, shard) seed
-around iterator creation and restores the caller's seed and the Python/numpy random states afterwards: epoch e's
-batches do not depend on which epochs the loader read before. Batches are reproducible for a fixed
-``num_parallel_workers`` (MindSpore gives each map worker its own generator, so 1 and 2 workers draw different,
-equally valid augmentations). Hand ``loader.dataset`` to ``mindspore.Model`` or ``mindspore.data_sink`` only inside
-``with loader.seeded():``, and only once: MindSpore refuses a second sink over the same dataset.
+order) and the loader's ``EpochKey`` (the keyed Python ops, the mixing and MindSpore's dataset seed); call it
+between iterators, not while one is read. Every ``create_tuple_iterator`` builds a new execution tree from a copy of
+the pipeline (MindSpore 2.8 copies its nodes and sampler, not the Python ops), so one dataset object can be iterated
+any number of times. MindSpore's C++ random ops read the global dataset seed when an iterator is created, so the
+``Loader`` sets the (seed, epoch, shard) seed around iterator creation and restores the caller's seed and the
+Python/numpy random states afterwards: epoch e's batches do not depend on which epochs the loader read before.
+Batches are reproducible for a fixed ``num_parallel_workers`` (MindSpore gives each map worker its own generator, so
+1 and 2 workers draw different, equally valid augmentations). Hand ``loader.dataset`` to ``mindspore.Model`` or
+``mindspore.data_sink`` only inside ``with loader.seeded():``, and only once: MindSpore refuses a second sink over
+the same dataset.
 
 A file that cannot be decoded stops iteration with ``UnreadableImageError`` naming it (MindSpore reports the
 path of the failing row; this turns it into a short, typed error with the remedy). Encoded images pass

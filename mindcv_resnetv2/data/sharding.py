@@ -67,8 +67,9 @@ class EpochKey:
     """The (seed, epoch, shard) that one loader's random draws are keyed by; ``Loader.set_epoch`` moves ``epoch``.
 
     One object per loader, read at call time by its keyed Python ops (``keyed``, ``mixing``) and by the loader for
-    MindSpore's dataset seed. MindSpore deep-copies a pipeline into every iterator it creates, so an iterator keeps
-    the epoch it was created at; ``salt(n)`` keys the n-th later epoch of an iterator over several (a dataset sink).
+    MindSpore's dataset seed. MindSpore hands those Python ops to every iterator as they are (it copies the rest of
+    the pipeline, the sampler included), so move the key only between iterators. ``salt(n)`` keys the n-th later
+    epoch of one iterator over several (a dataset sink).
     """
 
     def __init__(self, seed, epoch, shard_id):
