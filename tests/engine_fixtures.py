@@ -50,6 +50,39 @@ def tiny_recipe_args(data_dir, ckpt_dir, epochs=2, **overrides):
     return argv
 
 
+def run_counted_train(argv, counts_path, timeout=600):
+    """train.py in a fresh interpreter that also writes to `counts_path` (JSON) the split of every dataset the run
+    creates and the class of every cell whose graph it compiles (a compilation, not a cached call)."""
+    return subprocess.run([sys.executable, os.path.abspath(__file__), counts_path] + list(argv), capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO)
+
+
+def _counted_train(counts_path, argv):
+    from mindspore.common.api import _CellGraphExecutor
+
+    from mindcv_resnetv2.engine import builders, cli
+
+    counts = {"datasets": [], "compiled": []}
+    create_dataset, compile_graph = builders.create_dataset, _CellGraphExecutor.compile
+
+    def counting_create_dataset(*args, **kwargs):
+        counts["datasets"].append(kwargs["split"])
+        return create_dataset(*args, **kwargs)
+
+    def counting_compile(self, obj, *args, **kwargs):
+        phase, compiled = compile_graph(self, obj, *args, **kwargs)
+        if compiled:
+            counts["compiled"].append(type(obj).__name__)
+        return phase, compiled
+
+    builders.create_dataset, _CellGraphExecutor.compile = counting_create_dataset, counting_compile
+    try:
+        cli.main_train(argv)
+    finally:
+        with open(counts_path, "w") as handle:
+            json.dump(counts, handle)
+
+
 def run_entry(script, argv, timeout=600, **popen):
     """Run train.py / validate.py in a fresh interpreter; returns the CompletedProcess (text output)."""
     return subprocess.run([sys.executable, os.path.join(REPO, script)] + list(argv), capture_output=True, text=True,
@@ -59,3 +92,8 @@ def run_entry(script, argv, timeout=600, **popen):
 def read_json(path):
     with open(path) as handle:
         return json.load(handle)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, REPO)
+    _counted_train(sys.argv[1], sys.argv[2:])

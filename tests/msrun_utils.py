@@ -161,23 +161,22 @@ def _root_dataset(dataset):
 
 
 def _train_probe(out_dir, train_args):
-    """Run the Trainer as train.py does, recording each loader's sample indices and this rank's final weights."""
+    """Run the Trainer as train.py does, recording what each loader iterator reads and this rank's final weights."""
     from mindcv_resnetv2.config import parse_args
-    from mindcv_resnetv2.engine import builders
+    from mindcv_resnetv2.data.loader import Loader
     from mindcv_resnetv2.engine.trainer import Trainer
 
     reads = []
-    build_loader = builders.build_loader
+    create_iterator = Loader.create_tuple_iterator
 
-    def recording_build_loader(cfg, runtime, split, training, *args, **kwargs):
-        loader = build_loader(cfg, runtime, split, training, *args, **kwargs)
-        root = _root_dataset(loader.dataset)
-        reads.append({"split": split, "training": training, "epoch": root.shard_info.epoch,
-                      "shard_id": root.shard_info.shard_id, "num_shards": root.shard_info.num_shards,
-                      "pipeline_seed": int(loader.seed), "indices": [int(i) for i in root.sampler.indices]})
-        return loader
+    def recording_create_iterator(loader, *args, **kwargs):
+        info = _root_dataset(loader.dataset).shard_info
+        reads.append({"training": info.is_training, "epoch": loader.epoch, "shard_id": info.shard_id,
+                      "num_shards": info.num_shards, "pipeline_seed": int(loader.seed),
+                      "indices": [int(i) for i in loader.sampler.indices()]})
+        return create_iterator(loader, *args, **kwargs)
 
-    builders.build_loader = recording_build_loader  # every loader of a run is built through it
+    Loader.create_tuple_iterator = recording_create_iterator  # every epoch and validation is read through it
     trainer = Trainer(parse_args(train_args, entry="train"))
     trainer.run()
     rank = trainer.runtime.rank

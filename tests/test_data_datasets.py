@@ -8,11 +8,11 @@ import threading
 import numpy as np
 import pytest
 
-from mindcv_resnetv2.data import (DatasetLayoutError, DownloadError, create_dataset, download_dataset,
-                                  read_class_names)
+from mindcv_resnetv2.data import (DatasetLayoutError, DownloadError, create_dataset, create_loader,
+                                  create_transforms, download_dataset, read_class_names)
 from mindcv_resnetv2.data import download as download_module
 from mindcv_resnetv2.data.sharding import epoch_indices
-from data_fixtures import labels_of, make_image_folder, write_cifar, write_idx, write_mnist
+from data_fixtures import collect, labels_of, make_image_folder, write_cifar, write_idx, write_mnist
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 
@@ -86,6 +86,25 @@ def test_synthetic_fixed_across_epochs_and_sized():
     assert rows_a[0][0].shape == (12, 20, 3) and len(rows_a) == 5
     assert all((a[0] == b[0]).all() and a[1] == b[1] for a, b in zip(rows_a, rows_b))
     assert all(0 <= int(r[1]) < 3 for r in rows_a)
+
+
+def test_in_memory_data_follows_the_loaders_epoch():
+    """Arrays (GeneratorDataset) are read in each epoch's order by one loader, as image folders are."""
+    def loader(epoch):
+        dataset = create_dataset("synthetic", split="train", shuffle=True, seed=1, epoch=epoch, image_size=8,
+                                 num_classes=3, synthetic_length=12)
+        return create_loader(dataset, batch_size=4, is_training=False, num_classes=3,
+                             transform=create_transforms("synthetic", is_training=False, image_resize=8))
+
+    built = [np.concatenate(collect(loader(epoch))[0]) for epoch in (0, 1)]
+    assert not np.array_equal(built[0], built[1])
+    run_long = loader(0)
+    for epoch in (0, 1):
+        run_long.set_epoch(epoch)
+        assert np.array_equal(np.concatenate(collect(run_long)[0]), built[epoch])
+    iterator = loader(0).create_tuple_iterator(num_epochs=2, output_numpy=True)
+    for epoch in (0, 1):
+        assert np.array_equal(np.concatenate([batch[0] for batch in iterator]), built[epoch])
 
 
 @pytest.mark.parametrize("n,shards", [(10, 3), (7, 2), (9, 3), (5, 4)])

@@ -14,12 +14,16 @@ from data_fixtures import collect, make_image_folder
 TRAIN = dict(image_resize=24, color_jitter=0.4, re_prob=0.5, auto_augment="randaug-m9-n2-mstd0.5")
 
 
-def epoch_batches(root, seed=0, epoch=0, workers=1, shard_id=None, num_shards=None, **loader_options):
+def epoch_loader(root, seed=0, epoch=0, workers=1, shard_id=None, num_shards=None, transform=None,
+                 **loader_options):
     ds = create_dataset("imagenet", root, "train", shuffle=True, seed=seed, epoch=epoch,
                         num_shards=num_shards, shard_id=shard_id, num_parallel_workers=workers)
-    loader = create_loader(ds, batch_size=4, num_classes=3, transform=create_transforms("imagenet", **TRAIN),
-                           num_parallel_workers=workers, seed=seed, epoch=epoch, **loader_options)
-    return collect(loader)
+    return create_loader(ds, batch_size=4, num_classes=3, transform=transform or create_transforms("imagenet", **TRAIN),
+                         num_parallel_workers=workers, seed=seed, epoch=epoch, **loader_options)
+
+
+def epoch_batches(root, seed=0, epoch=0, workers=1, shard_id=None, num_shards=None, **loader_options):
+    return collect(epoch_loader(root, seed, epoch, workers, shard_id, num_shards, **loader_options))
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +32,8 @@ def folder(tmp_path_factory):
 
 
 def same(first, second):
-    return all(np.array_equal(x, y) for x, y in zip(first[0] + first[1], second[0] + second[1]))
+    return len(first[0]) == len(second[0]) > 0 and all(
+        np.array_equal(x, y) for x, y in zip(first[0] + first[1], second[0] + second[1]))
 
 
 def test_batches_int_labels_and_nchw(folder):
@@ -54,6 +59,41 @@ def test_fresh_process_reproduces_epoch(folder, tmp_path):
     stored = np.load(tmp_path / "out.npz")
     here = epoch_batches(folder, seed=3, epoch=7, workers=2, mixup=0.5, cutmix=1.0)
     assert all(np.array_equal(stored[f"arr_{i}"], a) for i, a in enumerate(here[0] + here[1]))
+
+
+def test_one_loader_moved_over_epochs_equals_a_loader_built_per_epoch(folder):
+    """A run builds its loader once and moves it to each epoch (a resumed run: to the resume epoch): every epoch's
+    batches -- order, C++ augmentation, random erasing, mixing -- equal those of a loader built for that epoch."""
+    mixing = dict(mixup=0.5, cutmix=1.0)
+    built = {epoch: epoch_batches(folder, seed=3, epoch=epoch, **mixing) for epoch in (0, 1, 2)}
+    run_long = epoch_loader(folder, seed=3, epoch=0, **mixing)
+    for epoch in (0, 1, 2):
+        run_long.set_epoch(epoch)
+        assert same(collect(run_long), built[epoch]), epoch
+    resumed = epoch_loader(folder, seed=3, epoch=0, **mixing)
+    resumed.set_epoch(2)
+    assert same(collect(resumed), built[2])
+    started_later = epoch_loader(folder, seed=3, epoch=1, **mixing)
+    assert same(collect(started_later), built[1])
+    started_later.set_epoch(2)
+    assert same(collect(started_later), built[2])
+
+
+def test_one_iterator_over_several_epochs_reads_each_epochs_order_and_mixing(folder):
+    """What a dataset sink does on Ascend/GPU (one iterator for the whole run): epoch e reads epoch e's order and
+    mixes as epoch e's loader does. Unaugmented images for that; augmented ones show that C++ augmentation continues
+    one random stream over the iterator's epochs instead of taking each epoch's seed (see the trainer's docstring)."""
+    def epochs_of(loader, count=2):
+        iterator = loader.create_tuple_iterator(num_epochs=count, output_numpy=True)
+        # MindSpore's iterator stops at each epoch's end and continues after it
+        return [tuple(map(list, zip(*iterator))) for _ in range(count)]
+
+    plain = dict(transform=create_transforms("imagenet", is_training=False, image_resize=16), mixup=0.5, cutmix=1.0)
+    for epoch, read in zip((1, 2), epochs_of(epoch_loader(folder, seed=3, epoch=1, **plain))):
+        assert same(read, collect(epoch_loader(folder, seed=3, epoch=epoch, **plain))), epoch
+    first, second = epochs_of(epoch_loader(folder, seed=3, epoch=1))
+    assert same(first, epoch_batches(folder, seed=3, epoch=1))
+    assert not same(second, epoch_batches(folder, seed=3, epoch=2))  # MindSpore does not re-seed its ops per epoch
 
 
 def test_shards_get_different_augmentation(folder):
@@ -97,6 +137,7 @@ def test_eval_loader_without_mixing(folder):
     images, labels = collect(loader)
     assert [len(x) for x in labels] == [5, 5, 2] and labels[0].dtype == np.int32
     assert loader.get_dataset_size() == 3
+    assert same(collect(loader), (images, labels))  # built once per run, iterated at every validation
 
 
 def _corrupt(folder_root):

@@ -105,7 +105,7 @@ def test_ranks_read_disjoint_shards_with_their_own_augmentation(trained):
     ranks = [_reads(probe, r) for r in (0, 1)]
     assert [r["rank"] for r in ranks] == [0, 1] and [r["group_size"] for r in ranks] == [2, 2]
     for epoch in range(EPOCHS):
-        # the loader each rank built last for this epoch is the one it trained on
+        # the iterator each rank created for this epoch is the one it trained on
         reads = [[x for x in r["reads"] if x["training"] and x["epoch"] == epoch][-1] for r in ranks]
         shards = [set(x["indices"]) for x in reads]
         assert [len(s) for s in shards] == [TRAIN_IMAGES // 2] * 2

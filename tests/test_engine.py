@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from engine_fixtures import REPO, make_colour_folder, read_json, run_entry, tiny_recipe_args
+from engine_fixtures import REPO, make_colour_folder, read_json, run_counted_train, run_entry, tiny_recipe_args
 from mindcv_resnetv2.checkpoint import read_checkpoint, split_checkpoint
 from mindcv_resnetv2.engine.metrics import STEP_LOSS_FILE
 
@@ -24,10 +24,12 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(data_dir, tmp_path_factory):
-    """One 3-epoch run shared by the tests that only read its outputs."""
+    """One 3-epoch run shared by the tests that only read its outputs (train.py, counting datasets and graphs)."""
     ckpt_dir = str(tmp_path_factory.mktemp("run"))
-    result = run_entry("train.py", tiny_recipe_args(data_dir, ckpt_dir, epochs=3))
+    counts = str(tmp_path_factory.mktemp("counts") / "counts.json")
+    result = run_counted_train(tiny_recipe_args(data_dir, ckpt_dir, epochs=3), counts)
     assert result.returncode == 0, result.stdout + result.stderr
+    result.counts = read_json(counts)
     return ckpt_dir, result
 
 
@@ -60,6 +62,15 @@ def test_training_learns_and_writes_its_outputs(trained):
     assert open(os.path.join(ckpt_dir, "class_names.txt")).read().split() == ["class_0", "class_1", "class_2"]
     assert "trainable parameters" in result.stdout and "batches per epoch" in result.stdout
     assert os.stat(os.path.join(ckpt_dir, f"{MODEL}-3_3.ckpt")).st_mode & 0o200  # owner can write
+
+
+def test_a_run_builds_each_pipeline_and_the_training_graph_once(trained):
+    """3 epochs, validating after each: one training and one validation dataset, one training-graph compilation
+    (on Ascend the dataset sink is then built once too); validation compiles once per batch shape (8, then 1)."""
+    counts = trained[1].counts
+    assert sorted(counts["datasets"]) == ["train", "val"]
+    assert counts["compiled"].count("TrainStep") == 1
+    assert counts["compiled"].count("EvalStep") == 2
 
 
 def test_resolved_recipe_repeats_the_run(trained, tmp_path):

@@ -1,8 +1,10 @@
-"""``create_dataset``: one shard of one split for one epoch, as a MindSpore dataset with its class names attached.
+"""``create_dataset``: one shard of one split, as a MindSpore dataset with its class names attached, read in the
+order of the epoch its sampler is at.
 
-Sample order is decided in Python (``sharding.epoch_indices``) and handed to MindSpore as an ordered subset, so the
-order is a pure function of (seed, epoch, shard) and never depends on MindSpore's global random state. Rebuild the
-dataset for every epoch (pass ``epoch``); ``get_dataset_size()`` is the number of samples this shard yields.
+Sample order is decided in Python (``sharding.epoch_indices``) by the dataset's ``EpochSampler``, so the order is a
+pure function of (seed, epoch, shard) and never depends on MindSpore's global random state. A run builds the dataset
+once; ``Loader.set_epoch`` moves it to each epoch (``epoch`` is the first one it reads, e.g. a resumed run's).
+``get_dataset_size()`` is the number of samples this shard yields per epoch (the same every epoch).
 
 Corrupt images: ImageFolder data is decoded lazily by MindSpore's C++ ops. A file that cannot be decoded stops the
 iteration with ``UnreadableImageError`` naming the file (see ``loader``); run
@@ -12,7 +14,6 @@ import dataclasses
 import os
 
 import mindspore.dataset as msds
-import numpy as np
 
 from ..errors import InvalidInputError
 from . import sources
@@ -29,11 +30,32 @@ class ShardInfo:
     """What the loader needs to know about the dataset it batches (seeds and whether images are still encoded)."""
     name: str
     seed: int
-    epoch: int
     shard_id: int
     num_shards: int
     is_training: bool
     encoded: bool
+
+
+class EpochSampler(msds.Sampler):
+    """This shard's ``epoch_indices`` of the epoch ``self.epoch``: one sampler serves every epoch of a run.
+
+    MindSpore deep-copies the sampler into each iterator it creates, so ``epoch`` counts when an iterator is created;
+    in an iterator over several epochs (a dataset sink) MindSpore calls ``reset`` after each epoch and the copy moves
+    on to the next epoch's order.
+    """
+
+    def __init__(self, num_items, epoch, **order):
+        self.num_items, self.epoch, self.order = num_items, int(epoch), order
+        super().__init__(num_samples=len(self.indices()))
+
+    def indices(self):
+        return epoch_indices(self.num_items, epoch=self.epoch, **self.order)
+
+    def __iter__(self):
+        return iter(self.indices().tolist())
+
+    def reset(self):
+        self.epoch += 1
 
 
 def _canonical(name):
@@ -55,7 +77,7 @@ def read_class_names(name, root, split="train", num_classes=None):
 def create_dataset(name="imagenet", root=None, split="train", shuffle=True, num_samples=None, num_shards=None,
                    shard_id=None, num_parallel_workers=None, download=False, num_aug_repeats=0, seed=0, epoch=0,
                    is_training=None, in_channels=3, image_size=224, num_classes=10, synthetic_length=None):
-    """One shard's samples of ``split`` for ``epoch``; names other than cifar/mnist/synthetic read an ImageFolder.
+    """One shard's samples of ``split``, from ``epoch`` on; names other than cifar/mnist/synthetic read an ImageFolder.
 
     ``is_training`` (default: ``shuffle``) picks the sharding rule: equal shard sizes for training, an exact
     partition for evaluation (see ``sharding``). ``image_size``, ``num_classes`` and ``synthetic_length`` only
@@ -68,36 +90,35 @@ def create_dataset(name="imagenet", root=None, split="train", shuffle=True, num_
     if download:
         download_dataset(name, root)
     if name in ARRAY_DATASETS:
-        class_names, source, length = _array_source(name, root, split, seed, training, in_channels, image_size,
-                                                    num_classes, synthetic_length)
+        class_names, source = _array_source(name, root, split, seed, training, in_channels, image_size, num_classes,
+                                            synthetic_length)
+        length = len(source)
     else:
         class_names, counts = sources.scan_image_folder(root, split)
         length = sum(counts)
-    indices = epoch_indices(length, shuffle=shuffle, seed=seed, epoch=epoch, num_shards=num_shards,
-                            shard_id=shard_id, equal_shards=training, num_aug_repeats=num_aug_repeats,
-                            num_samples=num_samples)
+    sampler = EpochSampler(length, epoch, shuffle=shuffle, seed=seed, num_shards=num_shards, shard_id=shard_id,
+                           equal_shards=training, num_aug_repeats=num_aug_repeats, num_samples=num_samples)
     if name in ARRAY_DATASETS:
-        source.indices = indices
-        dataset = msds.GeneratorDataset(source, column_names=["image", "label"], shuffle=False,
+        dataset = msds.GeneratorDataset(source, column_names=["image", "label"], sampler=sampler,
                                         num_parallel_workers=1, python_multiprocessing=False)
     else:
         dataset = msds.ImageFolderDataset(
             os.path.join(root, split), decode=False, extensions=list(sources.IMAGE_EXTENSIONS),
-            class_indexing={c: i for i, c in enumerate(class_names)},
-            sampler=msds.SubsetSampler(indices.tolist()), num_parallel_workers=num_parallel_workers)
+            class_indexing={c: i for i, c in enumerate(class_names)}, sampler=sampler,
+            num_parallel_workers=num_parallel_workers)
     dataset.class_names = class_names
-    dataset.shard_info = ShardInfo(name, seed, epoch, shard_id or 0, num_shards or 1, training,
+    dataset.shard_info = ShardInfo(name, seed, shard_id or 0, num_shards or 1, training,
                                    encoded=name not in ARRAY_DATASETS)
     return dataset
 
 
 def _array_source(name, root, split, seed, training, in_channels, image_size, num_classes, synthetic_length):
-    """(class names, random-access source over the whole split, split length) for in-memory datasets."""
+    """(class names, random-access source over the whole split) for in-memory datasets."""
     if name == "synthetic":
         length = synthetic_length or SYNTHETIC_LENGTH[training]
         split_seed = seed * 2 + int(training)
-        source = sources.SyntheticSource(image_size, num_classes, np.arange(length), in_channels, split_seed)
-        return [str(i) for i in range(num_classes)], source, length
+        source = sources.SyntheticSource(image_size, num_classes, length, in_channels, split_seed)
+        return [str(i) for i in range(num_classes)], source
     train_half = sources.is_training_split(name, split)
     if root is None:
         raise sources.DatasetLayoutError(f"{name} needs root= (the folder with its files)")
@@ -105,5 +126,4 @@ def _array_source(name, root, split, seed, training, in_channels, image_size, nu
         images, labels = sources.read_cifar(name, root, train_half)
     else:
         images, labels = sources.read_idx_pair(root, train_half)
-    source = sources.IndexedArraySource(images, labels, np.arange(len(labels)), in_channels)
-    return read_class_names(name, root), source, len(labels)
+    return read_class_names(name, root), sources.ArraySource(images, labels, in_channels)

@@ -2,31 +2,36 @@
 
 MindSpore's C++ random ops are made deterministic by the global dataset seed, but a Python op running in several map
 worker threads cannot share one generator deterministically. These ops instead draw from a generator keyed by the
-loader's (seed, epoch, shard) salt and a hash of the image they receive; that image was already randomly cropped and
-flipped by the C++ ops, so repeated draws of one file still differ. ``create_loader`` sets the salt via
-``with_salt``.
+loader's ``EpochKey`` (seed, epoch, shard), read when the op runs, and a hash of the image they receive; that image
+was already randomly cropped and flipped by the C++ ops, so repeated draws of one file still differ.
+``create_loader`` binds the loader's key via ``keyed_by``; ``Loader.set_epoch`` then moves it.
+
+A map op does not know which epoch of a multi-epoch iterator (a dataset sink) its image belongs to, so there it
+stays keyed by the epoch the iterator started at (its images still differ every epoch).
 """
 import copy
 import hashlib
 
 import numpy as np
 
+from .sharding import EpochKey
+
 
 class KeyedRandomOp:
-    """Base: ``self.rng(image)`` gives the generator for this image under the bound salt."""
+    """Base: ``self.rng(image)`` gives the generator for this image under the bound key."""
 
-    salt = (0,)
+    key = EpochKey(0, 0, 0)
 
-    def with_salt(self, salt):
-        """A copy of this op drawing from the (seed, epoch, shard) stream ``salt``."""
+    def keyed_by(self, key):
+        """A copy of this op drawing from the stream of ``key`` (an ``EpochKey``, read at every call)."""
         bound = copy.copy(self)
-        bound.salt = tuple(int(s) for s in salt)
+        bound.key = key
         return bound
 
     def rng(self, image):
         flat = np.ascontiguousarray(image).reshape(-1)
         digest = hashlib.blake2b(flat[:: max(1, flat.size // 4096)].tobytes(), digest_size=8).digest()
-        return np.random.default_rng([*self.salt, int.from_bytes(digest, "little")])
+        return np.random.default_rng([*self.key.salt(), int.from_bytes(digest, "little")])
 
 
 class RandomErasing(KeyedRandomOp):

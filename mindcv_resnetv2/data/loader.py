@@ -1,9 +1,16 @@
 """``create_loader``: map the transforms, batch, optionally MixUp/CutMix; iterate with the epoch's seed in force.
 
-MindSpore's C++ random ops read the global dataset seed when an iterator is created, so the returned ``Loader``
-sets the (seed, epoch, shard) seed around ``create_*_iterator`` and restores the caller's seed and the Python/numpy
-random states afterwards. Batches are reproducible for a fixed ``num_parallel_workers`` (MindSpore gives each map
-worker its own generator, so 1 and 2 workers draw different, equally valid augmentations). Hand ``loader.dataset`` to ``mindspore.Model`` only inside ``with loader.seeded():``.
+A run builds one loader and reads epoch e after ``loader.set_epoch(e)``: that moves the dataset's sampler (the
+order) and the loader's ``EpochKey`` (the keyed Python ops, the mixing and MindSpore's dataset seed); call it
+between iterators, not while one is read. Every ``create_tuple_iterator`` builds a new execution tree from a copy of
+the pipeline (MindSpore 2.8 copies its nodes and sampler, not the Python ops), so one dataset object can be iterated
+any number of times. MindSpore's C++ random ops read the global dataset seed when an iterator is created, so the
+``Loader`` sets the (seed, epoch, shard) seed around iterator creation and restores the caller's seed and the
+Python/numpy random states afterwards: epoch e's batches do not depend on which epochs the loader read before.
+Batches are reproducible for a fixed ``num_parallel_workers`` (MindSpore gives each map worker its own generator, so
+1 and 2 workers draw different, equally valid augmentations). Hand ``loader.dataset`` to ``mindspore.Model`` or
+``mindspore.data_sink`` only inside ``with loader.seeded():``, and only once: MindSpore refuses a second sink over
+the same dataset.
 
 A file that cannot be decoded stops iteration with ``UnreadableImageError`` naming it (MindSpore reports the
 path of the failing row; this turns it into a short, typed error with the remedy). Encoded images pass
@@ -21,7 +28,7 @@ from mindspore import dtype as mstype
 from .image_bytes import DamagedImageBytes, UnreadableImageError, refuse_damaged
 from .keyed import KeyedRandomOp
 from .mixing import BatchMixer
-from .sharding import pipeline_seed
+from .sharding import EpochKey
 from .transforms import create_transforms
 
 # MindSpore names the failing row's file, then (for its own ops) the error; a Python op's error follows the traceback.
@@ -59,10 +66,23 @@ class _ReportingIterator:
 
 
 class Loader:
-    """The batched pipeline plus the seed its random ops must be built with."""
+    """The batched pipeline of every epoch, and the epoch its next iterator reads (``set_epoch``)."""
 
-    def __init__(self, dataset, seed):
-        self.dataset, self.seed = dataset, seed
+    def __init__(self, dataset, key, sampler):
+        self.dataset, self.key, self.sampler = dataset, key, sampler
+
+    @property
+    def epoch(self):
+        return self.key.epoch
+
+    @property
+    def seed(self):
+        """MindSpore's dataset seed for this epoch's iterator: different per (seed, epoch, shard)."""
+        return self.key.pipeline_seed()
+
+    def set_epoch(self, epoch):
+        """Read epoch ``epoch`` (its order, augmentation and mixing) from the next iterator on."""
+        self.key.epoch = self.sampler.epoch = int(epoch)
 
     @contextlib.contextmanager
     def seeded(self):
@@ -77,6 +97,8 @@ class Loader:
             np.random.set_state(np_state)
 
     def create_tuple_iterator(self, num_epochs=1, output_numpy=False, do_copy=True):
+        """This epoch's batches (``num_epochs`` > 1: then the following epochs' orders and mixing, while C++
+        augmentation continues one random stream instead of taking each epoch's seed)."""
         with self.seeded():
             iterator = self.dataset.create_tuple_iterator(num_epochs=num_epochs, output_numpy=output_numpy,
                                                           do_copy=do_copy)
@@ -95,19 +117,18 @@ def create_loader(dataset, batch_size=32, drop_remainder=True, is_training=True,
                   seed=None, epoch=None, switch_prob=0.5):
     """Batches of (float32 NCHW images, int32 (B,) labels), or float32 (B, num_classes) soft targets with mixing.
 
-    ``dataset`` comes from ``create_dataset`` (a fresh one per loader; MindSpore datasets cannot be consumed twice).
-    ``seed``/``epoch`` default to the dataset's. Mixing (training only): ``cutmix_prob`` is the probability a batch
+    ``dataset`` comes from ``create_dataset`` and belongs to this loader (``set_epoch`` moves its sampler).
+    ``seed`` (of augmentation and mixing) defaults to the dataset's; ``epoch``, to the dataset's first epoch (given,
+    the loader starts there: order included). Mixing (training only): ``cutmix_prob`` is the probability a batch
     is mixed at all (MindCV's meaning); with both alphas > 0, CutMix is picked with ``switch_prob``, else MixUp.
     With mixing on, ``label_smoothing`` is applied to the soft targets here (the loss must not smooth again);
     without it, labels stay int32 and smoothing is the loss's job.
     """
-    info = dataset.shard_info
-    seed = info.seed if seed is None else seed
-    epoch = info.epoch if epoch is None else epoch
-    salt = (seed, epoch, info.shard_id)
+    info, sampler = dataset.shard_info, dataset.sampler
+    key = EpochKey(info.seed if seed is None else seed, sampler.epoch, info.shard_id)
     if transform is None:
         transform = create_transforms(dataset_name=info.name, is_training=is_training)
-    operations = [op.with_salt(salt) if isinstance(op, KeyedRandomOp) else op for op in transform]
+    operations = [op.keyed_by(key) if isinstance(op, KeyedRandomOp) else op for op in transform]
     if info.encoded:
         # A map of its own: in the transforms' map, a Python op hides the file name from MindSpore's decode errors.
         # One thread: the check holds the GIL anyway (about 50 us a file, mostly MindSpore's Python-call overhead).
@@ -115,10 +136,13 @@ def create_loader(dataset, batch_size=32, drop_remainder=True, is_training=True,
     dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=num_parallel_workers)
     mixing = is_training and (mixup > 0 or cutmix > 0)
     if mixing:
-        mixer = BatchMixer(num_classes, mixup, cutmix, cutmix_prob, switch_prob, label_smoothing, salt)
+        mixer = BatchMixer(num_classes, mixup, cutmix, cutmix_prob, switch_prob, label_smoothing, key)
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder, input_columns=["image", "label"],
                                 per_batch_map=mixer)
     else:
         dataset = dataset.map(operations=mstransforms.TypeCast(mstype.int32), input_columns="label")
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    return Loader(dataset, pipeline_seed(seed, epoch, info.shard_id))
+    loader = Loader(dataset, key, sampler)
+    if epoch is not None:
+        loader.set_epoch(epoch)
+    return loader

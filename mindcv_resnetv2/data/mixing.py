@@ -1,11 +1,16 @@
 """Batch-level MixUp/CutMix with one-hot (optionally smoothed) soft targets, keyed by (seed, epoch, shard, batch).
 
+The epoch is the loader's ``EpochKey`` plus MindSpore's count of epochs into the iterator, so one iterator over
+several epochs (a dataset sink) mixes epoch e as a loader moved to epoch e does.
+
 MindSpore has ``MixUpBatch``/``CutMixBatch``, but choosing per batch between them with a probability needs
 ``RandomApply``/``RandomChoice`` around them, and every MindSpore random op in a pipeline is seeded with the same
 global seed: the apply/choose/lambda draws would come from identical streams and be correlated. This numpy version
 draws each batch's decisions from its own generator, so they are independent and reproducible.
 """
 import numpy as np
+
+from .sharding import EpochKey
 
 _MIX_STREAM = 2
 
@@ -14,14 +19,15 @@ class BatchMixer:
     """``per_batch_map`` callable: (images list, labels list, BatchInfo) -> (NCHW float32, (B, C) float32)."""
 
     def __init__(self, num_classes, mixup=0.0, cutmix=0.0, prob=1.0, switch_prob=0.5, label_smoothing=0.0,
-                 salt=(0,)):
+                 key=None):
         if mixup < 0 or cutmix < 0 or not 0 <= prob <= 1 or not 0 <= switch_prob <= 1:
             raise ValueError(f"need mixup={mixup} >= 0, cutmix={cutmix} >= 0, 0 <= cutmix_prob={prob} <= 1, "
                              f"0 <= switch_prob={switch_prob} <= 1")
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.num_classes, self.mixup, self.cutmix, self.prob = num_classes, mixup, cutmix, prob
-        self.switch_prob, self.label_smoothing, self.salt = switch_prob, label_smoothing, tuple(salt)
+        self.switch_prob, self.label_smoothing = switch_prob, label_smoothing
+        self.key = EpochKey(0, 0, 0) if key is None else key
 
     def soft_targets(self, labels):
         off = self.label_smoothing / self.num_classes
@@ -35,7 +41,8 @@ class BatchMixer:
         if labels.max(initial=0) >= self.num_classes or labels.min(initial=0) < 0:
             raise ValueError(f"label {labels.max()} out of range for num_classes={self.num_classes}")
         targets = self.soft_targets(labels)
-        rng = np.random.default_rng([*self.salt, _MIX_STREAM, batch_info.get_batch_num()])
+        salt = self.key.salt(batch_info.get_epoch_num())
+        rng = np.random.default_rng([*salt, _MIX_STREAM, batch_info.get_batch_num()])
         if rng.random() >= self.prob or (self.mixup == 0 and self.cutmix == 0):
             return images, targets
         use_cutmix = self.cutmix > 0 and (self.mixup == 0 or rng.random() < self.switch_prob)

@@ -1,7 +1,8 @@
 """Which samples one shard reads in one epoch, and the seeds that drive it: pure functions of (seed, epoch, shard).
 
-The engine rebuilds the pipeline every epoch, so epoch 7 rebuilt in a fresh process must equal epoch 7 of an
-uninterrupted run. Everything random in the pipeline is therefore derived here from (seed, epoch, shard_id).
+A run builds its pipeline once and moves it from epoch to epoch; a resumed run starts it at the resume epoch, so
+epoch 7 in a fresh process must equal epoch 7 of an uninterrupted run. Everything random in the pipeline is
+therefore derived here from (seed, epoch, shard_id).
 
 Sharding rule:
 - evaluation (``equal_shards=False``): shard k takes positions k, k+S, k+2S, ... of the split. The shards partition
@@ -60,3 +61,23 @@ def pipeline_seed(seed, epoch, shard_id):
     """The uint32 seed for MindSpore's random ops of this (seed, epoch, shard): different per rank and per epoch."""
     value = int(_seed_sequence(seed, epoch, shard_id or 0, _PIPELINE_STREAM).generate_state(1)[0])
     return value + 1 if value == _MT19937_DEFAULT_SEED else value
+
+
+class EpochKey:
+    """The (seed, epoch, shard) that one loader's random draws are keyed by; ``Loader.set_epoch`` moves ``epoch``.
+
+    One object per loader, read at call time by its keyed Python ops (``keyed``, ``mixing``) and by the loader for
+    MindSpore's dataset seed. MindSpore hands those Python ops to every iterator as they are (it copies the rest of
+    the pipeline, the sampler included), so move the key only between iterators. ``salt(n)`` keys the n-th later
+    epoch of one iterator over several (a dataset sink).
+    """
+
+    def __init__(self, seed, epoch, shard_id):
+        self.seed, self.epoch, self.shard_id = int(seed), int(epoch), int(shard_id or 0)
+
+    def salt(self, epochs_into_iterator=0):
+        return self.seed, self.epoch + epochs_into_iterator, self.shard_id
+
+    def pipeline_seed(self):
+        """MindSpore's dataset seed for an iterator created at this epoch."""
+        return pipeline_seed(*self.salt())

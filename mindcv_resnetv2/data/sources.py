@@ -150,32 +150,32 @@ def idx_class_names(name):
     return FASHION_MNIST_CLASSES if name == "fashion_mnist" else [str(i) for i in range(10)]
 
 
-class IndexedArraySource:
-    """Random-access source for GeneratorDataset: row i is (images[indices[i]], labels[indices[i]])."""
+class ArraySource:
+    """Random-access source for GeneratorDataset over a whole split: row i is (images[i], labels[i]); the dataset's
+    sampler decides which rows an epoch reads."""
 
-    def __init__(self, images, labels, indices, in_channels):
-        self.images, self.labels, self.indices, self.in_channels = images, labels, indices, in_channels
+    def __init__(self, images, labels, in_channels):
+        self.images, self.labels, self.in_channels = images, labels, in_channels
 
     def __len__(self):
-        return len(self.indices)
+        return len(self.labels)
 
-    def __getitem__(self, i):
-        index = self.indices[i]
+    def __getitem__(self, index):
         return adapt_channels(self.images[index], self.in_channels), self.labels[index]
 
 
 class SyntheticSource:
-    """Random uint8 images and labels; sample j is the same in every epoch and process (keyed by seed and j)."""
+    """``length`` random uint8 images and labels; sample j is the same in every epoch and process (keyed by seed, j)."""
 
-    def __init__(self, image_size, num_classes, indices, in_channels, seed):
+    def __init__(self, image_size, num_classes, length, in_channels, seed):
         self.height, self.width = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-        self.num_classes, self.indices, self.in_channels, self.seed = num_classes, indices, in_channels, seed
+        self.num_classes, self.length, self.in_channels, self.seed = num_classes, length, in_channels, seed
 
     def __len__(self):
-        return len(self.indices)
+        return self.length
 
-    def __getitem__(self, i):
-        rng = np.random.default_rng([self.seed, int(self.indices[i])])
+    def __getitem__(self, index):
+        rng = np.random.default_rng([self.seed, int(index)])
         image = rng.integers(0, 256, (self.height, self.width, self.in_channels), dtype=np.uint8)
         return image, np.int32(rng.integers(self.num_classes))
 

@@ -144,7 +144,8 @@ def build_transforms(cfg, training):
 
 
 def build_loader(cfg, runtime, split, training, num_classes, epoch=0, num_samples=None):
-    """One epoch's batches of this rank's shard; order and augmentation depend only on (seed, epoch, rank)."""
+    """This rank's shard of `split`, batched, from `epoch` on (`loader.set_epoch` moves it to another epoch); each
+    epoch's order and augmentation depend only on (seed, epoch, rank)."""
     workers = parallel_workers(cfg.num_parallel_workers)
     dataset = create_dataset(
         name=cfg.dataset,
@@ -187,9 +188,9 @@ def mixing_enabled(cfg):
     return cfg.mixup > 0 or cfg.cutmix > 0
 
 
-def build_train_loader(cfg, runtime, num_classes, epoch):
-    """Epoch `epoch` of the training split (num_samples of it, when the recipe sets it)."""
-    return build_loader(cfg, runtime, cfg.train_split, True, num_classes, epoch=epoch, num_samples=cfg.num_samples)
+def build_train_loader(cfg, runtime, num_classes):
+    """The training split (num_samples of it, when the recipe sets it), at epoch 0 until moved."""
+    return build_loader(cfg, runtime, cfg.train_split, True, num_classes, num_samples=cfg.num_samples)
 
 
 def build_val_loader(cfg, runtime, num_classes, num_samples=None):
@@ -268,18 +269,20 @@ def build_training(cfg, net, updates_per_epoch, runtime):
 
 
 RunParts = collections.namedtuple(
-    "RunParts", "net training eval_net evaluator first_loader steps_per_epoch updates_per_epoch accumulate sink")
+    "RunParts", "net training eval_net evaluator train_loader val_loader steps_per_epoch updates_per_epoch accumulate "
+                "sink")
 
 
 def build_run(cfg, runtime, num_classes, initial_weights=""):
     """Everything a training run is made of, built from the recipe before its first step.
 
     initial_weights: the checkpoint the network starts from ('' = pretrained or random; None = none at all, as a
-    resumed run restores its own). The epoch-0 loader,
-    which was read to count the batches, is returned as first_loader so that epoch 0 need not build it again.
+    resumed run restores its own). The loaders are the run's only ones: the trainer moves the training loader from
+    epoch to epoch and iterates the validation loader (None without val_while_train) at every validation.
     """
-    first_loader = build_train_loader(cfg, runtime, num_classes, epoch=0)
-    batches = first_loader.get_dataset_size()
+    train_loader = build_train_loader(cfg, runtime, num_classes)
+    val_loader = build_val_loader(cfg, runtime, num_classes) if cfg.val_while_train else None
+    batches = train_loader.get_dataset_size()
     accumulate = cfg.gradient_accumulation_steps
     if batches < accumulate:
         raise InvalidInputError(
@@ -294,5 +297,5 @@ def build_run(cfg, runtime, num_classes, initial_weights=""):
     # The EMA is evaluated in a network of its own, so the trained weights stay untouched.
     eval_net = build_network(cfg, num_classes, load_weights=False) if training.ema is not None else net
     evaluator = Evaluator(eval_net, num_classes) if cfg.val_while_train else None
-    return RunParts(net, training, eval_net, evaluator, first_loader, steps_per_epoch, updates_per_epoch, accumulate,
-                    use_sink(cfg, runtime.device))
+    return RunParts(net, training, eval_net, evaluator, train_loader, val_loader, steps_per_epoch, updates_per_epoch,
+                    accumulate, use_sink(cfg, runtime.device))

@@ -1,9 +1,19 @@
 """`train(cfg)`: the whole training run of a recipe, on one device or data-parallel under msrun.
 
-Per epoch the data pipeline is rebuilt for (seed, epoch, rank), so a resumed run sees exactly the batches the
-uninterrupted run would have seen; together with the optimizer state, loss scale and EMA restored from the
-checkpoint, a resumed run ends with the same weights. Rank 0 alone writes checkpoints, the resolved recipe,
-metrics and the plot; every rank logs to its own file in ckpt_save_dir.
+A run builds its training and validation pipelines once. Before each epoch the training loader is moved to it
+(`Loader.set_epoch`) and the epoch's iterator is created under that epoch's dataset seed, so sample order (the
+sampler's `epoch_indices`), MindSpore's C++ augmentation, the keyed Python ops (random erasing) and MixUp/CutMix are
+functions of (seed, epoch, rank) alone: a resumed run starts the loader at its resume epoch and sees exactly the
+batches the uninterrupted run saw; with the optimizer state, loss scale and EMA restored from the checkpoint, it
+ends with the same weights. Rank 0 alone writes checkpoints, the resolved recipe, metrics and the plot; every rank
+logs to its own file in ckpt_save_dir.
+
+Dataset sink mode (Ascend/GPU): one `ms.data_sink` per run, created at the first epoch the run trains and under
+that epoch's seed; each call trains one whole epoch (sink_size = batches per epoch). Inside the sink MindSpore runs
+one iterator over all epochs: the sampler moves to each epoch's order and the mixer keys each batch by its epoch, so
+order and mixing stay exact, but C++ augmentation (and random erasing's key) continue one random stream from the
+sink's first epoch and cannot be re-seeded per epoch: a resumed sink run reads the same samples in the same order,
+augmented differently from the uninterrupted run (statistically, not bitwise, the same).
 """
 import contextlib
 import logging
@@ -18,7 +28,7 @@ from ..config import save_config
 from ..errors import UserError
 from ..models.summary import count_parameters
 from ..utils.files import WriteError, check_writable_target, write_text_atomic
-from .builders import build_run, build_train_loader, build_val_loader, resolve_training_classes
+from .builders import build_run, resolve_training_classes
 from .evaluation import average_statistics_over_ranks, copy_weights
 from .metrics import STEP_FIELDS, STEP_LOSS_FILE, MetricsFile, finite_mean, interval_rows, plot_metrics
 from .progress import Progress
@@ -85,8 +95,8 @@ class Trainer:
         built = parts.training
         self.lr, self.optimizer, self.scaling, self.ema = built.lr, built.optimizer, built.scaling, built.ema
         self.step, self.accumulate_step = built.step, built.accumulate_step
+        self.train_loader, self.val_loader, self.sink_step = parts.train_loader, parts.val_loader, None
         self._restore()
-        self.first_loader = parts.first_loader if self.start_epoch == 0 else None
 
     def _restore(self):
         """Start at epoch 0, or where the resume checkpoint left off (weights, optimizer, loss scale, EMA)."""
@@ -143,21 +153,17 @@ class Trainer:
     def _train_epoch(self, epoch):
         """Train one epoch; its losses, one per step (one per epoch in sink mode)."""
         cfg = self.cfg
-        loader = self.first_loader if (epoch == 0 and self.first_loader is not None) else \
-            build_train_loader(self.cfg, self.runtime, self.num_classes, epoch)
-        self.first_loader = None
         self.net.set_train(True)
         progress = Progress(self.main and not self.sink, self.steps_per_epoch, epoch, cfg.epoch_size,
                              cfg.log_interval, self.global_batch)
         losses, bad_streak = [], 0
         if self.sink:
-            with loader.seeded():
-                sink_step = ms.data_sink(self.step, loader.dataset, sink_size=self.steps_per_epoch)
-                loss = float(sink_step().asnumpy())
+            loss = float(self._sink(epoch)().asnumpy())
             losses.append(loss)
             bad_streak = 0 if math.isfinite(loss) else cfg.nonfinite_patience
         else:
-            for index, (images, labels) in enumerate(loader.create_tuple_iterator(), 1):
+            self.train_loader.set_epoch(epoch)
+            for index, (images, labels) in enumerate(self.train_loader.create_tuple_iterator(), 1):
                 if index > self.steps_per_epoch:
                     break
                 apply = index % self.accumulate == 0
@@ -177,6 +183,15 @@ class Trainer:
         self.global_step += self.updates_per_epoch
         return losses
 
+    def _sink(self, epoch):
+        """The run's one dataset sink, created at its first epoch; each call trains the next whole epoch (sink mode
+        has no gradient accumulation, so the steps of an epoch are all its batches; see the module doc)."""
+        if self.sink_step is None:
+            self.train_loader.set_epoch(epoch)
+            with self.train_loader.seeded():
+                self.sink_step = ms.data_sink(self.step, self.train_loader.dataset, sink_size=self.steps_per_epoch)
+        return self.sink_step
+
     def current_lr(self):
         step = int(self.optimizer.global_step.asnumpy().reshape(-1)[0]) if hasattr(self.optimizer, "global_step") else 0
         return self.lr[min(step, len(self.lr) - 1)]
@@ -186,8 +201,7 @@ class Trainer:
             copy_weights(self.ema, self.eval_net)
             # The EMA's BN statistics are per rank too (the trained network's were averaged after the epoch).
             average_statistics_over_ranks(self.eval_net, self.runtime)
-        loader = build_val_loader(self.cfg, self.runtime, self.num_classes)
-        result = self.evaluator(loader, self.runtime)
+        result = self.evaluator(self.val_loader, self.runtime)
         self.net.set_train(True)
         return result
 
