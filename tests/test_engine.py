@@ -11,6 +11,7 @@ import pytest
 
 from engine_fixtures import REPO, make_colour_folder, read_json, run_entry, tiny_recipe_args
 from mindcv_resnetv2.checkpoint import read_checkpoint, split_checkpoint
+from mindcv_resnetv2.engine.metrics import STEP_LOSS_FILE
 
 pytestmark = pytest.mark.slow
 MODEL = "preact_resnet20_cifar"
@@ -30,8 +31,8 @@ def trained(data_dir, tmp_path_factory):
     return ckpt_dir, result
 
 
-def _metrics(ckpt_dir):
-    with open(os.path.join(ckpt_dir, "metrics.csv")) as handle:
+def _metrics(ckpt_dir, name="metrics.csv"):
+    with open(os.path.join(ckpt_dir, name)) as handle:
         return list(csv.DictReader(handle))
 
 
@@ -43,6 +44,12 @@ def test_training_learns_and_writes_its_outputs(trained):
     ckpt_dir, result = trained
     rows = _metrics(ckpt_dir)
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    # log_interval 1: the learning curve's training loss has a point per step, each epoch's mean in metrics.csv
+    steps = _metrics(ckpt_dir, STEP_LOSS_FILE)
+    assert [(int(r["epoch"]), int(r["step"])) for r in steps] == [(e, s) for e in (1, 2, 3) for s in (1, 2, 3)]
+    for row in rows:
+        mine = [float(s["train_loss"]) for s in steps if s["epoch"] == row["epoch"]]
+        assert float(row["train_loss"]) == pytest.approx(sum(mine) / 3, rel=1e-4)
     losses = [float(r["train_loss"]) for r in rows]
     assert losses[-1] < losses[0]
     assert float(rows[-1]["val_top1"]) > 100 / 3 + 10  # clearly above chance on 9 validation images
@@ -97,6 +104,8 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(trained, data_dir, tm
     assert "Resuming from" in resumed.stdout
     rows = _metrics(ckpt_dir)
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]  # appended, each epoch once, never more than epoch_size
+    steps = [(int(r["epoch"]), int(r["step"])) for r in _metrics(ckpt_dir, STEP_LOSS_FILE)]
+    assert steps == [(e, s) for e in (1, 2, 3) for s in (1, 2, 3)]  # each interval once, whenever the kill came
     ours = _weights(os.path.join(ckpt_dir, f"{MODEL}-3_3.ckpt"))
     reference = _weights(os.path.join(reference_dir, f"{MODEL}-3_3.ckpt"))
     assert ours.keys() == reference.keys()

@@ -6,7 +6,7 @@ from mindspore import nn
 
 from mindcv_resnetv2.models import create_model
 from mindcv_resnetv2.optim import create_optimizer, create_scheduler
-from mindcv_resnetv2.optim.optimizer import OPTIMIZER_NAMES, decay_mask, resolve_weight_decay_filter
+from mindcv_resnetv2.optim.optimizer import OPTIMIZER_NAMES, OPTIMIZERS_READING, decay_mask, resolve_weight_decay_filter
 
 # Learning rates small enough that one step of every optimizer stays well-behaved on the tiny network.
 STEP_LR = {"lars": 1.0, "lamb": 0.01, "adam": 0.01, "adamw": 0.01, "rmsprop": 0.01}
@@ -83,6 +83,28 @@ def test_weight_decay_moves_only_the_decayed_parameters(name):
     optimizer(tuple(ms.ops.zeros_like(param) for param in params))
     moved = [not np.allclose(a, b) for a, b in zip(before, values(params))]
     assert moved == [True, False, False, False, True, False]
+
+
+@pytest.mark.parametrize("argument, settings", [("momentum", (0.5, 0.9)), ("nesterov", (False, True)),
+                                               ("eps", (1e-8, 1e-1))])
+def test_each_optimizer_reads_the_arguments_the_recipe_help_says(argument, settings):
+    """OPTIMIZERS_READING (the source of the momentum/use_nesterov/eps help texts) is what the optimizers do:
+    two updates with the same gradients move the weights differently iff the optimizer reads the argument."""
+    reads = []
+    for name in OPTIMIZER_NAMES:
+        results = []
+        for value in settings:
+            params = nonzero_params()
+            optimizer = create_optimizer(params, name, lr=0.1, weight_decay=0.0, **{argument: value})
+            # Uneven gradients (LAMB's trust ratio cancels a uniform scale); momentum shows from the second update.
+            gradients = tuple(ms.Tensor(np.linspace(0.01, 1.0, p.size, dtype=np.float32).reshape(p.shape))
+                              for p in params)
+            for _ in range(2):
+                optimizer(gradients)
+            results.append(values(params))
+        if any(not np.allclose(a, b, rtol=1e-6, atol=1e-7) for a, b in zip(*results)):
+            reads.append(name)
+    assert tuple(reads) == tuple(n for n in OPTIMIZER_NAMES if n in OPTIMIZERS_READING[argument])
 
 
 def test_disable_filter_decays_batchnorm_too():

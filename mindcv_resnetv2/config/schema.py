@@ -9,7 +9,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from ..optim.optimizer import FILTER_BIAS_AND_BN_MEANING, OPTIMIZER_NAMES, WEIGHT_DECAY_FILTERS
+from ..optim.optimizer import FILTER_BIAS_AND_BN_MEANING, OPTIMIZER_NAMES, OPTIMIZERS_READING, WEIGHT_DECAY_FILTERS
 from ..optim.scheduler import SCHEDULER_NAMES
 from ..data.transforms import IMAGENET_MEAN_255, IMAGENET_STD_255
 from ..errors import InvalidInputError
@@ -167,9 +167,10 @@ KEYS = (
     Key("reduction", Str(("mean", "sum")), "mean", "loss", "How per-sample losses are combined."),
     # optimizer
     Key("opt", Str(OPTIMIZER_NAMES), "adam", "optimizer", "Optimizer. nesterov = momentum with Nesterov updates."),
-    Key("momentum", Float(low=0.0), 0.9, "optimizer", "Momentum of sgd/momentum/nesterov/lars/rmsprop."),
+    Key("momentum", Float(low=0.0), 0.9, "optimizer", f"Momentum of {'/'.join(OPTIMIZERS_READING['momentum'])}."),
     Key("weight_decay", Float(low=0.0), 1e-6, "optimizer", "L2 weight decay."),
-    Key("use_nesterov", Bool(), False, "optimizer", "Nesterov updates for opt momentum/sgd."),
+    Key("use_nesterov", Bool(), False, "optimizer",
+        f"Nesterov updates for opt {'/'.join(OPTIMIZERS_READING['nesterov'])}."),
     Key("weight_decay_filter", Str(WEIGHT_DECAY_FILTERS), "disable", "optimizer",
          "Parameters exempt from weight decay: disable = none; auto = normalisation scales and shifts only "
          "(MindCV's auto leaves the choice to MindSpore, which exempts parameters named *gamma*/*beta* and decays "
@@ -178,7 +179,8 @@ KEYS = (
          f"Older MindCV spelling: true = weight_decay_filter {FILTER_BIAS_AND_BN_MEANING[True]}, "
          f"false = {FILTER_BIAS_AND_BN_MEANING[False]}.",
          nullable=True, role=ALIAS),
-    Key("eps", Float(low=0.0, low_open=True), 1e-10, "optimizer", "Denominator term of adam/adamw/lamb/rmsprop."),
+    Key("eps", Float(low=0.0, low_open=True), 1e-10, "optimizer",
+        f"Denominator term of {'/'.join(OPTIMIZERS_READING['eps'])}."),
     # scheduler
     Key("scheduler", Str(SCHEDULER_NAMES), "cosine_decay", "scheduler",
          "Learning-rate schedule, computed per step; a MindCV recipe gets MindCV 0.3.0's schedule step for step. "

@@ -12,7 +12,6 @@ import os
 import time
 
 import mindspore as ms
-import numpy as np
 
 from ..checkpoint import restore_training_checkpoint, save_training_checkpoint
 from ..config import save_config
@@ -21,7 +20,7 @@ from ..models.summary import count_parameters
 from ..utils.files import WriteError, check_writable_target, write_text_atomic
 from .builders import build_run, build_train_loader, build_val_loader, resolve_training_classes
 from .evaluation import average_statistics_over_ranks, copy_weights
-from .metrics import MetricsFile, plot_metrics
+from .metrics import STEP_FIELDS, STEP_LOSS_FILE, MetricsFile, finite_mean, interval_rows, plot_metrics
 from .progress import Progress
 from .run_folder import (RECIPE_FILE, CheckpointKeeper, ResumeError, check_fresh_directory, check_resume_matches,
                          find_latest, resolve_resume, write_summary)
@@ -142,6 +141,7 @@ class Trainer:
         return "\n".join("  " + line for line in lines)
 
     def _train_epoch(self, epoch):
+        """Train one epoch; its losses, one per step (one per epoch in sink mode)."""
         cfg = self.cfg
         loader = self.first_loader if (epoch == 0 and self.first_loader is not None) else \
             build_train_loader(self.cfg, self.runtime, self.num_classes, epoch)
@@ -175,8 +175,7 @@ class Trainer:
                 f"this epoch are kept. Lower lr, enable clip_grad, use a warm-up, or check the data."
             )
         self.global_step += self.updates_per_epoch
-        finite = [v for v in losses if math.isfinite(v)]
-        return float(np.mean(finite)) if finite else float("nan")
+        return losses
 
     def current_lr(self):
         step = int(self.optimizer.global_step.asnumpy().reshape(-1)[0]) if hasattr(self.optimizer, "global_step") else 0
@@ -236,6 +235,7 @@ class Trainer:
     def _run(self):
         cfg = self.cfg
         metrics_file = MetricsFile(os.path.join(self.directory, cfg.metrics_file))
+        step_file = MetricsFile(os.path.join(self.directory, STEP_LOSS_FILE), STEP_FIELDS)
         if self.main:
             os.makedirs(self.directory, exist_ok=True)
             save_config(cfg, os.path.join(self.directory, RECIPE_FILE))
@@ -243,13 +243,15 @@ class Trainer:
                               what="class names")
             resumed = dict(self.resumed_row, epoch=self.start_epoch) if self.resumed_row else None
             metrics_file.resume_at(self.start_epoch, resumed)
+            step_file.resume_at(self.start_epoch)
             _logger.info("Training %s\n%s", cfg.model, self.summary())
         run_start = time.time()
         last = {}
         for epoch in range(self.start_epoch, cfg.epoch_size):
             start = time.time()
-            train_loss = self._train_epoch(epoch)
+            losses = self._train_epoch(epoch)
             epoch_time = time.time() - start
+            train_loss = finite_mean(losses)
             # Every rank: BN running statistics are per rank; validate and save their mean (a collective).
             average_statistics_over_ranks(self.net, self.runtime)
             metrics = None
@@ -269,13 +271,16 @@ class Trainer:
                        val_loss=metrics and metrics["loss"], val_top1=metrics and metrics["top1"],
                        val_top5=metrics and metrics["top5"])
             if self.main:
+                # Before the checkpoint: a resume from the previous one drops these rows and trains them again.
+                step_file.extend(interval_rows(losses, epoch + 1, self.steps_per_epoch, cfg.log_interval))
                 # The checkpoint lands first: metrics.csv never lists an epoch whose checkpoint failed to save.
                 if (epoch + 1) % cfg.ckpt_save_interval == 0 or is_last:
                     self._save(epoch, metrics, row)
                 metrics_file.append(epoch=epoch + 1, **row)
             last = dict(metrics or {}, train_loss=train_loss, epoch=epoch + 1)
         if self.main and cfg.plot and os.path.isfile(metrics_file.path):
-            png = plot_metrics(metrics_file.path, os.path.join(self.directory, "learning_curves.png"), cfg.model)
+            png = plot_metrics(metrics_file.path, os.path.join(self.directory, "learning_curves.png"), cfg.model,
+                               step_file.path)
             if png:
                 _logger.info("Learning curves: %s", png)
         return last

@@ -20,6 +20,12 @@ from mindspore.ops import functional as F
 from ..errors import InvalidInputError
 
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw", "lamb", "lars", "rmsprop")
+# The optimizers that read each shared create_optimizer argument (the recipe keys' help texts are built from it).
+OPTIMIZERS_READING = {
+    "momentum": ("sgd", "momentum", "nesterov", "lars", "rmsprop"),
+    "nesterov": ("sgd", "momentum", "lars"),
+    "eps": ("adam", "adamw", "lamb", "lars", "rmsprop"),
+}
 WEIGHT_DECAY_FILTERS = ("disable", "auto", "norm_and_bias")
 # MindCV's older boolean `filter_bias_and_bn` -> the weight_decay_filter it means (also read by config.resolve).
 FILTER_BIAS_AND_BN_MEANING = {True: "norm_and_bias", False: "disable"}
@@ -207,8 +213,9 @@ def create_optimizer(params, opt="momentum", lr=0.1, weight_decay=1e-4, momentum
     """The recipe's optimizer over `params` (e.g. model.trainable_params()).
 
     opt: one of OPTIMIZER_NAMES, any case. "nesterov" is "momentum" with nesterov=True; "sgd" is nn.SGD with
-    `momentum`; nesterov=True applies to sgd, momentum and lars only. lr: a float or the per-step list from create_scheduler. weight_decay_filter / filter_bias_and_bn:
-    see resolve_weight_decay_filter. eps and betas serve adam/adamw/lamb (eps also rmsprop and lars).
+    `momentum`. lr: a float or the per-step list from create_scheduler. weight_decay_filter / filter_bias_and_bn:
+    see resolve_weight_decay_filter. OPTIMIZERS_READING says which optimizers read momentum, nesterov and eps;
+    betas serve adam/adamw/lamb.
     """
     name = str(opt).lower()
     if name not in OPTIMIZER_NAMES:
