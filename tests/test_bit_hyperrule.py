@@ -69,6 +69,27 @@ def test_explicit_keys_win_and_the_derived_recipe_passes_the_checks():
     assert cfg.mixup == 0.1 and cfg.image_resize == 64 and cfg.scheduler == "multi_step_decay"
 
 
+def _bit_recipe(*args):
+    # 256 generated training images: 256 // 25 = 10 batches of 25 per epoch on one device.
+    return parse_args(["-c", RECIPE, "--dataset", "synthetic", "--batch_size", "25", *args], entry="train")
+
+
+def test_the_rule_counts_optimizer_updates_of_the_global_batch(monkeypatch, caplog):
+    """Under msrun each update takes batch_size x devices (x accumulation) images: an epoch has fewer updates, so the
+    rule's 500 updates (warm-up 100) take more epochs than on one device with the same per-device batch."""
+    one_device = _bit_recipe()
+    assert (one_device.epoch_size, one_device.warmup_epochs) == (50, 10)  # 10 updates per epoch
+    accumulated = _bit_recipe("--gradient_accumulation_steps", "2")
+    assert (accumulated.epoch_size, accumulated.warmup_epochs) == (100, 20)  # 5 updates per epoch
+    monkeypatch.setenv("MS_WORKER_NUM", "2")  # what msrun --worker_num 2 exports in each worker
+    with caplog.at_level("INFO", logger="mindcv_resnetv2"):
+        two_devices = _bit_recipe("--distribute", "True")
+    assert (two_devices.epoch_size, two_devices.warmup_epochs) == (100, 20)  # 128 images per shard: 5 updates
+    assert "50 images per update (batch 25 x 2 devices x 1 accumulation step(s)), 5 updates per epoch" in caplog.text
+    # Without --distribute the launcher's variables do not count: the run is one device's.
+    assert _bit_recipe().epoch_size == 50
+
+
 def _run(args, cwd):
     done = subprocess.run([sys.executable, os.path.join(REPO, "train.py")] + args, cwd=cwd, capture_output=True,
                           text=True, timeout=1200)

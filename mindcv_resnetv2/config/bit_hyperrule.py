@@ -12,11 +12,18 @@ github.com/google-research/big_transfer (which its README says reproduces the pa
   horizontal flips in training;
 * SGD momentum 0.9, lr 0.003 at batch 512, no weight decay (these are in configs/resnetv2/bit_finetune.yaml).
 
-Our training loop counts in epochs, so steps become whole epochs of the run's own batch: epochs =
-round(steps / steps_per_epoch), at least 1, and the logged summary states the steps that result.
+The rule counts optimizer updates, each of BiT's global batch (512 images over all devices; gradient
+accumulation, BiT's `--batch_split`, splits it without changing the count). Our training loop counts in epochs, so
+the steps become whole epochs of the run's own updates: epochs = round(steps / updates_per_epoch), at least 1,
+where an update takes batch_size x devices x gradient_accumulation_steps images, counted as the trainer counts
+them; the logged summary states the numbers that result.
+
+The learning rate is not scaled with the batch: BiT's code uses its base lr (0.003) whatever `--batch` is, and its
+README lowers it by hand for smaller batches (0.001 at batch 128); the recipe's lr is used as given.
 """
 import logging
 import math
+import os
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
@@ -45,7 +52,7 @@ def hyperrule(dataset_size, image_height, image_width):
 
 
 def recipe_values(rule, steps_per_epoch, milestones_from_warmup_end):
-    """Recipe keys that realise `rule` with `steps_per_epoch` steps per epoch.
+    """Recipe keys that realise `rule` with `steps_per_epoch` optimizer updates per epoch.
 
     milestones_from_warmup_end: whether this package's multi_step_decay counts its milestones from the end of
     warm-up (MindCV's meaning) or from the start of training.
@@ -65,6 +72,22 @@ def recipe_values(rule, steps_per_epoch, milestones_from_warmup_end):
         # Resize to `resize` then random-crop `crop` = a random square of (crop/resize)^2 of the (square) image.
         scale=[area, area], ratio=[1.0, 1.0], crop_padding=0, crop_pct=1.0, hflip=0.5,
     )
+
+
+def data_parallel_devices(cfg):
+    """Devices of a data-parallel run, known before the runtime starts: msrun exports the worker count to every
+    worker (engine.runtime.setup_runtime reads the same variables); 1 without `distribute`."""
+    if not cfg.distribute:
+        return 1
+    return int(os.environ.get("MS_WORKER_NUM") or os.environ.get("RANK_SIZE") or 1)
+
+
+def updates_per_epoch(size, batch_size, devices, accumulation, drop_remainder):
+    """Optimizer updates per epoch as the trainer makes them: each device reads size // devices images (the training
+    shards are equal, data.sharding), in batches of batch_size, and updates once per `accumulation` batches."""
+    per_device = size // devices
+    batches = per_device // batch_size if drop_remainder else -(-per_device // batch_size)
+    return max(batches // accumulation, 1)
 
 
 def milestones_count_from_warmup_end():
@@ -109,19 +132,22 @@ def apply_bit_hyperrule(cfg, explicit_keys=()):
             f"data_dir {cfg.data_dir!r}, split {cfg.train_split!r}): {exc}"
         ) from exc
     rule = hyperrule(size, height, width)
-    steps_per_epoch = max(size // cfg.batch_size if cfg.drop_remainder else -(-size // cfg.batch_size), 1)
-    values = recipe_values(rule, steps_per_epoch, milestones_count_from_warmup_end())
+    devices, accumulation = data_parallel_devices(cfg), cfg.gradient_accumulation_steps
+    updates = updates_per_epoch(size, cfg.batch_size, devices, accumulation, cfg.drop_remainder)
+    values = recipe_values(rule, updates, milestones_count_from_warmup_end())
     kept = sorted(k for k in values if k in explicit_keys)
     for key, value in values.items():
         if key not in explicit_keys:
             setattr(cfg, key, value)
     _logger.info(
-        "BiT-HyperRule for %d training images of %dx%d: %d steps (warm-up %d, lr x%g at %s), MixUp %s, resize %d "
-        "then crop %d; at batch %d (%d steps per epoch): %d epochs, warm-up %d, milestones %s%s",
+        "BiT-HyperRule for %d training images of %dx%d: %d optimizer updates (warm-up %d, lr x%g at %s), MixUp %s, "
+        "resize %d then crop %d; at %d images per update (batch %d x %d devices x %d accumulation step(s)), %d "
+        "updates per epoch: %d epochs, warm-up %d, milestones %s; lr %g as given (BiT's 0.003 is for 512 images per "
+        "update and is not scaled)%s",
         size, height, width, rule["total_steps"], rule["warmup_steps"], DECAY_FACTOR, list(rule["decay_steps"]),
-        rule["mixup"] or "off", rule["resize"], rule["crop"], cfg.batch_size, steps_per_epoch, cfg.epoch_size,
-        cfg.warmup_epochs, cfg.multi_step_decay_milestones,
-        f"; kept from the command line: {', '.join(kept)}" if kept else "",
+        rule["mixup"] or "off", rule["resize"], rule["crop"], cfg.batch_size * devices * accumulation,
+        cfg.batch_size, devices, accumulation, updates, cfg.epoch_size, cfg.warmup_epochs,
+        cfg.multi_step_decay_milestones, cfg.lr, f"; kept from the command line: {', '.join(kept)}" if kept else "",
     )
     return cfg
 

@@ -3,7 +3,8 @@
 The kernel is standardised inside the graph at every call, so gradients flow through the standardisation and
 the stored `weight` stays the raw, trainable parameter (the one timm's and Google's checkpoints hold).
 """
-from mindspore import nn, ops
+import numpy as np
+from mindspore import Tensor, nn, ops
 
 from .layers import symmetric_padding
 
@@ -16,22 +17,28 @@ class StdConv2d(nn.Conv2d):
 
     w_hat = (w - mean(w)) / sqrt(var(w) + eps), mean and biased variance over (in_channels, kh, kw).
     Padding is symmetric, kernel_size // 2 (what timm's StdConv2d uses for these odd kernels).
+
+    The standardisation is MindSpore's LayerNorm kernel over the kernel's rows (unit scale, zero shift; last
+    axis, the only LayerNorm MindSpore 2.8 exports to ONNX): one kernel-sized tensor forward and one backward.
+    Written as sums, differences and products, the same formula made MindSpore 2.8's CPU graph mode hold about
+    15 kernel-sized intermediates per convolution during a training step: one step of the 217M-parameter
+    resnetv2_50x3_bit at 32 px needed 15.3 GB that way, 5.7 GB with this form, 4.0 GB with plain convolutions.
+    On CPU the LayerNorm kernel is slower (a resnetv2_50x1_bit step at 64 px: about 1.2-1.35x; README).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, eps=BIT_EPS):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, has_bias=False,
                          **symmetric_padding(kernel_size))
         self.eps = eps
+        row = in_channels * kernel_size * kernel_size
+        self.row_norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
+        self.unit_scale = Tensor(np.ones(row, np.float32))
+        self.zero_shift = Tensor(np.zeros(row, np.float32))
 
     def standardized_weight(self):
-        """Sums over n and a product with the reciprocal std: about 2x faster (forward + backward) than
-        ReduceMean and broadcast division on MindSpore 2.8's CPU kernels, measured on a 2048 x 512 kernel."""
         weight = self.weight
-        flat = weight.reshape(weight.shape[0], -1)
-        count = flat.shape[1]
-        centred = flat - flat.sum(-1, keepdims=True) / count
-        var = (centred * centred).sum(-1, keepdims=True) / count
-        return (centred * (1.0 / ops.sqrt(var + self.eps))).reshape(weight.shape)
+        rows, _, _ = self.row_norm(weight.reshape(weight.shape[0], -1), self.unit_scale, self.zero_shift)
+        return rows.reshape(weight.shape)
 
     def construct(self, x):
         return self.conv2d(x, self.standardized_weight())
