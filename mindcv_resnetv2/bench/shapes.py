@@ -6,11 +6,11 @@ the activations the backward pass keeps from the same shapes.
 """
 import dataclasses
 
-import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn
 
 from ..models import pooling
+from ..models.summary import forward_with_hooks
 
 # The cells whose kernels dominate the step, and the pools (their gradients keep input and output).
 POOL_TYPES = (nn.MaxPool2d, nn.AvgPool2d, pooling.MaxPool3x3Pad1, pooling.ZeroPadMaxPool3x3, pooling.AvgPool2x2Ceil)
@@ -43,25 +43,11 @@ def layer_calls(net, image_size):
     image = Tensor(np.zeros((1, first_conv[1].in_channels) + tuple(image_size), np.float32))
     calls, alive = [], []  # tensors stay referenced during the pass, so their ids stay unique
 
-    def record(name):
-        def hook(cell, inputs, output):
-            alive.append((inputs, output))
-            calls.append(LayerCall(name, cell, tuple(inputs[0].shape), tuple(output.shape), id(inputs[0]),
-                                   id(output)))
-        return hook
+    def record(name, cell, inputs, output):
+        alive.append((inputs, output))
+        calls.append(LayerCall(name, cell, tuple(inputs[0].shape), tuple(output.shape), id(inputs[0]), id(output)))
 
-    handles = [cell.register_forward_hook(record(name)) for name, cell in net.cells_and_names()
-               if isinstance(cell, LAYER_TYPES)]
-    previous_mode, was_training = ms.get_context("mode"), net.training
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    try:
-        net.set_train(False)
-        net(image)
-    finally:
-        for handle in handles:
-            handle.remove()
-        net.set_train(was_training)
-        ms.set_context(mode=previous_mode)
+    forward_with_hooks(net, image, LAYER_TYPES, record)
     return calls
 
 

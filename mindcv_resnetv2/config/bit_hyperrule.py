@@ -23,7 +23,8 @@ README lowers it by hand for smaller batches (0.001 at batch 128); the recipe's 
 """
 import logging
 import math
-import os
+
+from ..utils.launcher import launcher_worker_count
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
@@ -75,11 +76,9 @@ def recipe_values(rule, steps_per_epoch, milestones_from_warmup_end):
 
 
 def data_parallel_devices(cfg):
-    """Devices of a data-parallel run, known before the runtime starts: msrun exports the worker count to every
-    worker (engine.runtime.setup_runtime reads the same variables); 1 without `distribute`."""
-    if not cfg.distribute:
-        return 1
-    return int(os.environ.get("MS_WORKER_NUM") or os.environ.get("RANK_SIZE") or 1)
+    """Devices of a data-parallel run, known before the runtime starts (msrun's worker count, as
+    engine.runtime.setup_runtime reads it); 1 without `distribute`."""
+    return launcher_worker_count() if cfg.distribute else 1
 
 
 def updates_per_epoch(size, batch_size, devices, accumulation, drop_remainder):

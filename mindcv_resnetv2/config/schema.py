@@ -11,7 +11,7 @@ from typing import Any
 
 from ..optim.optimizer import FILTER_BIAS_AND_BN_MEANING, OPTIMIZER_NAMES, OPTIMIZERS_READING, WEIGHT_DECAY_FILTERS
 from ..optim.scheduler import SCHEDULER_NAMES
-from ..data.transforms import IMAGENET_MEAN_255, IMAGENET_STD_255
+from ..data.constants import IMAGENET_MEAN_255, IMAGENET_STD_255
 from ..errors import InvalidInputError
 from .values import Bool, ErasingValue, Float, Int, IntChoice, List, Str, is_null
 

@@ -18,7 +18,8 @@ from PIL import Image, ImageEnhance
 
 from .dataset import create_dataset
 from .loader import create_loader
-from .transforms import IMAGENET_MEAN_255, IMAGENET_STD_255, create_transforms
+from .constants import IMAGENET_MEAN_255, IMAGENET_STD_255
+from .transforms import create_transforms
 
 
 def make_image_folder(root, num_images, width, height, num_classes=4, seed=0):

@@ -13,13 +13,11 @@ import mindspore.dataset.vision as vision
 import numpy as np
 
 from .auto_augment import auto_augment_ops
+from .constants import IMAGENET_MEAN_255, IMAGENET_STD_255
 from .dataset import ARRAY_DATASETS, SMALL_IMAGE_DATASETS
 from .keyed import RandomErasing
 
 _logger = logging.getLogger(__name__)
-
-IMAGENET_MEAN_255 = (0.485 * 255, 0.456 * 255, 0.406 * 255)
-IMAGENET_STD_255 = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 
 INTERPOLATIONS = {
     "bilinear": vision.Inter.BILINEAR,

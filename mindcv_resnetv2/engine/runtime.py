@@ -17,11 +17,11 @@ import numpy as np
 
 from ..errors import UserError
 from ..utils.backend import check_cpu_convolution_speed, warn_once
+from ..utils.launcher import launched_by_msrun, launcher_worker_count
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
 # msrun (and mpirun-style launchers) export these in every worker it starts.
-LAUNCHER_VARIABLES = ("MS_WORKER_NUM", "MS_ROLE", "RANK_SIZE")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,10 +39,6 @@ class LaunchError(RuntimeError, UserError):
     """The process was started in a way that cannot run the recipe (e.g. distribute without msrun)."""
 
 
-def launched_by_msrun():
-    return any(os.environ.get(name) for name in LAUNCHER_VARIABLES)
-
-
 def _script_name():
     script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0].endswith(".py") else ""
     return script or "train.py"
@@ -51,7 +47,7 @@ def _script_name():
 def setup_runtime(cfg):
     """Set MindSpore's context for `cfg`; initialise collectives when distributed. Returns the Runtime."""
     device = cfg.device_target
-    workers = int(os.environ.get("MS_WORKER_NUM") or os.environ.get("RANK_SIZE") or 1)
+    workers = launcher_worker_count()
     script = _script_name()
     if cfg.distribute and not launched_by_msrun():
         raise LaunchError(

@@ -4,9 +4,10 @@ import logging
 
 from ..models import get_default_cfg
 from ..utils.files import check_writable_target, write_text_atomic
+from ..utils.launcher import launched_by_msrun
 from .builders import build_evaluation_network, build_val_loader, resolve_classes, weights_path
 from .evaluation import Evaluator
-from .runtime import launched_by_msrun, setup_logging, setup_runtime
+from .runtime import setup_logging, setup_runtime
 
 _logger = logging.getLogger("mindcv_resnetv2")
 

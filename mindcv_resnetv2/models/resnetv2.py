@@ -28,6 +28,7 @@ import numpy as np
 from mindspore import Tensor, nn, ops
 from mindspore.common import initializer as init
 
+from ..data.constants import CIFAR10_MEAN_255, CIFAR10_STD_255, IMAGENET_MEAN_255, IMAGENET_STD_255
 from .layers import DropPath, symmetric_padding
 from .norm_act import BatchNormAct2d, norm_act_layer
 from .pooling import AvgPool2x2Ceil, MaxPool3x3Pad1, ZeroPadMaxPool3x3
@@ -322,12 +323,6 @@ def dummy_input(net, batch_size=1, image_size=None):
     return Tensor(np.zeros((batch_size, channels, size[0], size[1]), np.float32))
 
 
-IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
-IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
-CIFAR_MEAN = (0.4914 * 255, 0.4822 * 255, 0.4465 * 255)
-CIFAR_STD = (0.2470 * 255, 0.2435 * 255, 0.2616 * 255)
-
-
 def _cfg(url="", **overrides):
     """Default configuration of an ImageNet model; mean/std on the 0-255 scale, as MindCV recipes write them."""
     cfg = dict(
@@ -337,8 +332,8 @@ def _cfg(url="", **overrides):
         input_size=(3, 224, 224),
         crop_pct=0.875,
         interpolation="bilinear",
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
+        mean=IMAGENET_MEAN_255,
+        std=IMAGENET_STD_255,
         first_conv="conv1",
         classifier="classifier",
     )
@@ -347,7 +342,7 @@ def _cfg(url="", **overrides):
 
 
 def _cifar_cfg(**overrides):
-    return _cfg(num_classes=10, input_size=(3, 32, 32), crop_pct=1.0, mean=CIFAR_MEAN, std=CIFAR_STD, **overrides)
+    return _cfg(num_classes=10, input_size=(3, 32, 32), crop_pct=1.0, mean=CIFAR10_MEAN_255, std=CIFAR10_STD_255, **overrides)
 
 
 MINDCV_DOWNLOADS = "https://download.mindspore.cn/toolkits/mindcv/resnetv2/"

@@ -34,31 +34,39 @@ def _layer_macs(cell, output_shape):
     return 0
 
 
+def forward_with_hooks(net, image, cell_types, hook):
+    """One eval-mode PyNative forward pass of `net` on `image` that calls hook(name, cell, inputs, output) after
+    every cell of `cell_types`; the execution mode and the network's training flag are restored afterwards."""
+    def named(name):  # MindSpore takes plain functions as hooks only (no functools.partial)
+        def call(cell, inputs, output):
+            hook(name, cell, inputs, output)
+        return call
+
+    handles = [cell.register_forward_hook(named(name)) for name, cell in net.cells_and_names()
+               if isinstance(cell, cell_types)]
+    previous_mode, was_training = ms.get_context("mode"), net.training
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    try:
+        net.set_train(False)
+        net(image)
+    finally:
+        for handle in handles:
+            handle.remove()
+        net.set_train(was_training)
+        ms.set_context(mode=previous_mode)
+
+
 def count_flops(net, batch_size=1, image_size=None):
     """Forward FLOPs (2 x multiply-adds of every conv and dense layer) for one batch of the given size.
 
     Runs one PyNative forward pass with hooks; the previous execution mode is restored afterwards.
     """
     total = [0]
-    handles = []
 
-    def hook(cell, _inputs, output):
+    def add(_name, cell, _inputs, output):
         total[0] += _layer_macs(cell, tuple(output.shape))
 
-    for _, cell in net.cells_and_names():
-        if isinstance(cell, (nn.Conv2d, nn.Dense)):
-            handles.append(cell.register_forward_hook(hook))
-    previous_mode = ms.get_context("mode")
-    was_training = net.training
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    try:
-        net.set_train(False)
-        net(dummy_input(net, batch_size, image_size))
-    finally:
-        for handle in handles:
-            handle.remove()
-        net.set_train(was_training)
-        ms.set_context(mode=previous_mode)
+    forward_with_hooks(net, dummy_input(net, batch_size, image_size), (nn.Conv2d, nn.Dense), add)
     return 2 * total[0]
 
 
