@@ -6,6 +6,7 @@ the same ops alone at the same shapes in MindSpore and in PyTorch, and the whole
     python scripts/op_profile.py ab                        # A/B of conv/BN/ReLU variants on one block
     python scripts/op_profile.py evalmem --net quickstart --batches 50
     python scripts/op_profile.py knobs --net quickstart --batch_sizes 64,128,256 --jit_levels O0,O1
+    python scripts/op_profile.py fed --workers 2            # the quick-start step fed by its real loader
 
 `ops`: (a) our step per op type from the bench's profiler; (b) every Conv2D, Conv2DBackpropInput,
 Conv2DBackpropFilter, BatchNorm, BatchNormGrad, ReLU and ReluGrad shape the step runs (from the network's own
@@ -520,6 +521,30 @@ def knobs_table(net_name, batch_sizes, jit_levels, rounds):
               f"| {relative:.3f} |")
 
 
+# ---------------------------------------------------------------- fed: data workers beside the compute threads
+def fed_table(workers, rounds, data_dir):
+    """The quick-start step fed by the real Fashion-MNIST loader with `workers` pipeline workers, alternating with
+    the same step on a fixed batch: does the loader (its threads share the 2 cores) slow the step?"""
+    from mindcv_resnetv2.engine.builders import build_train_loader
+
+    cfg, _, _ = parse(NETS["quickstart"] + ["--num_parallel_workers", str(workers), "--data_dir", data_dir])
+    runtime = setup_runtime(cfg)
+    net = build_network(cfg, cfg.num_classes)
+    step = our_train_step(cfg, net, runtime)
+    images, labels = fixed_batch(cfg.batch_size, cfg.in_channels, cfg.image_resize, cfg.num_classes, cfg.seed)
+    batches = build_train_loader(cfg, runtime, cfg.num_classes).create_tuple_iterator()
+    calls = [lambda: step(images, labels), lambda: step(*next(batches))]
+    for call in calls:
+        warm_up(call, 2)
+    load_before = os.getloadavg()[0]
+    fixed, fed = interleaved(calls, rounds)
+    ratio = paired_ratio(fed, fixed)
+    print(f"\n{cfg.model}, batch {cfg.batch_size}, {workers} pipeline worker(s), {rounds} alternating rounds, "
+          f"MindSpore {ms.__version__}, load {load_before:.1f} -> {os.getloadavg()[0]:.1f}: fixed batch "
+          f"{median_ms(fixed):.0f} ms/step, fed by the loader {median_ms(fed):.0f} ms/step, fed / fixed "
+          f"(median of rounds) {ratio:.3f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -537,10 +562,16 @@ def main(argv=None):
     mem_parser = sub.add_parser("evalmem", help="peak memory of evaluation: 1 batch, then many")
     mem_parser.add_argument("--net", choices=sorted(NETS), default="quickstart")
     mem_parser.add_argument("--batches", type=int, default=50)
+    fed_parser = sub.add_parser("fed", help="the quick-start step fed by its loader vs a fixed batch")
+    fed_parser.add_argument("--workers", type=int, default=2)
+    fed_parser.add_argument("--rounds", type=int, default=30)
+    fed_parser.add_argument("--data_dir", default="/usr/share/datasets/fashion-mnist")
     args = parser.parse_args(argv)
     torch.set_num_threads(THREADS)
     if args.command == "ops":
         ops_table(args.net, args.rounds, args.step_rounds)
+    elif args.command == "fed":
+        fed_table(args.workers, args.rounds, args.data_dir)
     elif args.command == "evalmem":
         eval_memory(args.net, args.batches)
     elif args.command == "knobs":
