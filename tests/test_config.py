@@ -179,6 +179,14 @@ def test_settings_without_effect_warn(caplog, argv, fragment):
     assert fragment in caplog.text
 
 
+@pytest.mark.parametrize("opt", ["sgd", "momentum", "nesterov", "lars"])
+def test_use_nesterov_with_an_optimizer_that_reads_it_does_not_warn(caplog, opt):
+    """The optimizers that read nesterov are optim.optimizer.OPTIMIZERS_READING's (lars too), not a list of its own."""
+    with caplog.at_level(logging.WARNING, logger="mindcv_resnetv2.config"):
+        parse("--decay_epochs", "87", "--opt", opt, "--use_nesterov", "true")
+    assert "use_nesterov has no effect" not in caplog.text
+
+
 def test_other_contradictions_are_errors():
     with pytest.raises(ConfigError, match="min_lr"):
         parse("--lr", "0.01", "--min_lr", "0.1")

@@ -3,6 +3,7 @@ for settings that run but probably do not do what the user meant. Every message 
 import logging
 import os
 
+from ..optim.optimizer import OPTIMIZERS_READING
 from ..optim.scheduler import min_lr_problem, schedule_overrun
 from .schema import KEYS, NO_EFFECT, ConfigError
 
@@ -68,7 +69,7 @@ def _check_training(cfg, errors, warnings):
         errors.append(problem)
     if (cfg.opt == "nesterov" or cfg.use_nesterov) and cfg.momentum == 0:
         errors.append("Nesterov updates need momentum > 0; set momentum (e.g. 0.9) or use_nesterov: False")
-    if cfg.use_nesterov and cfg.opt not in ("sgd", "momentum", "nesterov"):
+    if cfg.use_nesterov and cfg.opt != "nesterov" and cfg.opt not in OPTIMIZERS_READING["nesterov"]:
         warnings.append(f"use_nesterov has no effect with opt {cfg.opt}; use opt momentum or nesterov")
     _check_schedule_length(cfg, warnings)
     if cfg.cutmix_prob != 1.0 and cfg.mixup == 0 and cfg.cutmix == 0:
