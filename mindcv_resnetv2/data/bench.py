@@ -16,9 +16,9 @@ from multiprocessing import Pool
 import numpy as np
 from PIL import Image, ImageEnhance
 
+from .constants import IMAGENET_MEAN_255, IMAGENET_STD_255
 from .dataset import create_dataset
 from .loader import create_loader
-from .constants import IMAGENET_MEAN_255, IMAGENET_STD_255
 from .transforms import create_transforms
 
 

@@ -21,8 +21,6 @@ from ..utils.launcher import launched_by_msrun, launcher_worker_count
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
-# msrun (and mpirun-style launchers) export these in every worker it starts.
-
 
 @dataclasses.dataclass(frozen=True)
 class Runtime:

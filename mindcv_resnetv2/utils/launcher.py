@@ -1,6 +1,7 @@
 """What msrun tells each worker through its environment, readable before MindSpore's runtime starts."""
 import os
 
+# msrun (and mpirun-style launchers) export these in every worker they start.
 LAUNCHER_VARIABLES = ("MS_WORKER_NUM", "MS_ROLE", "RANK_SIZE")
 
 
