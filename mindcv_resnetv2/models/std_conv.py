@@ -31,14 +31,21 @@ class StdConv2d(nn.Conv2d):
                          **symmetric_padding(kernel_size))
         self.eps = eps
         row = in_channels * kernel_size * kernel_size
-        self.row_norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps)
+        # Marked for recomputation (graph mode): the backward recomputes the standardised kernel from the weight
+        # instead of keeping every layer's standardised kernel alive from the forward until its backward.
+        self.to_rows = ops.Reshape().recompute()
+        self.row_norm = ops.LayerNorm(begin_norm_axis=-1, begin_params_axis=-1, epsilon=eps).recompute()
+        self.to_kernel = ops.Reshape().recompute()
         self.unit_scale = Tensor(np.ones(row, np.float32))
         self.zero_shift = Tensor(np.zeros(row, np.float32))
 
-    def standardized_weight(self):
-        weight = self.weight
-        rows, _, _ = self.row_norm(weight.reshape(weight.shape[0], -1), self.unit_scale, self.zero_shift)
-        return rows.reshape(weight.shape)
+    def standardized_weight(self, weight=None):
+        weight = self.weight if weight is None else weight
+        rows = self.to_rows(weight, (weight.shape[0], -1))
+        rows, _, _ = self.row_norm(rows, self.unit_scale, self.zero_shift)
+        return self.to_kernel(rows, weight.shape)
 
     def construct(self, x):
-        return self.conv2d(x, self.standardized_weight())
+        # The standardisation waits for the input: nothing else orders it, and graph mode would otherwise
+        # standardise every kernel of the network at the start of the step and hold them all.
+        return self.conv2d(x, self.standardized_weight(ops.depend(self.weight, x)))
