@@ -19,11 +19,12 @@ class StdConv2d(nn.Conv2d):
     Padding is symmetric, kernel_size // 2 (what timm's StdConv2d uses for these odd kernels).
 
     The standardisation is MindSpore's LayerNorm kernel over the kernel's rows (unit scale, zero shift; last
-    axis, the only LayerNorm MindSpore 2.8 exports to ONNX): one kernel-sized tensor forward and one backward.
-    Written as sums, differences and products, the same formula made MindSpore 2.8's CPU graph mode hold about
-    15 kernel-sized intermediates per convolution during a training step: one step of the 217M-parameter
-    resnetv2_50x3_bit at 32 px needed 15.3 GB that way, 5.7 GB with this form, 4.0 GB with plain convolutions.
-    On CPU the LayerNorm kernel is slower (a resnetv2_50x1_bit step at 64 px: about 1.2-1.35x; README).
+    axis, the only LayerNorm MindSpore 2.8 exports to ONNX), computed when the convolution's input is ready and
+    recomputed for the backward instead of kept from the forward (graph mode; PyNative ignores the marks).
+    MindSpore 2.8's CPU graph mode otherwise holds kernel-sized tensors for the whole step. One step of the
+    217M-parameter resnetv2_50x3_bit at 32 px, batch 2: 15.3 GB with the formula written as sums, differences
+    and products, 5.7 GB as LayerNorm, 4.4 GB as LayerNorm recomputed (only recomputing: 5.0 GB; only waiting
+    for the input: 5.7 GB), 4.0 GB with plain convolutions. Speed costs are in the README.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, eps=BIT_EPS):
@@ -40,6 +41,7 @@ class StdConv2d(nn.Conv2d):
         self.zero_shift = Tensor(np.zeros(row, np.float32))
 
     def standardized_weight(self, weight=None):
+        """The standardised kernel of `weight` (by default this layer's own raw weight)."""
         weight = self.weight if weight is None else weight
         rows = self.to_rows(weight, (weight.shape[0], -1))
         rows, _, _ = self.row_norm(rows, self.unit_scale, self.zero_shift)
