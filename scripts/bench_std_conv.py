@@ -17,11 +17,9 @@ PLAIN = "resnetv2_50x1_bit_plain_convs"
 @register_model
 def resnetv2_50x1_bit_plain_convs(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """resnetv2_50x1_bit with plain convolutions instead of weight-standardised ones (for this measurement only)."""
-    block, layers = resnetv2.IMAGENET_DEPTHS[50]
-    layout = dict(resnetv2.BIT_LAYOUT, width_factor=1, std_conv=False)
-    net = resnetv2.ResNetV2(layers, block=block, **layout, num_classes=num_classes, in_channels=in_channels, **kwargs)
-    net.default_cfg = resnetv2.default_cfgs["resnetv2_50x1_bit"]
-    return net
+    depth, preset, _ = resnetv2.TIMM_VARIANTS["resnetv2_50x1_bit"]
+    return resnetv2._build("resnetv2_50x1_bit", depth, dict(preset, std_conv=False), pretrained, num_classes,
+                           in_channels, **kwargs)
 
 
 if __name__ == "__main__":
