@@ -101,7 +101,7 @@ def test_evaluator_reports_numpy_top1_and_top5_over_uneven_batches(num_classes, 
 
 def test_evaluator_keeps_running_sums_not_the_batches_or_their_outputs(graph_mode):
     """Memory stays at one batch however long the split: once evaluation returns, no batch, logit or per-batch
-    metric tensor is referenced any more (the Evaluator accumulates host floats only)."""
+    metric tensor is referenced any more (the Evaluator keeps one running sum)."""
     logits = np.random.default_rng(0).standard_normal((13, 10)).astype(np.float32)
     labels = np.arange(13, dtype=np.int32) % 10
     loader = ms.dataset.NumpySlicesDataset({"image": logits, "label": labels}, shuffle=False).batch(4)

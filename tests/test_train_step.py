@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from mindspore import Parameter, Tensor, nn, ops
 
-from mindcv_resnetv2.engine.train_step import LossScaling, NetWithLoss, TrainStep, ema_parameters
+from mindcv_resnetv2.engine.train_step import (EMA_WARMUP_UPDATES, LossScaling, NetWithLoss, TrainStep,
+                                               ema_parameters, ema_update_counter)
 from mindcv_resnetv2.optim import create_loss
 
 RNG = np.random.default_rng(0)
@@ -139,14 +140,25 @@ def test_two_accumulated_half_batches_equal_one_full_batch_step():
     assert int(optimizer.global_step.asnumpy().reshape(-1)[0]) == 1  # one update, one lr step
 
 
-def test_ema_follows_the_weights_with_its_decay():
+def test_ema_follows_the_weights_with_mindcvs_warmed_up_decay_counting_applied_updates_only():
+    """MindCV's EMA: at applied update t the decay is ema_decay * (1 - exp(-t / 2000)); a step skipped for
+    overflow moves neither the EMA nor its update count (the count is the `updates` entry of a checkpoint)."""
     ms.set_seed(1)
     net = Toy()
-    ema = ema_parameters(net)
-    assert [p.name for p in ema][:2] == ["ema.fc1.weight", "ema.fc1.bias"]
-    start = [p.asnumpy().copy() for p in ema]
+    ema, updates = ema_parameters(net), ema_update_counter()
+    assert [p.name for p in ema][:2] == ["ema.fc1.weight", "ema.fc1.bias"] and updates.name == "updates"
     optimizer = nn.Momentum(net.trainable_params(), learning_rate=0.1, momentum=0.0)
-    step = TrainStep(NetWithLoss(net, create_loss("CE")), optimizer, LossScaling(), ema=(ema, 0.75))
-    step(X, Y)
-    for e0, e1, w in zip(start, [p.asnumpy() for p in ema], [p.asnumpy() for p in net.get_parameters()]):
-        np.testing.assert_allclose(e1, 0.75 * e0 + 0.25 * w, rtol=1e-5, atol=1e-7)
+    step = TrainStep(NetWithLoss(net, create_loss("CE")), optimizer, LossScaling(), skip_overflow=True,
+                     ema=(ema, 0.75, updates))
+    bad = Tensor(np.full((8, 6), np.inf, np.float32))
+    for t, x in ((1, X), (2, X), (2, bad), (3, X)):
+        start = [p.asnumpy().copy() for p in ema]
+        step(x, Y)
+        assert float(updates.asnumpy()) == t
+        if x is bad:
+            for e0, e1 in zip(start, [p.asnumpy() for p in ema]):
+                np.testing.assert_array_equal(e1, e0)
+            continue
+        decay = 0.75 * (1 - np.exp(-t / EMA_WARMUP_UPDATES))
+        for e0, e1, w in zip(start, [p.asnumpy() for p in ema], [p.asnumpy() for p in net.get_parameters()]):
+            np.testing.assert_allclose(e1, decay * e0 + (1 - decay) * w, rtol=1e-5, atol=1e-7)

@@ -9,6 +9,7 @@ import os
 import mindspore as ms
 from mindspore import Parameter, ops
 
+from ..amp import auto_mixed_precision
 from ..checkpoint import CheckpointError, load_state_dict, read_checkpoint
 from ..data import create_dataset, create_loader, create_transforms, read_class_names
 from ..errors import InvalidInputError
@@ -17,7 +18,7 @@ from ..models.registry import pretrained_weights_path
 from ..optim import create_loss, create_optimizer, create_scheduler
 from ..utils.backend import warn_once
 from .evaluation import Evaluator
-from .train_step import LossScaling, NetWithLoss, TrainStep, ema_parameters
+from .train_step import LossScaling, NetWithLoss, TrainStep, ema_parameters, ema_update_counter
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
@@ -88,9 +89,10 @@ def build_network(cfg, num_classes, checkpoint_path="", load_weights=True):
 
 
 def build_evaluation_network(cfg, num_classes, path, entries=None):
-    """The recipe's model in eval mode with every parameter from the checkpoint at `path`: what validate, infer and
-    export score. Strict: nothing missing, nothing unexpected, and a classifier of another class count is an
-    error naming both shapes (dropping it is for fine-tuning in train.py only). `entries`: the file, if read."""
+    """The recipe's model in eval mode with every parameter from the checkpoint at `path`, at val_amp_level: what
+    validate, infer and export score. Strict: nothing missing, nothing unexpected, and a classifier of another
+    class count is an error naming both shapes (dropping it is for fine-tuning in train.py only). `entries`: the
+    file, if read."""
     classifier_name = get_default_cfg(cfg.model).get("classifier", "classifier")
     net = create_model(cfg.model, num_classes=num_classes, in_channels=cfg.in_channels)
     try:
@@ -102,6 +104,8 @@ def build_evaluation_network(cfg, num_classes, path, entries=None):
             f"'{path}' (its recipe.yaml) and data with its classes; this one has model {cfg.model} with "
             f"{num_classes} classes."
         ) from None
+    level = effective_amp_level(cfg.val_amp_level, ms.get_context("device_target"), "val_amp_level")
+    auto_mixed_precision(net, level, cfg.amp_cast_list)
     net.set_train(False)
     return net
 
@@ -198,26 +202,42 @@ def build_val_loader(cfg, runtime, num_classes, num_samples=None):
     return build_loader(cfg, runtime, cfg.val_split, False, num_classes, num_samples=num_samples)
 
 
-def amp_level(cfg, device):
-    """The mixed-precision level to apply: float16 levels run on Ascend/GPU; CPU trains in float32."""
-    if cfg.amp_level != "O0" and device == "CPU":
-        warn_once("amp_cpu", "amp_level %s: MindSpore's CPU backend gains nothing from float16; training in "
-                  "float32 (O0). The loss scale is kept, which changes nothing in float32.", cfg.amp_level)
+def effective_amp_level(level, device, key="amp_level"):
+    """The mixed-precision level a recipe's `key` gets on `device`: float16 levels run on Ascend/GPU; on CPU,
+    where MindSpore's float16 kernels are slower than float32, the recipe runs in float32 (O0) with a warning.
+    (amp.auto_mixed_precision itself applies any level on any device; the tests run float16 graphs on CPU.)"""
+    if level != "O0" and device == "CPU":
+        warn_once(f"amp_cpu_{key}", "%s %s: MindSpore's CPU backend runs float16 slower than float32; running in "
+                  "float32 (O0) on CPU. The loss scale is kept, which changes nothing in float32.", key, level)
         return "O0"
-    return cfg.amp_level
+    return level
+
+
+# The devices MindSpore's dataset sink (ms.data_sink) runs on.
+SINK_DEVICES = ("Ascend", "GPU")
 
 
 def use_sink(cfg, device):
-    """Whether each epoch runs as one dataset sink on the device (Ascend/GPU, no gradient accumulation)."""
+    """Whether each epoch runs as one dataset sink on the device (Ascend/GPU, no gradient accumulation).
+
+    A sink runs one compiled graph over batches of one shape: a short last batch (drop_remainder False) would
+    recompile the graph every epoch or stall the device queue, so that combination is refused on every device.
+    """
     if not cfg.dataset_sink_mode:
         return False
+    if not cfg.drop_remainder:
+        raise InvalidInputError(
+            "dataset_sink_mode: True needs drop_remainder: True (a sink runs one graph over batches of one shape; "
+            "a short last batch would recompile it every epoch). Set drop_remainder: True, or dataset_sink_mode: "
+            "False to feed batches step by step."
+        )
     if cfg.gradient_accumulation_steps > 1:
         warn_once("sink_accum", "dataset_sink_mode is off with gradient_accumulation_steps > 1 (the step alternates "
                   "between two graphs).")
         return False
-    if device == "CPU":
-        warn_once("sink_cpu", "dataset_sink_mode runs on Ascend/GPU; on CPU batches are fed step by step (same "
-                  "results).")
+    if device not in SINK_DEVICES:
+        warn_once("sink_cpu", "dataset_sink_mode runs on Ascend/GPU; on %s batches are fed step by step (same "
+                  "results).", device)
         return False
     return True
 
@@ -243,8 +263,8 @@ def build_training(cfg, net, updates_per_epoch, runtime):
     )
     loss_fn = create_loss(cfg.loss, reduction=cfg.reduction,
                           label_smoothing=0.0 if mixing_enabled(cfg) else cfg.label_smoothing)
-    level = amp_level(cfg, runtime.device)
-    train_net = ms.amp.auto_mixed_precision(net, level) if level != "O0" else net
+    level = effective_amp_level(cfg.amp_level, runtime.device)
+    train_net = auto_mixed_precision(net, level, cfg.amp_cast_list)
     dynamic = cfg.loss_scale_type == "dynamic" or (cfg.loss_scale_type == "auto" and level != "O0")
     scaling = LossScaling(cfg.loss_scale, dynamic=dynamic)
     ema = ema_parameters(net) if cfg.ema else None
@@ -258,7 +278,7 @@ def build_training(cfg, net, updates_per_epoch, runtime):
         skip_overflow=cfg.drop_overflow_update,
         clip_value=cfg.clip_value if cfg.clip_grad else None,
         accumulation=accumulators,
-        ema=(ema, cfg.ema_decay) if ema is not None else None,
+        ema=(ema, cfg.ema_decay, ema_update_counter()) if ema is not None else None,
         reduce_gradients=runtime.group_size > 1,
     )
     net_with_loss = NetWithLoss(train_net, loss_fn)
@@ -294,8 +314,13 @@ def build_run(cfg, runtime, num_classes, initial_weights=""):
     net = build_network(cfg, num_classes, checkpoint_path=initial_weights or "",
                         load_weights=initial_weights is not None)
     training = build_training(cfg, net, updates_per_epoch, runtime)
-    # The EMA is evaluated in a network of its own, so the trained weights stay untouched.
-    eval_net = build_network(cfg, num_classes, load_weights=False) if training.ema is not None else net
+    # The EMA, or a val_amp_level other than the training's, is evaluated in a network of its own (the trainer
+    # copies the weights in before each validation), so the trained weights and their precision stay untouched.
+    eval_level = effective_amp_level(cfg.val_amp_level, runtime.device, "val_amp_level")
+    eval_net = net
+    if training.ema is not None or eval_level != effective_amp_level(cfg.amp_level, runtime.device):
+        eval_net = auto_mixed_precision(build_network(cfg, num_classes, load_weights=False), eval_level,
+                                        cfg.amp_cast_list)
     evaluator = Evaluator(eval_net, num_classes) if cfg.val_while_train else None
     return RunParts(net, training, eval_net, evaluator, train_loader, val_loader, steps_per_epoch, updates_per_epoch,
                     accumulate, use_sink(cfg, runtime.device))

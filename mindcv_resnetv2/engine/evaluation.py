@@ -1,5 +1,7 @@
 """Exact evaluation: summed loss and correct counts over every sample of the split, summed over ranks.
 
+The per-batch sums accumulate on the device (float32: counts exact up to 2^24 per rank) and are read once.
+
 Metrics are sums, not means of per-batch or per-rank accuracies, so an uneven last batch or an uneven split
 across ranks counts every image exactly once. The all-reduce is float32 (CPU collectives have no int32): counts
 stay exact up to 2^24 = 16.7M images.
@@ -9,6 +11,8 @@ trainer averages those statistics over the ranks (`average_statistics_over_ranks
 evaluating an EMA copy, so every rank evaluates the same model (and the checkpoint rank 0 saves is that model).
 A checkpoint loaded by validate.py is the same file on every rank and needs no averaging.
 """
+import functools
+
 import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
@@ -27,12 +31,18 @@ class _SumOverRanks(nn.Cell):
         return self.all_reduce(x)
 
 
+@functools.lru_cache(maxsize=None)
+def _sum_cell():
+    """The process's one all-reduce cell: a new cell per call would compile a new graph per call (per epoch)."""
+    return _SumOverRanks()
+
+
 def sum_over_ranks(values, runtime):
     """Element-wise sum of a float vector over the data-parallel group (identity on one device)."""
     values = np.asarray(values, np.float64)
     if runtime.group_size <= 1:
         return values
-    return _SumOverRanks()(Tensor(values.astype(np.float32))).asnumpy().astype(np.float64)
+    return _sum_cell()(Tensor(values.astype(np.float32))).asnumpy().astype(np.float64)
 
 
 def average_statistics_over_ranks(net, runtime):
@@ -78,11 +88,14 @@ class Evaluator:
 
     def __call__(self, loader, runtime):
         self.net.set_train(False)
-        sums = np.zeros(4, np.float64)  # loss sum, top-1 hits, top-k hits, samples
+        # Summed on the device (loss sum, top-1 hits, top-k hits) and read once at the end: no host wait per batch.
+        total, samples = None, 0
         for images, labels in loader.create_tuple_iterator():
-            loss, top1, topk = self.step(images, labels)
-            sums += (float(loss.asnumpy()), float(top1.asnumpy()), float(topk.asnumpy()), images.shape[0])
-        loss_sum, top1, topk, count = sum_over_ranks(sums, runtime)
+            batch = ops.stack(self.step(images, labels))
+            total = batch if total is None else total + batch
+            samples += images.shape[0]
+        sums = np.zeros(3) if total is None else total.asnumpy().astype(np.float64)
+        loss_sum, top1, topk, count = sum_over_ranks(np.append(sums, samples), runtime)
         if count == 0:
             raise InvalidInputError("evaluation saw no samples: the validation split (or this rank's shard) is empty")
         if runtime.group_size > 1 and count > EXACT_COUNT_LIMIT:

@@ -27,6 +27,7 @@ class Runtime:
     device: str
     rank: int = 0
     group_size: int = 1
+    jit_level: str = ""  # the graph-mode jit level in force ("" = MindSpore's default); the sink compiles with it
 
     @property
     def is_main(self):
@@ -72,6 +73,7 @@ def setup_runtime(cfg):
             warn_once("jit_o2", "jit_level O2 (graph sink) is for Ascend; using O0 on %s.", device)
             level = "O0"
         ms.set_context(jit_config={"jit_level": level})
+        runtime = dataclasses.replace(runtime, jit_level=level)
     check_cpu_convolution_speed()
     seed_everything(cfg.seed)
     return runtime

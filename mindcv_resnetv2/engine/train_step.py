@@ -1,8 +1,15 @@
-"""The compiled training step: forward, loss, scaled backward, all-reduce, unscale, overflow check, gradient
-clipping, gradient accumulation, optimizer update and the EMA of the weights, in that order.
+"""The compiled training step: forward, loss, scaled backward, unscale, gradient accumulation, all-reduce, overflow
+check agreed over the ranks, gradient clipping, optimizer update and the EMA of the weights, in that order.
 
 It is a Cell, like MindSpore's own TrainOneStepCell, so graph mode compiles the whole step into one graph and
 dataset sink mode can run it on the device. Options that are off add no operation to the graph.
+
+Where it follows MindSpore's TrainOneStepWithLossScaleCell: the overflow status of the reduced gradients is
+summed over the data-parallel group before the skip decision, so every rank skips the same steps and moves its
+loss scale the same way (on Ascend 910A each rank reads its own float-status register, which may disagree).
+Where it follows MindCV's TrainStep: the EMA's decay warms up as decay * (1 - exp(-updates / 2000)), counting
+applied updates only. With gradient accumulation the micro-steps add this rank's gradients locally and only the
+update step all-reduces, once per update.
 """
 import mindspore as ms
 from mindspore import Parameter, Tensor, nn, ops
@@ -36,9 +43,34 @@ def _clear_tensor(accum):
     return ops.assign(accum, ops.zeros_like(accum))
 
 
-@_ema_update.register("Number", "Tensor", "Tensor")
+@_ema_update.register("Tensor", "Tensor", "Tensor")
 def _ema_update_tensor(decay, ema, weight):
     return ops.assign(ema, ema * decay + ops.cast(weight, ema.dtype) * (1.0 - decay))
+
+
+# MindCV's EMA warm-up: the decay applied at update t is ema_decay * (1 - exp(-t / EMA_WARMUP_UPDATES)).
+EMA_WARMUP_UPDATES = 2000.0
+
+
+def gradients_overflow(grads):
+    """This rank's overflow status of `grads`: a bool scalar, True when any gradient is not finite.
+
+    The one device-dependent call of the step: MindSpore's all_finite reads the float-status registers on
+    Ascend 910A and reduces isfinite elsewhere. The step sums its result over the ranks before acting on it.
+    """
+    return ops.logical_not(ms.amp.all_finite(grads))
+
+
+class AllFinite(nn.Cell):
+    """Whether every tensor of `params` is finite, as a device scalar: the trainer's cheap watch on the weights,
+    read with the losses, so a run whose weights went NaN/Inf while the loss still looked finite stops."""
+
+    def __init__(self, params):
+        super().__init__(auto_prefix=False)
+        self.params = ms.ParameterTuple(params)
+
+    def construct(self):
+        return ms.amp.all_finite(self.params)
 
 
 class LossScaling(nn.Cell):
@@ -76,14 +108,21 @@ def ema_parameters(net):
     )
 
 
+def ema_update_counter():
+    """The count of applied updates the EMA's warm-up reads; `updates`, MindCV's name, so resume restores it."""
+    return Parameter(Tensor(0.0, ms.float32), name="updates", requires_grad=False)
+
+
 class TrainStep(nn.Cell):
     """One training step over a batch; returns the unscaled loss of this rank.
 
     net_with_loss: Cell (images, labels) -> scalar loss. scaling: a LossScaling shared by every step cell.
-    skip_overflow: skip the update when gradients are not finite (drop_overflow_update; always with dynamic scaling).
-    clip_value: global-norm limit, or None. accumulation: (accumulators, steps) or None; with it, a step with
-    apply_update=False only adds its gradients, and the apply_update=True step averages, updates and clears.
-    ema: (ema_parameters, decay) or None. reduce_gradients: average gradients over the data-parallel group.
+    skip_overflow: skip the update when gradients are not finite on any rank (drop_overflow_update; always with
+    dynamic scaling). clip_value: global-norm limit, or None. accumulation: (accumulators, steps) or None; with it,
+    a step with apply_update=False only adds this rank's gradients, and the apply_update=True step averages,
+    all-reduces, updates and clears. ema: (ema_parameters, decay, updates) or None, `updates` the Parameter
+    counting applied updates (shared by the step cells, saved in checkpoints). reduce_gradients: average gradients
+    over the data-parallel group.
     """
 
     def __init__(self, net_with_loss, optimizer, scaling, skip_overflow=False, clip_value=None, accumulation=None,
@@ -106,8 +145,11 @@ class TrainStep(nn.Cell):
         self.use_ema = ema is not None
         self.ema_weights = ema[0] if self.use_ema else None
         self.ema_decay = float(ema[1]) if self.use_ema else 0.0
+        self.ema_updates = ema[2] if self.use_ema else None
         self.model_weights = ms.ParameterTuple(net_with_loss.backbone_parameters()) if self.use_ema else None
         self.reducer = nn.DistributedGradReducer(self.weights) if reduce_gradients else None
+        # float32: CPU collectives have no integer all-reduce
+        self.overflow_sum = ops.AllReduce() if reduce_gradients and self.skip_overflow else None
 
     def construct(self, images, labels):
         loss = self.network(images, labels)
@@ -117,30 +159,39 @@ class TrainStep(nn.Cell):
         else:
             sens = ops.ones_like(loss) * ops.cast(scale, loss.dtype)
             grads = self.grad(self.network, self.weights)(images, labels, sens)
-        if self.reducer is not None:
-            grads = self.reducer(grads)
-        if not self.scaling.is_unit:
             grads = _hyper_map(ops.partial(_scale, 1.0 / scale), grads)
         if self.accumulate:
             added = _hyper_map(_accumulate, self.accumulators, grads)
             if not self.apply_update:
                 return ops.depend(loss, added)
             grads = _hyper_map(ops.partial(_scale, self.accumulation_factor), ops.depend(self.accumulators, added))
+        if self.reducer is not None:
+            grads = self.reducer(grads)
         if self.skip_overflow:
-            finite = ms.amp.all_finite(grads)
+            overflow = gradients_overflow(grads)
+            if self.overflow_sum is not None:
+                overflow = self.overflow_sum(ops.cast(overflow, ms.float32)) > 0
+            finite = ops.logical_not(overflow)
             loss = ops.depend(loss, self.scaling(finite))
         if self.clip:
             grads = ops.clip_by_global_norm(grads, self.clip_value)
         if self.skip_overflow:
             if finite:
-                loss = ops.depend(loss, self.optimizer(grads))
+                loss = self._update(loss, grads)
         else:
-            loss = ops.depend(loss, self.optimizer(grads))
+            loss = self._update(loss, grads)
         if self.accumulate:
             loss = ops.depend(loss, _hyper_map(_clear, self.accumulators))
+        return loss
+
+    def _update(self, loss, grads):
+        """The optimizer update and, after it, the EMA's: both only on a step that is applied."""
+        loss = ops.depend(loss, self.optimizer(grads))
         if self.use_ema:
+            updates = ops.assign_add(self.ema_updates, ops.ones_like(self.ema_updates))
+            decay = self.ema_decay * (1.0 - ops.exp(-updates / EMA_WARMUP_UPDATES))
             weights = ops.depend(self.model_weights, loss)
-            loss = ops.depend(loss, _hyper_map(ops.partial(_ema_update, self.ema_decay), self.ema_weights, weights))
+            loss = ops.depend(loss, _hyper_map(ops.partial(_ema_update, decay), self.ema_weights, weights))
         return loss
 
 

@@ -29,6 +29,7 @@ from ..errors import UserError
 from ..models.summary import count_parameters
 from ..utils.files import WriteError, check_writable_target, write_text_atomic
 from .builders import build_run, resolve_training_classes
+from .device_reads import DeviceReads
 from .evaluation import average_statistics_over_ranks, copy_weights
 from .metrics import STEP_FIELDS, STEP_LOSS_FILE, MetricsFile, finite_mean, interval_rows, plot_metrics
 from .progress import Progress
@@ -96,6 +97,8 @@ class Trainer:
         self.lr, self.optimizer, self.scaling, self.ema = built.lr, built.optimizer, built.scaling, built.ema
         self.step, self.accumulate_step = built.step, built.accumulate_step
         self.train_loader, self.val_loader, self.sink_step = parts.train_loader, parts.val_loader, None
+        self.device_reads = DeviceReads(self.optimizer, self.scaling, self.net)
+        self.last_read = None
         self._restore()
 
     def _restore(self):
@@ -151,28 +154,43 @@ class Trainer:
         return "\n".join("  " + line for line in lines)
 
     def _train_epoch(self, epoch):
-        """Train one epoch; its losses, one per step (one per epoch in sink mode)."""
+        """Train one epoch; its losses, one per step (one per epoch in sink mode).
+
+        The steps run without waiting for the device: their losses stay on it until the next read (every
+        log_interval steps and at the epoch's end), which fetches them, the optimizer's step, the loss scale and
+        the weights' finiteness in one transfer. The NaN/Inf watch acts on those reads.
+        """
         cfg = self.cfg
         self.net.set_train(True)
         progress = Progress(self.main and not self.sink, self.steps_per_epoch, epoch, cfg.epoch_size,
-                             cfg.log_interval, self.global_batch)
+                            self.global_batch)
         losses, bad_streak = [], 0
         if self.sink:
-            loss = float(self._sink(epoch)().asnumpy())
-            losses.append(loss)
-            bad_streak = 0 if math.isfinite(loss) else cfg.nonfinite_patience
+            read = self.device_reads.read([self._sink(epoch)()])
+            losses, bad_streak = read.losses, 0 if math.isfinite(read.losses[0]) else cfg.nonfinite_patience
+            self._check_weights(read, epoch)
         else:
             self.train_loader.set_epoch(epoch)
+            pending = []
             for index, (images, labels) in enumerate(self.train_loader.create_tuple_iterator(), 1):
-                if index > self.steps_per_epoch:
-                    break
                 apply = index % self.accumulate == 0
-                loss = float((self.step if apply else self.accumulate_step)(images, labels).asnumpy())
-                losses.append(loss)
-                bad_streak = 0 if math.isfinite(loss) else bad_streak + 1
+                pending.append((self.step if apply else self.accumulate_step)(images, labels))
+                if index % cfg.log_interval and index != self.steps_per_epoch:
+                    continue
+                read = self.device_reads.read(pending)
+                pending = []
+                for loss in read.losses:
+                    bad_streak = 0 if math.isfinite(loss) else bad_streak + 1
+                losses.extend(read.losses)
+                self._check_weights(read, epoch)
                 if bad_streak >= cfg.nonfinite_patience:
                     break
-                progress.update(index, loss, self.current_lr())
+                progress.update(index, read.losses[-1], self.lr_at(read.optimizer_step))
+                if index == self.steps_per_epoch:
+                    break
+            if len(losses) < self.steps_per_epoch and bad_streak < cfg.nonfinite_patience:
+                raise RuntimeError(f"the training loader ended after {len(losses) + len(pending)} of "
+                                   f"{self.steps_per_epoch} batches of epoch {epoch + 1}")
         progress.close()
         if bad_streak >= cfg.nonfinite_patience:
             raise TrainingDiverged(
@@ -181,26 +199,41 @@ class Trainer:
                 f"this epoch are kept. Lower lr, enable clip_grad, use a warm-up, or check the data."
             )
         self.global_step += self.updates_per_epoch
+        self.last_read = read
         return losses
 
+    def _check_weights(self, read, epoch):
+        if not read.weights_finite:
+            raise TrainingDiverged(
+                f"the network's weights became NaN/Inf in epoch {epoch + 1} while the loss was "
+                f"{read.losses[-1]:.4g}; stopping. The checkpoints in {self.directory} from before this epoch are "
+                f"kept (none with non-finite weights is written). Lower lr, enable clip_grad, use a warm-up, or "
+                f"check the data."
+            )
+
     def _sink(self, epoch):
-        """The run's one dataset sink, created at its first epoch; each call trains the next whole epoch (sink mode
-        has no gradient accumulation, so the steps of an epoch are all its batches; see the module doc)."""
+        """The run's one dataset sink, created at its first epoch with the run's jit level; each call trains the
+        next whole epoch on the device (sink mode has no gradient accumulation, so the steps of an epoch are all its
+        batches; see the module doc)."""
         if self.sink_step is None:
             self.train_loader.set_epoch(epoch)
+            jit_config = ms.JitConfig(jit_level=self.runtime.jit_level) if self.cfg.mode == 0 else None
             with self.train_loader.seeded():
-                self.sink_step = ms.data_sink(self.step, self.train_loader.dataset, sink_size=self.steps_per_epoch)
+                self.sink_step = ms.data_sink(self.step, self.train_loader.dataset, sink_size=self.steps_per_epoch,
+                                              jit_config=jit_config)
         return self.sink_step
 
-    def current_lr(self):
-        step = int(self.optimizer.global_step.asnumpy().reshape(-1)[0]) if hasattr(self.optimizer, "global_step") else 0
-        return self.lr[min(step, len(self.lr) - 1)]
+    def lr_at(self, optimizer_step):
+        """The learning rate the optimizer applies at its step `optimizer_step` (skipped updates do not count)."""
+        return self.lr[min(int(optimizer_step), len(self.lr) - 1)]
 
     def _validate(self):
         if self.ema is not None:
             copy_weights(self.ema, self.eval_net)
             # The EMA's BN statistics are per rank too (the trained network's were averaged after the epoch).
             average_statistics_over_ranks(self.eval_net, self.runtime)
+        elif self.eval_net is not self.net:  # another val_amp_level: same weights, other precision
+            copy_weights(self.net.get_parameters(), self.eval_net)
         result = self.evaluator(self.val_loader, self.runtime)
         self.net.set_train(True)
         return result
@@ -211,7 +244,7 @@ class Trainer:
         state = {
             "epoch": epoch + 1,
             "step": self.global_step,
-            "loss_scale": float(self.scaling.scale_sense.asnumpy()),
+            "loss_scale": self.last_read.loss_scale,
             "best_top1": self.best_top1 if math.isfinite(self.best_top1) else -1.0,
             "seed": cfg.seed,
             "num_classes": self.num_classes,
@@ -281,7 +314,8 @@ class Trainer:
                 message += (f", val top-1 {metrics['top1']:.2f}% top-5 {metrics['top5']:.2f}% loss "
                             f"{metrics['loss']:.4f} ({metrics['num_samples']} images)")
             _logger.info("%s, %.1f s, %.1f img/s, ETA %.0f s", message, epoch_time, throughput, eta)
-            row = dict(train_loss=train_loss, lr=self.current_lr(), epoch_time_s=epoch_time, img_per_s=throughput,
+            row = dict(train_loss=train_loss, lr=self.lr_at(self.last_read.optimizer_step), epoch_time_s=epoch_time,
+                       img_per_s=throughput,
                        val_loss=metrics and metrics["loss"], val_top1=metrics and metrics["top1"],
                        val_top5=metrics and metrics["top5"])
             if self.main:

@@ -5,6 +5,7 @@ the stored `weight` stays the raw, trainable parameter (the one timm's and Googl
 """
 import numpy as np
 from mindspore import Tensor, nn, ops
+from mindspore import dtype as mstype
 
 from .layers import symmetric_padding
 
@@ -39,15 +40,22 @@ class StdConv2d(nn.Conv2d):
         self.to_kernel = ops.Reshape().recompute()
         self.unit_scale = Tensor(np.ones(row, np.float32))
         self.zero_shift = Tensor(np.zeros(row, np.float32))
+        # The dtype the convolution runs in (None: its input's). Mixed precision (amp.py) keeps this cell in
+        # float32 and sets float16 here: the standardisation's eps and variance underflow in float16.
+        self.compute_dtype = None
 
     def standardized_weight(self, weight=None):
-        """The standardised kernel of `weight` (by default this layer's own raw weight)."""
-        weight = self.weight if weight is None else weight
+        """The standardised kernel of `weight` (by default this layer's own raw weight), in float32."""
+        weight = ops.cast(self.weight if weight is None else weight, mstype.float32)
         rows = self.to_rows(weight, (weight.shape[0], -1))
-        rows, _, _ = self.row_norm(rows, self.unit_scale, self.zero_shift)
+        rows, _, _ = self.row_norm(rows, ops.cast(self.unit_scale, mstype.float32),
+                                   ops.cast(self.zero_shift, mstype.float32))
         return self.to_kernel(rows, weight.shape)
 
     def construct(self, x):
         # The standardisation waits for the input: nothing else orders it, and graph mode would otherwise
         # standardise every kernel of the network at the start of the step and hold them all.
-        return self.conv2d(x, self.standardized_weight(ops.depend(self.weight, x)))
+        kernel = self.standardized_weight(ops.depend(self.weight, x))
+        if self.compute_dtype is not None:
+            x = ops.cast(x, self.compute_dtype)
+        return self.conv2d(x, ops.cast(kernel, x.dtype))
