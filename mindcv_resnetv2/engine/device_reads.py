@@ -3,7 +3,7 @@
 A training step returns its loss as a device tensor and does not wait for it. Reading it (`asnumpy`) makes the
 host wait for the device to finish, which on Ascend stalls the pipeline of queued steps; so the trainer keeps the
 step losses on the device and reads them every `log_interval` steps and at the end of an epoch, together with
-the optimizer's step counter (the lr it is at, and how many updates overflow skipped), the loss scale and whether
+the optimizer's step counter (the lr it is at; updates skipped for overflow do not count), the loss scale and whether
 every weight is still finite: one transfer per read.
 """
 import collections
