@@ -1,6 +1,12 @@
 """Shared fixtures: execution-mode switches that restore the previous mode, so tests do not leak context."""
+import os
+import tempfile
+
 import mindspore as ms
 import pytest
+
+# The image-check cache (data.file_check) of this session, in a folder of its own rather than the user's ~/.cache.
+os.environ.setdefault("MINDCV_RESNETV2_CACHE", tempfile.mkdtemp(prefix="mindcv_resnetv2_test_cache_"))
 
 
 def _mode_fixture(mode):

@@ -16,9 +16,10 @@ from PIL import Image
 
 from engine_fixtures import REPO, make_colour_folder, run_entry, tiny_recipe_args
 from mindcv_resnetv2.checkpoint import save_checkpoint
-from mindcv_resnetv2.data import UnreadableImageError
+from mindcv_resnetv2.data import UnreadableImageError, create_dataset
 from mindcv_resnetv2.data.check import unreadable_files
-from mindcv_resnetv2.data.image_bytes import image_bytes_problem
+from mindcv_resnetv2.data.file_check import refuse_damaged_files
+from mindcv_resnetv2.data.image_bytes import file_problem, image_bytes_problem
 from mindcv_resnetv2.models import create_model
 
 MODEL = "preact_resnet20_cifar"
@@ -72,7 +73,8 @@ DECODERS = """
 import sys
 import numpy as np
 from mindspore.dataset import vision
-from mindcv_resnetv2.data.image_bytes import image_bytes_problem
+from mindcv_resnetv2.data.file_check import refuse_damaged_files
+from mindcv_resnetv2.data.image_bytes import file_problem, image_bytes_problem
 decoders = (vision.Decode(), vision.RandomCropDecodeResize(8))  # evaluation's decoder, training's fused one
 for path in sys.argv[1:]:
     data = np.fromfile(path, np.uint8)
@@ -109,10 +111,10 @@ import sys
 from mindcv_resnetv2.data import UnreadableImageError, create_dataset, create_loader, create_transforms
 for root in sys.argv[1:]:
     for training in (True, False):
-        loader = create_loader(create_dataset("imagenet", root, "train", shuffle=False), batch_size=1,
-                               is_training=training, num_parallel_workers=1,
-                               transform=create_transforms("imagenet", is_training=training, image_resize=8))
-        try:
+        try:  # the file check refuses when the dataset is built, MindSpore's decoder when the row is read
+            loader = create_loader(create_dataset("imagenet", root, "train", shuffle=False), batch_size=1,
+                                   is_training=training, num_parallel_workers=1,
+                                   transform=create_transforms("imagenet", is_training=training, image_resize=8))
             count = sum(len(images) for images, _ in loader.create_tuple_iterator(output_numpy=True))
             print(root, training, "decoded", count, flush=True)
         except UnreadableImageError as exc:
@@ -137,7 +139,8 @@ def _folder_after_good_files(root, name, data):
 @pytest.mark.slow
 def test_damaged_files_are_refused_by_name_in_both_pipelines(tmp_path):
     """Both ways a damaged file is refused in the training (fused decode) and evaluation (decode) pipelines: by
-    the check (a JPEG cut inside its header), by MindSpore's decoder (a cut BMP); each names the file."""
+    the file check when the dataset is built (a JPEG cut inside its header), by MindSpore's decoder (a cut BMP);
+    each names the file."""
     jpeg = _folder_after_good_files(str(tmp_path / "jpeg"), "z.jpg", FORMATS["baseline.jpg"][:300])
     bmp = _folder_after_good_files(str(tmp_path / "bmp"), "z.bmp", FORMATS["image.bmp"][:700])
     assert image_bytes_problem(FORMATS["image.bmp"][:700]) is None  # left to MindSpore's decoder
@@ -163,6 +166,67 @@ def test_check_lists_every_cut_and_no_whole_file(tmp_path):
     listed, total = unreadable_files(str(tmp_path))
     assert total == len(folders)
     assert sorted(path for path, _ in listed) == sorted(path for path, cut in folders.values() if cut)
+
+
+def test_reading_a_file_on_demand_finds_what_reading_it_whole_finds(tmp_path):
+    """file_problem reads a header block and the last bytes: on every cut, and on files whose check needs more (a
+    header longer than the first block, data after the end marker), it gives the whole-file answer."""
+    jpeg, png = FORMATS["baseline.jpg"], FORMATS["image.png"]
+    long_header = jpeg[:2] + b"\xff\xe1" + (9002).to_bytes(2, "big") + bytes(9000) + jpeg[2:]  # APP1 of 9 KB
+    files = {"long_header.jpg": long_header, "trailer.jpg": jpeg + b"camera trailer " * 10,
+             "png_trailer.png": png + bytes(100), "cut_long_header.jpg": long_header[:7000],
+             "trailer_no_end.jpg": jpeg[:-2] + bytes(100), "text.jpg": b"not an image\n"}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    paths = {str(tmp_path / name): data for name, data in files.items()}
+    paths.update((path, (tmp_path / path).read_bytes()) for path, _ in write_cuts(str(tmp_path / "cuts")).values())
+    for path, data in paths.items():
+        assert file_problem(path) == image_bytes_problem(data), path
+    assert [file_problem(str(tmp_path / name)) is None for name in files] == [True] * 3 + [False] * 3
+
+
+def test_a_text_file_named_jpg_is_refused_by_name_before_mindspore_sees_it(tmp_path):
+    """MindSpore's Decode prints several error lines of its own on such a file; the check refuses it first."""
+    root = make_colour_folder(str(tmp_path), classes=2, train_per_class=1, val_per_class=1)
+    text = os.path.join(root, "train", "class_1", "notes.jpg")
+    with open(text, "w") as handle:
+        handle.write("shopping list\n")
+    with pytest.raises(UnreadableImageError) as caught:
+        create_dataset("imagenet", root, "train")
+    assert caught.value.path == text
+    assert caught.value.reason == ("not an image MindSpore decodes: it starts with b'shopping', not a JPEG, PNG, "
+                                   "BMP or TIFF signature")
+
+
+def test_a_split_is_checked_once_until_a_file_changes(tmp_path, monkeypatch):
+    """The cache (path, size, mtime) spares unchanged files; a file damaged later is checked and refused by name;
+    with several damaged files the error names the first and counts the others."""
+    from mindcv_resnetv2.data import file_check
+
+    monkeypatch.setenv(file_check.CACHE_VARIABLE, str(tmp_path / "cache"))
+    root = make_colour_folder(str(tmp_path / "data"), classes=2, train_per_class=3, val_per_class=1)
+    split = os.path.join(root, "train")
+    checked = []
+    monkeypatch.setattr(file_check, "file_problem", lambda path: checked.append(path) or file_problem(path))
+    create_dataset("imagenet", root, "train")
+    assert len(checked) == 6
+    create_dataset("imagenet", root, "train")
+    assert len(checked) == 6  # nothing read again
+    first, second = os.path.join(split, "class_0", "1.png"), os.path.join(split, "class_1", "2.png")
+    good = open(first, "rb").read()
+    for path in (first, second):
+        with open(path, "wb") as handle:
+            handle.write(good[:40])
+    with pytest.raises(UnreadableImageError) as caught:
+        refuse_damaged_files(split, ["class_0", "class_1"])
+    assert sorted(checked[6:]) == [first, second]
+    assert caught.value.path == first
+    assert caught.value.reason == (f"PNG cut at byte 40 (no IEND chunk); 1 more file(s) of {split!r} are damaged too")
+    with open(first, "wb") as handle:
+        handle.write(good)
+    os.remove(second)
+    create_dataset("imagenet", root, "train")
+    assert checked[8:] == [first]
 
 
 @pytest.mark.parametrize("damage, reason", [
@@ -244,3 +308,18 @@ def test_a_cut_jpeg_is_one_line_naming_it(damaged_folder, tmp_path, script, crop
     assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
     errors = [line for line in result.stderr.splitlines() if line.startswith(script[:-3] + ": error:")]
     assert len(errors) == 1 and repr(bad) in errors[0] and "inside its header" in errors[0], result.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_a_text_file_named_jpg_is_one_line_from_train_py(tmp_path):
+    """Issue 25: MindSpore printed four `[ERROR] MD ... Decode` lines before our error; now only our line."""
+    root = make_colour_folder(str(tmp_path / "data"), classes=2, train_per_class=2, val_per_class=1)
+    text = os.path.join(root, "train", "class_0", "readme.jpg")
+    with open(text, "w") as handle:
+        handle.write("this folder holds the training images\n")
+    result = run_entry("train.py", tiny_recipe_args(root, str(tmp_path / "run"), epochs=1, batch_size=2), timeout=300)
+    assert result.returncode == 1, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert errors == [f"train: error: cannot read image {text!r} (not an image MindSpore decodes: it starts with "
+                      f"b'this fol', not a JPEG, PNG, BMP or TIFF signature). Replace or delete it; `python -m "
+                      f"mindcv_resnetv2.data.check ROOT` lists every unreadable image file of a dataset"], result.stderr

@@ -6,9 +6,11 @@ pure function of (seed, epoch, shard) and never depends on MindSpore's global ra
 once; ``Loader.set_epoch`` moves it to each epoch (``epoch`` is the first one it reads, e.g. a resumed run's).
 ``get_dataset_size()`` is the number of samples this shard yields per epoch (the same every epoch).
 
-Corrupt images: ImageFolder data is decoded lazily by MindSpore's C++ ops. A file that cannot be decoded stops the
-iteration with ``UnreadableImageError`` naming the file (see ``loader``); run
-``python -m mindcv_resnetv2.data.check ROOT`` before a long run to list every unreadable file at once.
+Corrupt images: ImageFolder data is decoded lazily by MindSpore's C++ ops. Building the dataset checks every file
+of the split once (``file_check``: files that would kill MindSpore's decoders, cached between runs) and raises
+``UnreadableImageError`` naming the first one; a file only MindSpore's decoder refuses stops the iteration with
+the same error (see ``loader``). ``python -m mindcv_resnetv2.data.check ROOT`` also decodes every file with PIL and
+lists every unreadable one at once.
 """
 import dataclasses
 import os
@@ -18,6 +20,7 @@ import mindspore.dataset as msds
 from ..errors import InvalidInputError
 from . import sources
 from .download import download_dataset
+from .file_check import refuse_damaged_files
 from .sharding import epoch_indices
 
 ARRAY_DATASETS = ("cifar10", "cifar100", "mnist", "fashion_mnist", "synthetic")
@@ -27,13 +30,12 @@ SYNTHETIC_LENGTH = {True: 256, False: 64}
 
 @dataclasses.dataclass(frozen=True)
 class ShardInfo:
-    """What the loader needs to know about the dataset it batches (seeds and whether images are still encoded)."""
+    """What the loader needs to know about the dataset it batches (its name and seeds)."""
     name: str
     seed: int
     shard_id: int
     num_shards: int
     is_training: bool
-    encoded: bool
 
 
 class EpochSampler(msds.Sampler):
@@ -76,12 +78,15 @@ def read_class_names(name, root, split="train", num_classes=None):
 
 def create_dataset(name="imagenet", root=None, split="train", shuffle=True, num_samples=None, num_shards=None,
                    shard_id=None, num_parallel_workers=None, download=False, num_aug_repeats=0, seed=0, epoch=0,
-                   is_training=None, in_channels=3, image_size=224, num_classes=10, synthetic_length=None):
+                   is_training=None, in_channels=3, image_size=224, num_classes=10, synthetic_length=None,
+                   check_files=True):
     """One shard's samples of ``split``, from ``epoch`` on; names other than cifar/mnist/synthetic read an ImageFolder.
 
     ``is_training`` (default: ``shuffle``) picks the sharding rule: equal shard sizes for training, an exact
     partition for evaluation (see ``sharding``). ``image_size``, ``num_classes`` and ``synthetic_length`` only
     apply to ``name="synthetic"``. Grayscale data is repeated to 3 channels unless ``in_channels=1``.
+    ``check_files=False`` skips the ImageFolder file check (``file_check``): only for data checked otherwise, as
+    the benchmark does to measure the check; a damaged JPEG can then kill the process.
     """
     name = _canonical(name)
     training = bool(shuffle) if is_training is None else bool(is_training)
@@ -96,6 +101,8 @@ def create_dataset(name="imagenet", root=None, split="train", shuffle=True, num_
     else:
         class_names, counts = sources.scan_image_folder(root, split)
         length = sum(counts)
+        if check_files:
+            refuse_damaged_files(os.path.join(root, split), class_names)
     sampler = EpochSampler(length, epoch, shuffle=shuffle, seed=seed, num_shards=num_shards, shard_id=shard_id,
                            equal_shards=training, num_aug_repeats=num_aug_repeats, num_samples=num_samples)
     if name in ARRAY_DATASETS:
@@ -107,8 +114,7 @@ def create_dataset(name="imagenet", root=None, split="train", shuffle=True, num_
             class_indexing={c: i for i, c in enumerate(class_names)}, sampler=sampler,
             num_parallel_workers=num_parallel_workers)
     dataset.class_names = class_names
-    dataset.shard_info = ShardInfo(name, seed, shard_id or 0, num_shards or 1, training,
-                                   encoded=name not in ARRAY_DATASETS)
+    dataset.shard_info = ShardInfo(name, seed, shard_id or 0, num_shards or 1, training)
     return dataset
 
 

@@ -14,14 +14,18 @@ and TIFF files, with both ``vision.Decode`` and ``vision.RandomCropDecodeResize`
 So JPEGs get a structural check: the segments up to the first SOS must be complete, a frame header and every
 quantization table it uses must come before that SOS, and an end-of-image marker must follow it. PNGs must hold an
 IEND chunk, so that ``data.check`` lists the PNGs the pipeline refuses. Only the headers and the last bytes are read
-(microseconds per file). WebP and GIF are refused by name; other formats go to MindSpore, whose own error the
-loader reports with the file's name.
+(``file_problem``: two small reads per good file). WebP and GIF are refused by name, and so is a file with no JPEG,
+PNG, BMP or TIFF signature (e.g. a text file named .jpg, on which MindSpore prints several error lines of its own);
+a damaged BMP or TIFF goes to MindSpore, whose own error the loader reports with the file's name.
 """
+import os
+
 from ..errors import UserError
 
 JPEG_START = b"\xff\xd8"
 _JPEG_END = b"\xff\xd9"
 PNG_START = b"\x89PNG\r\n\x1a\n"
+_BMP_START, _TIFF_STARTS = b"BM", (b"II*\x00", b"MM\x00*")
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk: zero length, type, CRC
 _START_OF_SCAN, _QUANTIZATION_TABLE = 0xDA, 0xDB
 _START_OF_FRAME = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, JPG, DAC
@@ -38,45 +42,97 @@ class UnreadableImageError(RuntimeError, UserError):
                          f"`python -m mindcv_resnetv2.data.check ROOT` lists every unreadable image file of a dataset")
 
 
-class DamagedImageBytes(ValueError):
-    """Raised by ``refuse_damaged`` inside the pipeline, where the file name is not known; the loader reports the
-    file as ``UnreadableImageError``."""
+class FileBytes:
+    """The bytes of an open image file for ``image_bytes_problem``, read on demand: the header in growing blocks
+    and the last bytes, so a good file costs two small reads; a search beyond them (rare) reads the whole file."""
+
+    _HEAD, _TAIL = 4096, 64
+
+    def __init__(self, handle):
+        self.handle, self.size = handle, os.fstat(handle.fileno()).st_size
+        self.head, self.tail = b"", None
+
+    def __len__(self):
+        return self.size
+
+    def _read_head(self, end):
+        """Make ``self.head`` hold bytes [0, end) (or the whole file)."""
+        if end > len(self.head) and len(self.head) < self.size:
+            want = min(self.size, max(end, 2 * len(self.head), self._HEAD))
+            self.handle.seek(len(self.head))
+            self.head += self.handle.read(want - len(self.head))
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            return self[key:key + 1 or None][0]
+        start, stop, _ = key.indices(self.size)
+        if start >= self.size - self._TAIL:
+            if self.tail is None:
+                self.handle.seek(max(0, self.size - self._TAIL))
+                self.tail = self.handle.read()
+            offset = self.size - len(self.tail)
+            return self.tail[start - offset:max(start, stop) - offset]
+        self._read_head(stop)
+        return self.head[start:stop]
+
+    def find(self, sub, start=0):
+        self._read_head(self.size)
+        return self.head.find(sub, start)
+
+    def rfind(self, sub, start=0):
+        self._read_head(self.size)
+        return self.head.rfind(sub, start)
+
+
+def file_problem(path):
+    """Why the image file ``path`` must not reach MindSpore's decoders (``image_bytes_problem``), or None."""
+    try:
+        with open(path, "rb") as handle:
+            return image_bytes_problem(FileBytes(handle))
+    except OSError as exc:  # a dangling link, no permission, an I/O error: unreadable too
+        return f"{type(exc).__name__}: {exc.strerror or exc}"
 
 
 def image_bytes_problem(data, mindspore_decodes=True):
-    """Why the encoded image ``data`` (bytes or 1-D uint8 array) must not be decoded, or None.
+    """Why the encoded image ``data`` (bytes, a 1-D uint8 array or a ``FileBytes``) must not be decoded, or None.
 
-    ``mindspore_decodes=False`` (PIL decodes it, as infer.py does for array-dataset recipes) accepts WebP and GIF.
+    ``mindspore_decodes=False`` (PIL decodes it, as infer.py does for array-dataset recipes) accepts WebP, GIF and
+    any other signature.
     """
-    view = memoryview(data).cast("B")
-    if len(view) == 0:
+    if not isinstance(data, FileBytes):
+        data = memoryview(data).cast("B").tobytes()
+    if len(data) == 0:
         return "empty file"
-    if view[:2] == JPEG_START:
-        return _jpeg_problem(view)
-    if view[:8] == PNG_START and view[-12:] != _PNG_END and view.tobytes().rfind(b"IEND") < 0:
-        return f"PNG cut at byte {len(view)} (no IEND chunk)"
-    if mindspore_decodes and view[:4] == b"RIFF" and view[8:12] == b"WEBP":
+    if data[:2] == JPEG_START:
+        return _jpeg_problem(data)
+    if data[:8] == PNG_START:
+        if data[-12:] != _PNG_END and data.rfind(b"IEND") < 0:
+            return f"PNG cut at byte {len(data)} (no IEND chunk)"
+        return None
+    if not mindspore_decodes or data[:2] == _BMP_START or data[:4] in _TIFF_STARTS:
+        return None
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "a WebP file: MindSpore's Decode does not read WebP; convert it to JPEG or PNG"
-    if mindspore_decodes and view[:4] == b"GIF8":
+    if data[:4] == b"GIF8":
         return "a GIF file: MindSpore's Decode does not read GIF; convert it to JPEG or PNG"
-    return None
+    return f"not an image MindSpore decodes: it starts with {data[:8]!r}, not a JPEG, PNG, BMP or TIFF signature"
 
 
-def _jpeg_problem(view):
+def _jpeg_problem(data):
     """The JPEG check of the module doc: segments up to the first scan, then an end-of-image marker after it."""
-    size, pos, frame_tables, defined_tables = len(view), 2, None, set()
+    size, pos, frame_tables, defined_tables = len(data), 2, None, set()
     while True:
-        while pos + 1 < size and view[pos] == 0xFF and view[pos + 1] == 0xFF:
+        while pos + 1 < size and data[pos] == 0xFF and data[pos + 1] == 0xFF:
             pos += 1  # fill bytes before a marker
         if pos + 2 > size:
             return f"JPEG cut at byte {size}, inside its header (before the first scan)"
-        if view[pos] != 0xFF:  # stray bytes between segments: libjpeg (MindSpore, PIL) skips them to the next marker
-            skipped = view[pos:].tobytes().find(b"\xff")
+        if data[pos] != 0xFF:  # stray bytes between segments: libjpeg (MindSpore, PIL) skips them to the next marker
+            skipped = data.find(b"\xff", pos)
             if skipped < 0:
                 return f"JPEG cut at byte {size}, inside its header (before the first scan)"
-            pos += skipped
+            pos = skipped
             continue
-        marker = view[pos + 1]
+        marker = data[pos + 1]
         if marker in _NO_LENGTH:
             pos += 2
             continue
@@ -84,12 +140,12 @@ def _jpeg_problem(view):
             return f"damaged JPEG header: marker FF{marker:02X} at byte {pos}, before the first scan"
         if pos + 4 > size:
             return f"JPEG cut at byte {size}, inside its header (before the first scan)"
-        end = pos + 2 + int.from_bytes(view[pos + 2:pos + 4], "big")
+        end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
         if end > size:
             return f"JPEG cut at byte {size}, inside its header (segment FF{marker:02X} at byte {pos} ends at {end})"
         if end < pos + 4:
             return f"damaged JPEG header: segment FF{marker:02X} at byte {pos} has a length below 2"
-        segment = view[pos + 4:end]
+        segment = data[pos + 4:end]
         if marker == _QUANTIZATION_TABLE:
             defined_tables |= _quantization_table_ids(segment)
         elif marker in _START_OF_FRAME:
@@ -106,7 +162,7 @@ def _jpeg_problem(view):
     if not frame_tables <= defined_tables:
         missing = sorted(frame_tables - defined_tables)
         return f"damaged JPEG header: quantization table(s) {missing} used by the frame are not defined"
-    if view[size - 2:] != _JPEG_END and view[end:].tobytes().rfind(_JPEG_END) < 0:
+    if data[size - 2:] != _JPEG_END and data.rfind(_JPEG_END, end) < 0:
         return f"JPEG cut at byte {size}, inside its image data (no end-of-image marker)"
     return None
 
@@ -120,11 +176,3 @@ def _quantization_table_ids(segment):
         if pos <= len(segment):
             ids.add(table_id)
     return ids
-
-
-def refuse_damaged(data):
-    """Pipeline op placed before decoding: ``data`` unchanged, or DamagedImageBytes saying why it is refused."""
-    problem = image_bytes_problem(data)
-    if problem:
-        raise DamagedImageBytes(problem)
-    return data

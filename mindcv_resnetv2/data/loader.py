@@ -13,8 +13,8 @@ Batches are reproducible for a fixed ``num_parallel_workers`` (MindSpore gives e
 the same dataset.
 
 A file that cannot be decoded stops iteration with ``UnreadableImageError`` naming it (MindSpore reports the
-path of the failing row; this turns it into a short, typed error with the remedy). Encoded images pass
-``image_bytes.refuse_damaged`` first: damaged JPEGs would otherwise kill the process inside MindSpore's decoders.
+path of the failing row; this turns it into a short, typed error with the remedy). The files that would kill the
+process inside MindSpore's decoders never get here: ``create_dataset`` refuses them (``file_check``).
 """
 import contextlib
 import random
@@ -25,15 +25,14 @@ import mindspore.dataset.transforms as mstransforms
 import numpy as np
 from mindspore import dtype as mstype
 
-from .image_bytes import DamagedImageBytes, UnreadableImageError, refuse_damaged
+from .image_bytes import UnreadableImageError
 from .keyed import KeyedRandomOp
 from .mixing import BatchMixer
 from .sharding import EpochKey
 from .transforms import create_transforms
 
-# MindSpore names the failing row's file, then (for its own ops) the error; a Python op's error follows the traceback.
+# MindSpore names the failing row's file, then the error of its op.
 _FAILED_FILE = re.compile(r"The corresponding data file is: (.+?)\. (.*)$", re.MULTILINE)
-_CHECK_REASON = re.compile(rf"\.{DamagedImageBytes.__name__}: (.+)")
 
 
 def _unreadable(message):
@@ -41,9 +40,6 @@ def _unreadable(message):
     failed = _FAILED_FILE.search(message)
     if not failed:
         return None
-    ours = _CHECK_REASON.search(message)
-    if ours:
-        return UnreadableImageError(failed.group(1), ours.group(1))
     theirs = failed.group(2).split(" Dump the ")[0].rstrip(". ")  # MindSpore's advice names a dump file, drop it
     return UnreadableImageError(failed.group(1), None if theirs == "Error description:" else theirs)
 
@@ -129,10 +125,6 @@ def create_loader(dataset, batch_size=32, drop_remainder=True, is_training=True,
     if transform is None:
         transform = create_transforms(dataset_name=info.name, is_training=is_training)
     operations = [op.keyed_by(key) if isinstance(op, KeyedRandomOp) else op for op in transform]
-    if info.encoded:
-        # A map of its own: in the transforms' map, a Python op hides the file name from MindSpore's decode errors.
-        # One thread: the check holds the GIL anyway (about 50 us a file, mostly MindSpore's Python-call overhead).
-        dataset = dataset.map(operations=refuse_damaged, input_columns="image", num_parallel_workers=1)
     dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=num_parallel_workers)
     mixing = is_training and (mixup > 0 or cutmix > 0)
     if mixing:
