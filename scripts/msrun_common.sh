@@ -23,7 +23,18 @@ require_count() {  # require_count VALUE NAME: a positive integer
 run_msrun() {  # run_msrun [msrun options...] SCRIPT.py [script args...]
     command -v "$MSRUN" >/dev/null ||
         usage_error "'$MSRUN' not found: activate the Python environment where MindSpore is installed"
+    mkdir -p "$LOG_DIR"
     echo "worker logs: $LOG_DIR/worker_<rank>.log (the real error of a failed run is there)" >&2
-    set -x
-    exec "$MSRUN" --bind_core="$BIND_CORE" --master_port "$MASTER_PORT" --log_dir "$LOG_DIR" --join True "$@"
+    local status
+    set +e -x
+    # msrun's own output is kept (tee -i: Ctrl-C reaches msrun, which stops the workers) to name a lost rank below
+    "$MSRUN" --bind_core="$BIND_CORE" --master_port "$MASTER_PORT" --log_dir "$LOG_DIR" --join True "$@" 2>&1 |
+        tee -i "$LOG_DIR/msrun.out"
+    status=${PIPESTATUS[0]}
+    { set -e +x; } 2>/dev/null
+    if [[ "$status" -ne 0 ]]; then
+        PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" python -m mindcv_resnetv2.utils.launcher "$LOG_DIR" >&2 ||
+            true
+    fi
+    exit "$status"
 }

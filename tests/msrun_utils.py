@@ -82,6 +82,7 @@ class ProcessResult:
     timed_out: bool
     output: str
     log_dir: str = ""
+    left_running: int = 0  # processes this run started still alive when it ended (before the clean-up kill)
 
     def log(self, name):
         """Text of `name` (e.g. worker_1.log) in msrun's log directory, '' when missing."""
@@ -101,25 +102,44 @@ class ProcessResult:
         return "\n".join(parts)
 
 
-def run_process(cmd, timeout, cwd=REPO, output_file=None, env_extra=None):
-    """Run `cmd` in a new session with a timeout; kill it and everything it started, even on failure."""
+def run_processes(commands, timeout, cwd=REPO, during=None):
+    """Run `commands` [(cmd, output_file, env_extra)] at once, each in a new session, with one timeout for all.
+
+    `during(processes, tag)`, if given, runs while they do (e.g. to kill one of their children). Whatever happens,
+    everything they started is killed at the end. Returns one ProcessResult per command.
+    """
     tag = uuid.uuid4().hex
-    env = clean_environment(tag)
-    env.update(env_extra or {})
-    output_file = output_file or os.path.join("/tmp", f"mindcv_resnetv2_test_{tag}.out")
-    timed_out = False
-    with open(output_file, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            kill_tagged(tag)
+    timed_out, processes, outputs = False, [], []
+    deadline = time.monotonic() + timeout
+    try:
+        for cmd, output_file, env_extra in commands:
+            env = clean_environment(tag)
+            env.update(env_extra or {})
+            outputs.append(output_file or os.path.join("/tmp", f"mindcv_resnetv2_test_{uuid.uuid4().hex}.out"))
+            with open(outputs[-1], "w") as out:
+                processes.append(subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                                  start_new_session=True))
+        if during:
+            during(processes, tag)
+        for proc in processes:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        left_running = len(_tagged_processes(tag))
+        kill_tagged(tag)
+        for proc in processes:
             proc.wait()
-    with open(output_file, errors="replace") as handle:
-        output = handle.read()
-    return ProcessResult(proc.returncode, timed_out, output)
+    results = []
+    for proc, output_file in zip(processes, outputs):
+        with open(output_file, errors="replace") as handle:
+            results.append(ProcessResult(proc.returncode, timed_out, handle.read(), left_running=left_running))
+    return results
+
+
+def run_process(cmd, timeout, cwd=REPO, output_file=None, env_extra=None, during=None):
+    """Run `cmd` in a new session with a timeout; kill it and everything it started, even on failure."""
+    return run_processes([(cmd, output_file, env_extra)], timeout, cwd=cwd, during=during)[0]
 
 
 def run_msrun(script_args, log_dir, workers=2, timeout=240, env_extra=None):
@@ -136,14 +156,72 @@ def run_msrun(script_args, log_dir, workers=2, timeout=240, env_extra=None):
     return result
 
 
-def run_launch_script(script, script_args, log_dir, workers=2, timeout=240):
-    """One of scripts/run_*.sh with WORKERS workers on a free port (core binding off: CI machines vary)."""
+def _launch_environment(workers, log_dir, port):
+    """What scripts/run_*.sh read: WORKERS workers on `port`, core binding off (CI machines vary)."""
+    return {"WORKERS": str(workers), "MASTER_PORT": str(port), "LOG_DIR": str(log_dir), "BIND_CORE": "False"}
+
+
+def _launch_command(script, script_args):
+    return ["bash", os.path.join(REPO, "scripts", script), *map(str, script_args)]
+
+
+def run_launch_script(script, script_args, log_dir, workers=2, timeout=240, during=None):
+    """One of scripts/run_*.sh with WORKERS workers on a free port."""
     os.makedirs(log_dir, exist_ok=True)
-    env = {"WORKERS": str(workers), "MASTER_PORT": str(free_port()), "LOG_DIR": str(log_dir), "BIND_CORE": "False"}
-    result = run_process(["bash", os.path.join(REPO, "scripts", script), *map(str, script_args)], timeout,
-                         output_file=os.path.join(log_dir, "launcher.out"), env_extra=env)
+    result = run_process(_launch_command(script, script_args), timeout, during=during,
+                         output_file=os.path.join(log_dir, "launcher.out"),
+                         env_extra=_launch_environment(workers, log_dir, free_port()))
     result.log_dir = str(log_dir)
     return result
+
+
+# msrun starts the scheduler on a node whose interfaces (`ip -j addr`) hold master_addr; on one machine, node 1
+# sees this `ip` first on PATH and, as a second machine would, finds no such address.
+NO_ADDRESS_IP = "#!/bin/sh\n# an `ip -j addr` that lists no interface: this node does not hold master_addr\necho '[]'\n"
+
+
+def run_two_nodes(script_args, log_root, timeout=240):
+    """scripts/run_multinode_train.sh as node 0 and node 1 of 2 on this machine (one worker each, 127.0.0.1).
+
+    Returns the two nodes' ProcessResults (msrun logs in log_root/node0, log_root/node1).
+    """
+    fake_ip = os.path.join(log_root, "no_address_bin")
+    os.makedirs(fake_ip, exist_ok=True)
+    with open(os.path.join(fake_ip, "ip"), "w") as handle:
+        handle.write(NO_ADDRESS_IP)
+    os.chmod(os.path.join(fake_ip, "ip"), 0o755)
+    port, commands = free_port(), []
+    for node in (0, 1):
+        log_dir = os.path.join(log_root, f"node{node}")
+        os.makedirs(log_dir, exist_ok=True)
+        env = {**_launch_environment(1, log_dir, port), "NODES": "2", "CARDS_PER_NODE": "1"}
+        if node == 1:
+            env["PATH"] = os.pathsep.join([fake_ip, os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+        commands.append((_launch_command("run_multinode_train.sh", ["127.0.0.1", node, *script_args]),
+                         os.path.join(log_dir, "launcher.out"), env))
+    results = run_processes(commands, timeout)
+    for node, result in enumerate(results):
+        result.log_dir = os.path.join(log_root, f"node{node}")
+    return results
+
+
+def _is_python(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+        return os.path.basename(handle.read().split(b"\0")[0]).startswith(b"python")
+
+
+def msrun_worker_pids(tag, rank):
+    """The Python processes msrun started as worker `rank` (msrun exports RANK_ID to them, and to its `tail`)."""
+    found = []
+    for pid in _tagged_processes(tag):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                variables = handle.read().split(b"\0")
+            if f"RANK_ID={rank}".encode() in variables and b"MS_ROLE=MS_WORKER" in variables and _is_python(pid):
+                found.append(pid)
+        except OSError:  # exited meanwhile
+            continue
+    return found
 
 
 def run_python(script_args, timeout=180, env_extra=None):

@@ -8,11 +8,13 @@ import json
 import os
 import re
 import shutil
+import signal
+import time
 
 import numpy as np
 import pytest
 from data_fixtures import make_image_folder
-from msrun_utils import THIS_FILE as MSRUN_UTILS, run_launch_script, run_msrun, run_python
+from msrun_utils import THIS_FILE as MSRUN_UTILS, msrun_worker_pids, run_launch_script, run_msrun, run_python, run_two_nodes
 
 from mindcv_resnetv2.checkpoint import read_checkpoint
 
@@ -248,3 +250,67 @@ def test_distribute_without_msrun_and_msrun_without_distribute_say_what_to_run(w
     assert "started by msrun with 2 workers but distribute is False" in workers, result.report()
     assert "Pass `--distribute True`" in workers
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def _assert_same_checkpoint(path, reference):
+    """Weights, BN statistics, optimizer and run state bit for bit; the recorded metrics to float32 precision (a
+    resumed run records an epoch's mean loss rounded to float32, an uninterrupted one in float64)."""
+    ours, theirs = read_checkpoint(path), read_checkpoint(reference)
+    assert sorted(ours) == sorted(theirs)
+    for name, value in theirs.items():
+        if name.startswith("train_state.metrics."):
+            np.testing.assert_allclose(ours[name], value, rtol=1e-6, err_msg=name)
+        else:
+            np.testing.assert_array_equal(ours[name], value, err_msg=name)
+
+
+def test_two_nodes_on_one_machine_train_like_one_node_with_two_workers(workspace, trained):
+    """scripts/run_multinode_train.sh as node 0 and node 1 (one worker each, master 127.0.0.1; node 1 sees no
+    interface holding that address, as a second machine would): the scheduler runs on node 0 alone, the ranks are
+    0 and 1, and the run ends with the one-node two-worker run's weights, bit for bit."""
+    ckpt, _, _ = trained
+    run = workspace / "two_nodes_run"
+    nodes = run_two_nodes([workspace / "tiny.yaml", workspace / "data", "--ckpt_save_dir", run,
+                           "--epoch_size", str(EPOCHS)], workspace / "two_nodes_logs", timeout=240)
+    for node in nodes:
+        assert node.returncode == 0 and not node.timed_out, node.report()
+    assert [sorted(os.listdir(node.log_dir)) for node in nodes] == [
+        ["launcher.out", "msrun.out", "scheduler.log", "worker_0.log"], ["launcher.out", "msrun.out", "worker_1.log"]]
+    assert "rank 1 of 2 is process" in nodes[1].log("worker_1.log")
+    assert "epoch 2/2: train loss" in nodes[0].log("worker_0.log")
+    for rank in (0, 1):
+        assert "epoch 2/2: train loss" in (run / f"train_rank{rank}.log").read_text()
+    _assert_same_checkpoint(run / LAST_CHECKPOINT, ckpt / LAST_CHECKPOINT)
+
+
+def test_a_killed_worker_ends_the_job_naming_it_and_resume_auto_is_bit_identical(workspace, trained):
+    """kill -9 of rank 1 during epoch 2: msrun stops rank 0 at once and ends after the scheduler's heartbeat
+    timeout (MS_NODE_TIMEOUT, 30 s; about 35 s in all), nothing left running; the launcher names rank 1; epoch 1's
+    checkpoint is intact and `--resume auto` ends with the uninterrupted run's weights, bit for bit."""
+    ckpt, _, _ = trained
+    killed_run = workspace / "killed_run"
+    first = killed_run / f"{MODEL}-1_{STEPS_PER_EPOCH}.ckpt"
+    seen = {}
+
+    def kill_rank1_in_epoch2(processes, tag):
+        while not first.exists() and processes[0].poll() is None:
+            time.sleep(0.05)
+        seen["second saved"] = (killed_run / LAST_CHECKPOINT).exists()
+        seen["pids"] = msrun_worker_pids(tag, 1)
+        for pid in seen["pids"]:
+            os.kill(pid, signal.SIGKILL)
+
+    args = [workspace / "tiny.yaml", workspace / "data", "--ckpt_save_dir", killed_run, "--epoch_size", str(EPOCHS)]
+    result = run_launch_script("run_distribute_train.sh", args, workspace / "killed_logs", timeout=180,
+                               during=kill_rank1_in_epoch2)
+    assert len(seen["pids"]) == 1 and not seen["second saved"], (seen, result.report())
+    assert result.returncode != 0 and not result.timed_out and result.left_running == 0, result.report()
+    assert (f"msrun job failed: rank 1 (process {seen['pids'][0]}) was killed by SIGKILL; its log: "
+            f"{workspace / 'killed_logs' / 'worker_1.log'}") in result.output, result.report()
+    assert "--resume auto" in result.output
+    _assert_same_checkpoint(first, ckpt / f"{MODEL}-1_{STEPS_PER_EPOCH}.ckpt")
+    resumed = run_launch_script("run_distribute_train.sh", args + ["--resume", "auto"], workspace / "resumed_logs",
+                                timeout=180)
+    assert resumed.returncode == 0, resumed.report()
+    assert "Resuming from" in (killed_run / "train_rank0.log").read_text()
+    _assert_same_checkpoint(killed_run / LAST_CHECKPOINT, ckpt / LAST_CHECKPOINT)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..utils.backend import check_cpu_convolution_speed, warn_once
-from ..utils.launcher import launched_by_msrun, launcher_worker_count
+from ..utils.launcher import joined_line, launched_by_msrun, launcher_worker_count
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
@@ -99,6 +99,7 @@ def _init_data_parallel(device):
 
     init()
     runtime = Runtime(device, rank=get_rank(), group_size=get_group_size())
+    print(joined_line(runtime.rank, runtime.group_size), file=sys.stderr, flush=True)  # names a lost rank later
     ms.reset_auto_parallel_context()
     ms.set_auto_parallel_context(
         parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True, device_num=runtime.group_size
