@@ -30,11 +30,13 @@ def test_a_killed_rank_is_named_by_the_process_msrun_saw_die(tmp_path, capsys):
 
 
 def test_a_rank_lost_on_another_node_is_named_by_the_scheduler(tmp_path, monkeypatch):
+    """Node 0 of two, rank 1 killed on node 1: the scheduler names it; rank 0 then failed on MindSpore's error."""
     monkeypatch.setenv("MS_NODE_TIMEOUT", "12")
-    logs = _logs(tmp_path, scheduler_log=SCHEDULER_LOST + SCHEDULER_LOST,
+    logs = _logs(tmp_path, msrun_out=MSRUN_FAILED, scheduler_log=SCHEDULER_LOST + SCHEDULER_LOST,
                  worker_0_log="mindcv_resnetv2: rank 0 of 2 is process 5158\n")
     assert lost_ranks(logs) == [("rank 1 stopped answering the scheduler for MS_NODE_TIMEOUT = 12 s (it died or its "
-                                 "node was lost; its log is on its node)", True)]
+                                 "node was lost; its log is on its node)", True),
+                                (f"rank 0 (process 5158) exited with status 1; its log: {logs}/worker_0.log", False)]
 
 
 def test_a_rank_that_failed_by_itself_is_named_without_the_resume_advice(tmp_path, capsys):

@@ -62,19 +62,20 @@ def lost_ranks(log_dir):
     for name in sorted(os.listdir(log_dir)) if os.path.isdir(log_dir) else ():
         if name.startswith("worker_") and name.endswith(".log"):
             ranks.update((pid, rank) for rank, pid in _JOINED.findall(_read(os.path.join(log_dir, name))))
-    lines, named = [], set()
+    exits = []
     for pid, code in _EXITED.findall(_read(os.path.join(log_dir, "msrun.out"))):
         rank = ranks.get(pid)
-        named.add(rank)
         who = f"rank {rank} (process {pid})" if rank is not None else f"worker process {pid}"
         log = f"; its log: {os.path.join(log_dir, f'worker_{rank}.log')}" if rank is not None else ""
-        lines.append((f"{who} {_exit_description(int(code))}{log}", int(code) < 0))
+        exits.append((rank, f"{who} {_exit_description(int(code))}{log}", int(code) < 0))
+    named = {rank for rank, _, _ in exits}
     timeout = os.environ.get(NODE_TIMEOUT_VARIABLE) or DEFAULT_NODE_TIMEOUT
-    for rank in dict.fromkeys(_TIMED_OUT.findall(_read(os.path.join(log_dir, "scheduler.log")))):
-        if rank not in named:
-            lines.append((f"rank {rank} stopped answering the scheduler for {NODE_TIMEOUT_VARIABLE} = {timeout} s "
-                          f"(it died or its node was lost; its log is on its node)", True))
-    return lines
+    # The scheduler's lost ranks come first: a rank of this node that then failed did so because of them.
+    lost = [(f"rank {rank} stopped answering the scheduler for {NODE_TIMEOUT_VARIABLE} = {timeout} s (it died or "
+             f"its node was lost; its log is on its node)", True)
+            for rank in dict.fromkeys(_TIMED_OUT.findall(_read(os.path.join(log_dir, "scheduler.log"))))
+            if rank not in named]
+    return lost + [(line, abrupt) for _, line, abrupt in exits]
 
 
 def main(argv=None):
