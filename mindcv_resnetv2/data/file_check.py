@@ -58,10 +58,10 @@ def _write_cache(path, stamps):
 
 def _stamps(split_dir, files):
     """{file path under the split: 'size mtime_ns'}: a file that changed no longer matches its cache line."""
-    stamps = {}
-    for path in files:
+    stamps, prefix = {}, len(os.path.join(split_dir, ""))
+    for path in files:  # split_files' paths all start with split_dir
         info = os.stat(path)
-        stamps[os.path.relpath(path, split_dir)] = f"{info.st_size} {info.st_mtime_ns}"
+        stamps[path[prefix:]] = f"{info.st_size} {info.st_mtime_ns}"
     return stamps
 
 
@@ -78,10 +78,8 @@ def refuse_damaged_files(split_dir, class_names, workers=None):
     with ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1)) as pool:
         problems = list(pool.map(file_problem, unchecked, chunksize=256))
     damaged = [(path, problem) for path, problem in zip(unchecked, problems) if problem]
-    for path, problem in zip(unchecked, problems):
-        if not problem:
-            name = os.path.relpath(path, split_dir)
-            good[name] = stamps[name]
+    prefix = len(os.path.join(split_dir, ""))
+    good.update((path[prefix:], stamps[path[prefix:]]) for path, problem in zip(unchecked, problems) if not problem)
     _write_cache(cache_path, good)
     if damaged:
         path, problem = damaged[0]

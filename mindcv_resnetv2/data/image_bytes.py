@@ -42,92 +42,84 @@ class UnreadableImageError(RuntimeError, UserError):
                          f"`python -m mindcv_resnetv2.data.check ROOT` lists every unreadable image file of a dataset")
 
 
-class FileBytes:
-    """The bytes of an open image file for ``image_bytes_problem``, read on demand: the header in growing blocks
-    and the last bytes, so a good file costs two small reads; a search beyond them (rare) reads the whole file."""
+class _NeedMore(Exception):
+    """The check needs bytes of the file beyond the first block read (a long header, data after the end marker)."""
 
-    _HEAD, _TAIL = 4096, 64
 
-    def __init__(self, handle):
-        self.handle, self.size = handle, os.fstat(handle.fileno()).st_size
-        self.head, self.tail = b"", None
-
-    def __len__(self):
-        return self.size
-
-    def _read_head(self, end):
-        """Make ``self.head`` hold bytes [0, end) (or the whole file)."""
-        if end > len(self.head) and len(self.head) < self.size:
-            want = min(self.size, max(end, 2 * len(self.head), self._HEAD))
-            self.handle.seek(len(self.head))
-            self.head += self.handle.read(want - len(self.head))
-
-    def __getitem__(self, key):
-        if isinstance(key, int):
-            return self[key:key + 1 or None][0]
-        start, stop, _ = key.indices(self.size)
-        if start >= self.size - self._TAIL:
-            if self.tail is None:
-                self.handle.seek(max(0, self.size - self._TAIL))
-                self.tail = self.handle.read()
-            offset = self.size - len(self.tail)
-            return self.tail[start - offset:max(start, stop) - offset]
-        self._read_head(stop)
-        return self.head[start:stop]
-
-    def find(self, sub, start=0):
-        self._read_head(self.size)
-        return self.head.find(sub, start)
-
-    def rfind(self, sub, start=0):
-        self._read_head(self.size)
-        return self.head.rfind(sub, start)
+_HEAD_BYTES, _END_BYTES = 4096, 16
 
 
 def file_problem(path):
-    """Why the image file ``path`` must not reach MindSpore's decoders (``image_bytes_problem``), or None."""
+    """Why the image file ``path`` must not reach MindSpore's decoders (``image_bytes_problem``), or None.
+
+    Reads the first 4 KB and the last bytes (a good photo's header fits), the whole file only when that is not
+    enough.
+    """
     try:
         with open(path, "rb") as handle:
-            return image_bytes_problem(FileBytes(handle))
+            size = os.fstat(handle.fileno()).st_size
+            head = handle.read(_HEAD_BYTES)
+            if len(head) < size:
+                handle.seek(size - _END_BYTES)
+                try:
+                    return _problem(head, size, handle.read(), mindspore_decodes=True)
+                except _NeedMore:
+                    handle.seek(len(head))
+                    head += handle.read()
+            return _problem(head, len(head), head[-_END_BYTES:], mindspore_decodes=True)
     except OSError as exc:  # a dangling link, no permission, an I/O error: unreadable too
         return f"{type(exc).__name__}: {exc.strerror or exc}"
 
 
 def image_bytes_problem(data, mindspore_decodes=True):
-    """Why the encoded image ``data`` (bytes, a 1-D uint8 array or a ``FileBytes``) must not be decoded, or None.
+    """Why the encoded image ``data`` (bytes or 1-D uint8 array) must not be decoded, or None.
 
     ``mindspore_decodes=False`` (PIL decodes it, as infer.py does for array-dataset recipes) accepts WebP, GIF and
     any other signature.
     """
-    if not isinstance(data, FileBytes):
-        data = memoryview(data).cast("B").tobytes()
-    if len(data) == 0:
+    data = memoryview(data).cast("B").tobytes()
+    return _problem(data, len(data), data[-_END_BYTES:], mindspore_decodes)
+
+
+def _problem(head, size, ending, mindspore_decodes):
+    """``image_bytes_problem`` of a file of ``size`` bytes that starts with ``head`` (all of it, or a prefix: then
+    _NeedMore if the answer depends on the rest) and ends with ``ending``."""
+    if size == 0:
         return "empty file"
-    if data[:2] == JPEG_START:
-        return _jpeg_problem(data)
-    if data[:8] == PNG_START:
-        if data[-12:] != _PNG_END and data.rfind(b"IEND") < 0:
-            return f"PNG cut at byte {len(data)} (no IEND chunk)"
+    if head[:2] == JPEG_START:
+        return _jpeg_problem(head, size, ending)
+    if head[:8] == PNG_START:
+        if ending[-12:] == _PNG_END:
+            return None
+        if len(head) < size:
+            raise _NeedMore
+        return None if head.rfind(b"IEND") >= 0 else f"PNG cut at byte {size} (no IEND chunk)"
+    if not mindspore_decodes or head[:2] == _BMP_START or head[:4] in _TIFF_STARTS:
         return None
-    if not mindspore_decodes or data[:2] == _BMP_START or data[:4] in _TIFF_STARTS:
-        return None
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "a WebP file: MindSpore's Decode does not read WebP; convert it to JPEG or PNG"
-    if data[:4] == b"GIF8":
+    if head[:4] == b"GIF8":
         return "a GIF file: MindSpore's Decode does not read GIF; convert it to JPEG or PNG"
-    return f"not an image MindSpore decodes: it starts with {data[:8]!r}, not a JPEG, PNG, BMP or TIFF signature"
+    return f"not an image MindSpore decodes: it starts with {head[:8]!r}, not a JPEG, PNG, BMP or TIFF signature"
 
 
-def _jpeg_problem(data):
-    """The JPEG check of the module doc: segments up to the first scan, then an end-of-image marker after it."""
-    size, pos, frame_tables, defined_tables = len(data), 2, None, set()
+def _jpeg_problem(data, size, ending):
+    """The JPEG check of the module doc: segments up to the first scan, then an end-of-image marker after it.
+
+    ``data`` is the file's start (see ``_problem``); every read past it raises _NeedMore.
+    """
+    pos, frame_tables, defined_tables, partial = 2, None, set(), len(data) < size
     while True:
-        while pos + 1 < size and data[pos] == 0xFF and data[pos + 1] == 0xFF:
+        while pos + 1 < len(data) and data[pos] == 0xFF and data[pos + 1] == 0xFF:
             pos += 1  # fill bytes before a marker
         if pos + 2 > size:
             return f"JPEG cut at byte {size}, inside its header (before the first scan)"
+        if partial and pos + 4 > len(data):
+            raise _NeedMore
         if data[pos] != 0xFF:  # stray bytes between segments: libjpeg (MindSpore, PIL) skips them to the next marker
             skipped = data.find(b"\xff", pos)
+            if skipped < 0 and partial:
+                raise _NeedMore
             if skipped < 0:
                 return f"JPEG cut at byte {size}, inside its header (before the first scan)"
             pos = skipped
@@ -145,6 +137,8 @@ def _jpeg_problem(data):
             return f"JPEG cut at byte {size}, inside its header (segment FF{marker:02X} at byte {pos} ends at {end})"
         if end < pos + 4:
             return f"damaged JPEG header: segment FF{marker:02X} at byte {pos} has a length below 2"
+        if end > len(data):
+            raise _NeedMore
         segment = data[pos + 4:end]
         if marker == _QUANTIZATION_TABLE:
             defined_tables |= _quantization_table_ids(segment)
@@ -162,7 +156,11 @@ def _jpeg_problem(data):
     if not frame_tables <= defined_tables:
         missing = sorted(frame_tables - defined_tables)
         return f"damaged JPEG header: quantization table(s) {missing} used by the frame are not defined"
-    if data[size - 2:] != _JPEG_END and data.rfind(_JPEG_END, end) < 0:
+    if ending[-2:] == _JPEG_END:
+        return None
+    if partial:
+        raise _NeedMore
+    if data.rfind(_JPEG_END, end) < 0:
         return f"JPEG cut at byte {size}, inside its image data (no end-of-image marker)"
     return None
 
