@@ -14,7 +14,8 @@ import time
 import numpy as np
 import pytest
 from data_fixtures import make_image_folder
-from msrun_utils import THIS_FILE as MSRUN_UTILS, msrun_worker_pids, run_launch_script, run_msrun, run_python, run_two_nodes
+from msrun_utils import (THIS_FILE as MSRUN_UTILS, msrun_worker_pids, run_launch_script, run_msrun, run_python,
+                         run_two_nodes)
 
 from mindcv_resnetv2.checkpoint import read_checkpoint
 

@@ -6,7 +6,7 @@ import tempfile
 
 import mindspore as ms
 
-from ..data.bench import make_image_folder
+from ..data.bench import empty_check_cache, make_image_folder
 from ..engine.builders import build_loader
 from .measure import interleaved, median, time_calls, warm_up
 
@@ -31,7 +31,7 @@ def pipeline_rates(cfg, runtime, step, fixed_inputs, num_classes, steps, warmup,
     """
     batches = warmup + steps
     results = {}
-    with tempfile.TemporaryDirectory(prefix="bench_images_") as root:
+    with tempfile.TemporaryDirectory(prefix="bench_images_") as root, empty_check_cache():  # no cache left behind
         make_image_folder(root, batches * cfg.batch_size, SOURCE_WIDTH, SOURCE_HEIGHT)
         loader = build_loader(pipeline_config(cfg, root, workers), runtime, "train", True, num_classes)
         iterator = loader.create_tuple_iterator()

@@ -2,7 +2,8 @@
 
 Run it before a long training run: the pipeline stops at the first unreadable file (``UnreadableImageError``).
 A file counts as unreadable if the pipeline refuses it (``image_bytes``: damaged JPEG headers, files cut short,
-WebP, GIF and files with no image signature) or PIL cannot decode all of its pixels. Exit status 1 when any file is unreadable, 0 otherwise.
+WebP, GIF and files with no image signature) or PIL cannot decode all of its pixels. Exit status 1 when any file
+is unreadable, 0 otherwise.
 """
 import argparse
 import io

@@ -36,7 +36,7 @@ def _cache_path(split_dir):
 
 
 def _read_cache(path):
-    """{file path under the split: 'size mtime_ns'} of the files a previous check passed; empty when there is no usable cache."""
+    """{file path under the split: 'size mtime_ns'} of the files a previous check passed (empty without a cache)."""
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as handle:
             return dict(line.rstrip("\n").split("\t", 1) for line in handle if "\t" in line)
@@ -56,30 +56,28 @@ def _write_cache(path, stamps):
         pass  # read-only home or full disk: the next build checks again
 
 
-def _stamps(split_dir, files):
-    """{file path under the split: 'size mtime_ns'}: a file that changed no longer matches its cache line."""
-    stamps, prefix = {}, len(os.path.join(split_dir, ""))
-    for path in files:  # split_files' paths all start with split_dir
-        info = os.stat(path)
-        stamps[path[prefix:]] = f"{info.st_size} {info.st_mtime_ns}"
-    return stamps
+def _stamp(path):
+    """'size mtime_ns': a file that changed no longer matches its cache line."""
+    info = os.stat(path)
+    return f"{info.st_size} {info.st_mtime_ns}"
 
 
 def refuse_damaged_files(split_dir, class_names, workers=None):
     """Raise UnreadableImageError naming the first file of the split MindSpore must not decode (and how many more)."""
     files = split_files(split_dir, class_names)
+    prefix = len(os.path.join(split_dir, ""))  # split_files' paths all start with split_dir
+    names = [path[prefix:] for path in files]
+    stamps = dict(zip(names, map(_stamp, files)))
     cache_path = _cache_path(split_dir)
     passed = _read_cache(cache_path)
-    stamps = _stamps(split_dir, files)
-    good = {name: stamp for name, stamp in stamps.items() if passed.get(name) == stamp}
-    unchecked = [path for path, name in zip(files, stamps) if name not in good]
+    good = {name: stamps[name] for name in names if passed.get(name) == stamps[name]}
+    unchecked = [(path, name) for path, name in zip(files, names) if name not in good]
     if not unchecked:
         return
     with ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1)) as pool:
-        problems = list(pool.map(file_problem, unchecked, chunksize=256))
-    damaged = [(path, problem) for path, problem in zip(unchecked, problems) if problem]
-    prefix = len(os.path.join(split_dir, ""))
-    good.update((path[prefix:], stamps[path[prefix:]]) for path, problem in zip(unchecked, problems) if not problem)
+        problems = list(pool.map(file_problem, [path for path, _ in unchecked], chunksize=256))
+    damaged = [(path, problem) for (path, _), problem in zip(unchecked, problems) if problem]
+    good.update((name, stamps[name]) for (_, name), problem in zip(unchecked, problems) if not problem)
     _write_cache(cache_path, good)
     if damaged:
         path, problem = damaged[0]
