@@ -305,6 +305,14 @@ def test_metrics_json_target_is_checked_before_the_evaluation(run_dir, data_dir,
     assert "top-1" not in result.stdout
 
 
+def test_metrics_json_to_dev_stdout_prints_the_metrics(run_dir, data_dir, tmp_path):
+    argv = tiny_recipe_args(data_dir, str(tmp_path / "x")) + [
+        "--ckpt_path", os.path.join(run_dir, f"{MODEL}_best.ckpt"), "--metrics_json", "/dev/stdout"]
+    result = run_entry("validate.py", argv)
+    assert result.returncode == 0, result.stderr
+    assert '"top1":' in result.stdout and os.path.islink("/dev/stdout")
+
+
 def test_a_broken_matplotlib_is_one_warning_after_a_successful_run(data_dir, tmp_path):
     fake = tmp_path / "fake_site" / "matplotlib"
     fake.mkdir(parents=True)

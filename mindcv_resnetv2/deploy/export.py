@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..models import make_onnx_exportable
 from ..utils.backend import device_target
-from ..utils.files import atomic_output, check_writable_target
+from ..utils.files import atomic_output, check_writable_target, is_stream
 from .network import load_trained_network, setup_single_device
 
 _logger = logging.getLogger(__name__)
@@ -68,10 +68,12 @@ def output_path(file_format, output, checkpoint_path):
     """Where the file goes: `output` with the format's extension, else beside the checkpoint with its name.
 
     The extension is written in lower case (`m.MINDIR` -> `m.mindir`): MindSpore's exporters append their own to
-    any other spelling."""
+    any other spelling. A device or FIFO (/dev/stdout) is written as named."""
     extension = EXPORT_FORMATS[file_format]
     if not output:
         output = os.path.splitext(os.path.abspath(checkpoint_path))[0]
+    elif is_stream(os.path.abspath(output)):
+        return output
     if output.lower().endswith(extension):
         output = output[:-len(extension)]
     return output + extension
@@ -100,7 +102,7 @@ def export_model(cfg, file_format="MINDIR", output="", batch_size=None):
         (batch_size or DYNAMIC_SAMPLE_BATCH,) + input_shape[1:]).astype(np.float32)
     expected = net(ms.Tensor(sample)).asnumpy()
     # Written under a temporary name, verified, then renamed: a failure never leaves a file under the final name.
-    with atomic_output(path, what=f"{file_format} file") as temporary:
+    with atomic_output(path, what=f"{file_format} file", extension=EXPORT_FORMATS[file_format]) as temporary:
         with _folder_mode_kept(os.path.dirname(temporary)):
             _export(net, input_shape, temporary, file_format)
         exported, verified_with, note = _run_exported(temporary, file_format, sample)

@@ -4,13 +4,19 @@ Every file the package writes (checkpoints, exported models, recipes, metrics, p
 `atomic_output`: it is written under a temporary name in the destination folder and renamed over the final name
 only once complete, so a crash or a full disk never leaves a truncated file under the final name, and the
 temporaries (including the ones MindSpore derives from the name it is given) are removed on failure.
+A symlink is followed (its target is replaced, the link stays); a device, FIFO or socket, and the process's own
+streams (/dev/stdout, /dev/fd/N), are never renamed over: the finished file is copied into them.
 """
 import contextlib
 import errno
 import glob
 import hashlib
 import os
+import re
 import shutil
+import stat
+import sys
+import tempfile
 import uuid
 
 from ..errors import UserError
@@ -54,6 +60,43 @@ def check_writable_target(path):
         raise WriteError(errno.ENOTDIR, f"output '{path}': '{parent}' is a file, not a folder; choose another path")
 
 
+# A link to one of this process's open files: written through that descriptor, so it shares the stream's position.
+_OWN_DESCRIPTOR = re.compile(rf"^/(?:proc/(?:self|{os.getpid()})/fd|dev/fd)/(?P<fd>\d+)$")
+
+
+def _own_descriptor(path):
+    """The descriptor number when `path` (or a link on the way to its target) names one of our open files."""
+    for _ in range(40):  # the kernel's own limit on links followed
+        match = _OWN_DESCRIPTOR.match(path)
+        if match:
+            return int(match.group("fd"))
+        if not os.path.islink(path):
+            return None
+        path = os.path.join(os.path.dirname(path), os.readlink(path))
+    return None
+
+
+def is_stream(path):
+    """True for an existing target that is not a regular file or folder: a device, FIFO, socket, or our stdout."""
+    if _own_descriptor(path) is not None:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _copy_into_stream(source, path):
+    """Write the finished file `source` into the stream `path` (through our own descriptor when it is one)."""
+    fd = _own_descriptor(path)
+    for stream in (sys.stdout, sys.stderr):  # what was printed before comes before the file
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stream.flush()
+    with open(source, "rb") as handle, (os.fdopen(os.dup(fd), "wb") if fd is not None else open(path, "wb")) as out:
+        shutil.copyfileobj(handle, out)
+
+
 def _sync(path):
     """Flush a written file (or folder entry) to disk; file systems that cannot are skipped."""
     try:
@@ -69,15 +112,22 @@ def _sync(path):
 
 
 @contextlib.contextmanager
-def atomic_output(path, what="file"):
+def atomic_output(path, what="file", extension=None):
     """Yield a temporary path beside `path` to write; on success it replaces `path` atomically.
 
     On any failure the temporary and anything a library derived from its name (MindSpore appends `.tmp` or an
     extension) are removed, `path` keeps its previous content, and storage errors become a `WriteError` naming
     `path` and the free space. The temporary keeps `path`'s extension, so libraries that append one do not.
+    A symlink's target is the file replaced; a stream (device, FIFO, /dev/stdout) receives a copy of the finished
+    temporary, which is written in a private temporary folder and ends with `extension` (default: `path`'s).
     """
     path = os.path.abspath(os.fspath(path))
     check_writable_target(path)
+    if is_stream(path):
+        with _stream_output(path, what, extension) as temporary:
+            yield temporary
+        return
+    path = os.path.realpath(path)
     folder = os.path.dirname(path)
     try:
         os.makedirs(folder, exist_ok=True)
@@ -98,6 +148,21 @@ def atomic_output(path, what="file"):
             raise _storage_error(exc, path, what) from exc
         raise
     _sync(folder)
+
+
+@contextlib.contextmanager
+def _stream_output(path, what, extension=None):
+    """`atomic_output` for a stream: the file is made in a private folder, then copied into `path`."""
+    with tempfile.TemporaryDirectory(prefix="mindcv_resnetv2.") as folder:
+        stem, own_extension = os.path.splitext(os.path.basename(path))
+        temporary = os.path.join(folder, stem + (own_extension if extension is None else extension))
+        yield temporary
+        try:
+            _copy_into_stream(temporary, path)
+        except OSError as exc:
+            if exc.errno in STORAGE_ERRNOS:
+                raise WriteError(exc.errno, f"cannot write {what} '{path}': {os.strerror(exc.errno)}") from exc
+            raise
 
 
 def _storage_error(exc, path, what):
