@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from engine_fixtures import REPO
+from mindcv_resnetv2.convert.__main__ import main as convert_main
 from mindcv_resnetv2.deploy.export import output_path
 from mindcv_resnetv2.utils.files import WriteError, atomic_output, write_text_atomic
 
@@ -97,3 +98,42 @@ def test_export_never_appends_its_extension_to_a_device(device):
 
 def test_export_appends_its_extension_to_a_file_name(tmp_path):
     assert output_path("ONNX", str(tmp_path / "m"), "") == str(tmp_path / "m.onnx")
+
+
+# Outputs that already exist ------------------------------------------------------------------------------------
+
+def _timm_file(path):
+    from test_convert import write_timm_file
+
+    write_timm_file(path, num_classes=2)
+    return path
+
+
+def test_convert_refuses_to_write_over_its_own_input(tmp_path, capsys):
+    source = _timm_file(tmp_path / "same.safetensors")
+    before = source.read_bytes()
+    assert convert_main(["timm", str(source), str(source)]) == 1
+    assert source.read_bytes() == before
+    err = capsys.readouterr().err
+    assert f"output '{source}' is the input" in err and len(err.strip().splitlines()) == 1
+
+
+def test_convert_refuses_an_existing_output_unless_overwrite(tmp_path, capsys):
+    source = _timm_file(tmp_path / "model.safetensors")
+    existing = tmp_path / "unrelated.ckpt"
+    existing.write_bytes(b"someone else's file")
+    assert convert_main(["timm", str(source), str(existing)]) == 1
+    assert existing.read_bytes() == b"someone else's file"
+    err = capsys.readouterr().err
+    assert f"output '{existing}' already exists" in err and "--overwrite True" in err
+    assert convert_main(["timm", str(source), str(existing), "--overwrite", "True"]) == 0
+    assert existing.read_bytes() != b"someone else's file"
+
+
+def test_convert_checks_its_output_before_reading_the_input(tmp_path, capsys, monkeypatch):
+    import mindcv_resnetv2.convert.timm as timm
+
+    monkeypatch.setattr(timm, "read_timm_weights", lambda path: pytest.fail("the input was read first"))
+    (tmp_path / "out.ckpt").mkdir()
+    assert convert_main(["timm", str(tmp_path / "in.safetensors"), str(tmp_path / "out.ckpt")]) == 1
+    assert "is a directory" in capsys.readouterr().err

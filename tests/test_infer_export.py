@@ -218,6 +218,18 @@ def test_export_default_output_is_beside_the_checkpoint_with_its_name(workspace,
     assert os.path.isfile(workspace / "bare" / "model.mindir")
 
 
+def test_export_refuses_an_existing_output_unless_overwrite(workspace, capsys):
+    existing = workspace / "existing.onnx"
+    existing.write_bytes(b"an unrelated model")
+    argv = recipe_args(workspace) + ["--file_format", "ONNX", "--output", str(existing)]
+    status, out, err = run_tool(cli.main_export, argv, capsys)
+    assert status == 1 and existing.read_bytes() == b"an unrelated model"
+    assert f"output '{existing}' already exists" in err and "--overwrite True" in err and "exported" not in out
+    status, out, err = run_tool(cli.main_export, argv + ["--overwrite", "True"], capsys)
+    assert status == 0, err
+    assert f"exported ONNX to {existing}" in out and existing.read_bytes() != b"an unrelated model"
+
+
 def test_export_onnx_is_checked_with_onnxruntime(workspace, capsys):
     if importlib.util.find_spec("onnxruntime") is None:
         pytest.fail("onnxruntime is needed to check ONNX exports: pip install onnxruntime")

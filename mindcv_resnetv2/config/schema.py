@@ -255,7 +255,8 @@ KEYS = (
     Key("resume_opt", Bool(), False, "checkpoint",
          "MindCV's way to resume: with ckpt_path, the same as resume: <ckpt_path>.", role=ALIAS),
     Key("overwrite", Bool(), False, "checkpoint",
-         "(new) Allow a new run into a ckpt_save_dir that holds another run's checkpoints."),
+         "(new) Allow a new run into a ckpt_save_dir that holds another run's checkpoints; export.py: replace an "
+         "existing output file."),
     # logging
     Key("log_interval", Int(low=1), 100, "logging", "Log the training loss every this many steps."),
     Key("metrics_file", Str(), "metrics.csv", "logging",

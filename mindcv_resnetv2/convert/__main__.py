@@ -3,8 +3,16 @@ import argparse
 import logging
 import sys
 
+from ..config.values import Bool
 from .bit_npz import convert_bit_npz
 from .timm import convert_timm_checkpoint
+
+
+def _bool(text):
+    try:
+        return Bool().parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser():
@@ -37,6 +45,9 @@ def build_parser():
     bit.add_argument("input", help="BiT weights, e.g. BiT-M-R50x1.npz")
     bit.add_argument("output", help="MindSpore checkpoint to write (.ckpt or .safetensors)")
     bit.add_argument("--model", default=None, help="optional check: the model the file must hold (e.g. resnetv2_50x1_bit)")
+    for command in (timm, bit):
+        command.add_argument("--overwrite", type=_bool, default=False, metavar="BOOL",
+                             help="replace an existing output file (default: refuse; the input is never replaced)")
     return parser
 
 
@@ -45,7 +56,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     convert = convert_timm_checkpoint if args.source == "timm" else convert_bit_npz
     try:
-        convert(args.input, args.output, model_name=args.model)
+        convert(args.input, args.output, model_name=args.model, overwrite=args.overwrite)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -2,9 +2,17 @@
 import logging
 import os
 
-from ..checkpoint import CheckpointError, load_state_dict, save_checkpoint
+from ..checkpoint import CheckpointError, checkpoint_format, load_state_dict, save_checkpoint
+from ..utils.files import check_new_output
 
 _logger = logging.getLogger(__name__)
+
+
+def check_output(input_path, output_path, overwrite=False):
+    """Before reading anything: the output is a .ckpt/.safetensors name that is not the input and, unless
+    `overwrite`, not an existing file."""
+    checkpoint_format(os.fspath(output_path))
+    check_new_output(os.fspath(output_path), overwrite, inputs=(os.fspath(input_path),))
 
 
 def save_converted(ours, source, output_path, model_name, describe_key):

@@ -9,7 +9,7 @@ import os
 import re
 
 from ..checkpoint import CheckpointError
-from .common import classifier_weight, save_converted
+from .common import check_output, classifier_weight, save_converted
 
 # timm norm field -> ours: BatchNorm's four, GroupNorm's affine pair, EvoNorm-S0's v, FRN's tau.
 _NORM_FIELDS = {
@@ -123,14 +123,16 @@ def read_timm_weights(path):
     return _read_safetensors(path)
 
 
-def convert_timm_checkpoint(input_path, output_path, model_name="preact_resnet50"):
+def convert_timm_checkpoint(input_path, output_path, model_name="preact_resnet50", overwrite=False):
     """Convert timm ResNetV2 weights to a checkpoint of the matching model of ours, checked strictly against it.
 
     model_name: timm's name (e.g. 'resnetv2_50d', 'resnetv2_50x1_bit.goog_in21k', or 'resnetv2_50', which is
-    timm's and so our preact_resnet50) or ours. Returns the output path.
+    timm's and so our preact_resnet50) or ours. An existing output is replaced only with `overwrite`, the input
+    never. Returns the output path.
     """
     from ..models.registry import model_for_timm_weights
 
+    check_output(input_path, output_path, overwrite)
     target = model_for_timm_weights(model_name)
     ours = map_timm_state_dict(read_timm_weights(input_path))
     return save_converted(ours, input_path, output_path, target, _REQUIRED_KEYS.get)

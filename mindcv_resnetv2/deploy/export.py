@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..models import make_onnx_exportable
 from ..utils.backend import device_target
-from ..utils.files import atomic_output, check_writable_target, is_stream
+from ..utils.files import atomic_output, check_new_output, is_stream
 from .network import load_trained_network, setup_single_device
 
 _logger = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ def export_model(cfg, file_format="MINDIR", output="", batch_size=None):
     """export.py: write the checkpoint of `cfg` as `file_format`, verify it, and return an ExportResult.
 
     batch_size: fixed batch of the exported input; None = dynamic for MINDIR, 1 for ONNX and AIR.
+    An existing output file is replaced only with the recipe key `overwrite`.
     """
     file_format = normalize_format(file_format)
     setup_single_device(cfg)
@@ -91,13 +92,15 @@ def export_model(cfg, file_format="MINDIR", output="", batch_size=None):
             f"AIR export needs MindSpore on Ascend (it is built by CANN's graph engine); this MindSpore runs on "
             f"{device_target()}. Use --file_format MINDIR (MindSpore / MindSpore Lite) or ONNX here, or run on Ascend."
         )
-    if output:
-        check_writable_target(output_path(file_format, output, ""))  # before the network is built
+    if output:  # before the network is built
+        check_new_output(output_path(file_format, output, ""), cfg.overwrite, inputs=(cfg.ckpt_path,))
     net, _, checkpoint = load_trained_network(cfg)
     if batch_size is None and file_format != "MINDIR":
         batch_size = 1
     input_shape = (batch_size, cfg.in_channels, cfg.image_resize, cfg.image_resize)
     path = output_path(file_format, output, checkpoint)
+    if not output:
+        check_new_output(path, cfg.overwrite, inputs=(checkpoint,))
     sample = np.random.default_rng(cfg.seed).standard_normal(
         (batch_size or DYNAMIC_SAMPLE_BATCH,) + input_shape[1:]).astype(np.float32)
     expected = net(ms.Tensor(sample)).asnumpy()

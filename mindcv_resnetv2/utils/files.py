@@ -32,6 +32,10 @@ class WriteError(OSError, UserError):
         return self.strerror
 
 
+class OutputExistsError(WriteError, FileExistsError):
+    """An output would replace one of the command's inputs, or an existing file nobody asked to replace."""
+
+
 def file_digest(path, algorithm="sha256"):
     """Hex digest of a file, read in 1 MiB chunks so large checkpoints and archives never sit in memory whole."""
     digest = hashlib.new(algorithm)
@@ -95,6 +99,23 @@ def _copy_into_stream(source, path):
             stream.flush()
     with open(source, "rb") as handle, (os.fdopen(os.dup(fd), "wb") if fd is not None else open(path, "wb")) as out:
         shutil.copyfileobj(handle, out)
+
+
+def check_new_output(path, overwrite=False, inputs=()):
+    """Before any work: refuse an output that is one of `inputs` (always) or an existing file (unless `overwrite`).
+
+    A stream (device, FIFO, /dev/stdout) is written into, never replaced, so it is always accepted.
+    """
+    check_writable_target(path)
+    if not os.path.exists(path) or is_stream(os.path.abspath(path)):
+        return
+    for source in inputs:
+        if source and os.path.exists(source) and os.path.samefile(path, source):
+            raise OutputExistsError(errno.EEXIST, f"output '{path}' is the input '{source}'; writing it would "
+                                                  "replace what is being read: give another output name")
+    if not overwrite:
+        raise OutputExistsError(errno.EEXIST, f"output '{path}' already exists; choose another name, or pass "
+                                              "--overwrite True to replace it")
 
 
 def _sync(path):
