@@ -9,7 +9,9 @@ path into a network gets the same guarantees:
   `adam_m.*`, ...), training counters (`learning_rate`, `global_step`, `scale_sense`, ...), our own
   `train_state.*` values, and EMA weights (`ema.*`, MindCV's naming) unless `use_ema=True` picks them;
 * a different class count in the classifier (fine-tuning) drops the checkpoint's classifier;
-* a save never leaves a truncated file under the final name and the file stays writable by its owner.
+* a save never leaves a truncated file under the final name and the file stays writable by its owner;
+* every save records the file's sha256 in `<file>.json` beside it (with a training checkpoint's run state), and
+  every read checks the file against that record when there is one; .ckpt files also carry MindSpore's CRC.
 
 File layout of a training checkpoint written by `save_training_checkpoint` (one file, all parts):
     <param name>               model parameters and BN statistics, exactly as `save_checkpoint(net)` writes them
@@ -21,6 +23,7 @@ Such a file loads into a bare network with `load_checkpoint` like any weights fi
 import contextlib
 import dataclasses
 import importlib
+import json
 import logging
 import os
 import re
@@ -29,11 +32,12 @@ import mindspore as ms
 import numpy as np
 
 from .errors import InvalidInputError, MissingFileError
-from .utils.files import atomic_output, file_digest
+from .utils.files import atomic_output, file_digest, is_stream, write_text_atomic
 
 _logger = logging.getLogger(__name__)
 
 EMA_PREFIX = "ema."
+RECORD_SUFFIX = ".json"
 TRAIN_STATE_PREFIX = "train_state."
 FORMAT_BY_EXTENSION = {".ckpt": "ckpt", ".safetensors": "safetensors"}
 
@@ -117,6 +121,42 @@ def verify_hash_in_name(path):
         )
 
 
+def record_path(path):
+    """The JSON record beside a checkpoint: `<file>.json`."""
+    return os.fspath(path) + RECORD_SUFFIX
+
+
+def read_record(path):
+    """The record of a checkpoint ({} when it has none): its `sha256` and, for a training checkpoint, its
+    `train_state`. (Run folders of earlier versions hold a bare train_state there, without sha256.)"""
+    record = record_path(path)
+    if not os.path.isfile(record):
+        return {}
+    try:
+        with open(record, encoding="utf-8") as handle:
+            content = json.load(handle)
+    except (OSError, ValueError) as exc:
+        content = exc
+    if not isinstance(content, dict):
+        raise CheckpointError(f"Checkpoint record '{record}' is unreadable ({content}): delete it to use "
+                              f"'{path}' without checking its sha256.")
+    return content
+
+
+def verify_record(path):
+    """If the checkpoint has a record, check the file still has the sha256 it was saved with."""
+    expected = read_record(path).get("sha256")
+    if expected is None:
+        return
+    actual = file_digest(path, "sha256")
+    if actual != expected:
+        raise CheckpointError(
+            f"Checkpoint '{path}' has sha256 {actual}, but it was saved with sha256 {expected} (its record "
+            f"'{record_path(path)}'): the file was damaged since (disk, copy or transfer). Use another checkpoint, "
+            "e.g. an earlier epoch's; if you replaced the file on purpose, delete the record."
+        )
+
+
 def _to_numpy(value):
     """A checkpoint value as numpy (bfloat16 widened to float32, which numpy lacks); strings stay strings."""
     if isinstance(value, str):
@@ -129,8 +169,8 @@ def _to_numpy(value):
 def read_checkpoint(path, verify_hash=True):
     """All entries of a .ckpt or .safetensors file as {name: numpy array (or str)}, after checking the file.
 
-    Errors name the path: missing file, unknown extension, sha256 not matching a hash-named file, unreadable or
-    truncated content.
+    Errors name the path: missing file, unknown extension, sha256 not matching a hash-named file or the file's
+    record, unreadable, truncated or damaged content.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -139,11 +179,13 @@ def read_checkpoint(path, verify_hash=True):
     fmt = checkpoint_format(path)
     if verify_hash:
         verify_hash_in_name(path)
+    verify_record(path)
     try:
-        entries = ms.load_checkpoint(path, format=fmt)
+        with _without_mindspore_failure_line(path):
+            entries = ms.load_checkpoint(path, format=fmt, **_crc(fmt))
     except Exception as exc:  # MindSpore raises ValueError/RuntimeError for bad protobuf or safetensors headers
         raise CheckpointError(
-            f"Cannot read checkpoint '{path}' as {fmt}: {exc}. The file is unreadable or truncated "
+            f"Cannot read checkpoint '{path}' as {fmt}: {exc}. The file is unreadable, truncated or damaged "
             "(a partial download or an interrupted save?)."
         ) from exc
     return {name: _to_numpy(value) for name, value in entries.items()}
@@ -371,13 +413,21 @@ def _named_values(params):
     return {p.name: p for p in params}
 
 
-def save_checkpoint(params, path, extra=None):
+def _crc(fmt):
+    """MindSpore's own checksum, for the format that has one: it also guards a file copied without its record."""
+    return {"crc_check": True} if fmt == "ckpt" else {}
+
+
+def save_checkpoint(params, path, extra=None, record=None):
     """Atomically write `params` (Cell, {name: value} or Parameters) plus `extra` {name: value} to `path`.
 
     The format follows the extension (.ckpt or .safetensors). MindSpore writes a temporary file in the same
     directory, which is flushed to disk and then renamed over `path` (`utils.files.atomic_output`): a crash or a
     full disk mid-save leaves the previous file intact and no temporary behind; a full disk is a `WriteError`
     naming the file. The result is readable and writable by its owner (MindSpore alone makes 0400).
+    Then the record `<path>.json` ({"sha256": ..., **record}) is written, atomically too; the previous record is
+    removed before the new file lands, so a crash between the two leaves a file without a record, never a file
+    with another file's record.
     """
     path = os.fspath(path)
     fmt = checkpoint_format(path)
@@ -388,16 +438,23 @@ def save_checkpoint(params, path, extra=None):
         values[name] = value
     entries = [{"name": name, "data": _as_tensor(value)} for name, value in values.items()]
 
+    recorded = not is_stream(os.path.abspath(path))
     with atomic_output(path, what="checkpoint") as temporary, _without_mindspore_failure_line(temporary):
-        ms.save_checkpoint(entries, temporary, format=fmt)
+        ms.save_checkpoint(entries, temporary, format=fmt, **_crc(fmt))
         os.chmod(temporary, 0o666 & ~_current_umask() | 0o600)
+        digest = file_digest(temporary, "sha256")
+        if recorded and os.path.lexists(record_path(path)):
+            os.remove(record_path(path))
+    if recorded:
+        write_text_atomic(record_path(path), json.dumps(dict(record or {}, sha256=digest)), what="checkpoint record")
     return path
 
 
 @contextlib.contextmanager
-def _without_mindspore_failure_line(temporary):
-    """MindSpore logs a CRITICAL line naming our temporary file when a save fails; the error we raise names the
-    real file, so that line would only add a second, misleading message."""
+def _without_mindspore_failure_line(name):
+    """MindSpore logs an ERROR or CRITICAL line naming the file when a save or load fails (a temporary's name, or
+    a misleading "May not have permission"); the error we raise names the real file and the likely cause, so that
+    line would only add a second, misleading message."""
     get_logger = getattr(importlib.import_module("mindspore.log"), "_get_logger", None)
     if get_logger is None:
         yield
@@ -405,7 +462,7 @@ def _without_mindspore_failure_line(temporary):
     logger = get_logger()
 
     def keep(record):
-        return not (record.levelno == logging.CRITICAL and temporary in str(record.args))
+        return not (record.levelno >= logging.ERROR and name in str(record.args) + str(record.msg))
 
     logger.addFilter(keep)
     try:
@@ -444,7 +501,8 @@ def save_training_checkpoint(path, net, optimizer=None, ema=None, train_state=No
         if not isinstance(value, (bool, int, float, np.integer, np.floating)):
             raise TypeError(f"train_state['{key}'] = {value!r}: only int, float and bool values can be saved.")
         extra[TRAIN_STATE_PREFIX + key] = np.asarray(value)
-    return save_checkpoint(_state_values(net, optimizer, ema), path, extra=extra)
+    record = {"train_state": {key: _scalar(value) for key, value in (train_state or {}).items()}}
+    return save_checkpoint(_state_values(net, optimizer, ema), path, extra=extra, record=record)
 
 
 def restore_training_checkpoint(path, net, optimizer=None, ema=None):

@@ -20,6 +20,7 @@ from mindcv_resnetv2.checkpoint import (
     save_training_checkpoint,
     split_checkpoint,
 )
+from mindcv_resnetv2.utils.files import file_digest
 from mindcv_resnetv2.models import create_model
 from mindcv_resnetv2.utils.files import WriteError
 
@@ -268,7 +269,8 @@ def test_crash_during_save_keeps_previous_file_and_leaves_no_temp(tmp_path, monk
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(net, path)
     assert open(path, "rb").read() == previous
-    assert os.listdir(tmp_path) == ["last.ckpt"]
+    assert sorted(os.listdir(tmp_path)) == ["last.ckpt", "last.ckpt.json"]
+    read_checkpoint(path)  # the previous file still matches its sha256 record
 
 
 def test_full_disk_during_save_is_a_write_error_and_removes_mindsporess_temporaries(tmp_path, monkeypatch):
@@ -373,3 +375,78 @@ def test_mindcv_style_checkpoint_loads_into_resnetv2_50(tmp_path):
     load_checkpoint(net, path)  # strict: every parameter filled, nothing unexpected
     assert len(net.parameters_dict()) == len(shapes) == 267
     assert_loaded(net, weights)
+
+
+# sha256 records (issue 25 item 4) ------------------------------------------------------------------------------
+
+def flip_bytes(path, count=64):
+    """Invert `count` bytes in the middle of a file: a damage MindSpore's parser does not notice."""
+    data = bytearray(open(path, "rb").read())
+    middle = len(data) // 2
+    data[middle:middle + count] = bytes(255 - b for b in data[middle:middle + count])
+    open(path, "wb").write(bytes(data))
+
+
+def read_record(path):
+    import json
+
+    with open(str(path) + ".json") as handle:
+        return json.load(handle)
+
+
+@pytest.mark.parametrize("ext", [".ckpt", ".safetensors"])
+def test_every_saved_checkpoint_records_its_sha256(tmp_path, ext):
+    path = save_checkpoint(small_net(), tmp_path / f"weights{ext}")
+    assert read_record(path)["sha256"] == file_digest(path)
+
+
+def test_a_training_checkpoint_records_its_sha256_and_its_run_state(tmp_path):
+    net, optimizer, ema = training_objects(seed=0)
+    path = save_training_checkpoint(str(tmp_path / "m-1_3.ckpt"), net, optimizer, ema, train_state={"epoch": 1})
+    record = read_record(path)
+    assert record["sha256"] == file_digest(path) and record["train_state"] == {"epoch": 1}
+
+
+@pytest.mark.parametrize("ext", [".ckpt", ".safetensors"])
+def test_a_checkpoint_with_flipped_bytes_is_refused_with_both_digests(tmp_path, ext):
+    path = save_checkpoint(random_entries(small_net()), tmp_path / f"weights{ext}")
+    recorded = file_digest(path)
+    flip_bytes(path)
+    net = small_net()
+    before = snapshot(net)
+    with pytest.raises(CheckpointError) as excinfo:
+        load_checkpoint(net, path)
+    message = str(excinfo.value)
+    assert str(path) in message and recorded in message and file_digest(path) in message
+    assert_unchanged(net, before)
+
+
+def test_resume_from_a_damaged_training_checkpoint_is_refused(tmp_path):
+    net, optimizer, ema = training_objects(seed=0)
+    path = save_training_checkpoint(str(tmp_path / "m-1_3.ckpt"), net, optimizer, ema, train_state={"epoch": 1})
+    flip_bytes(path)
+    with pytest.raises(CheckpointError, match="sha256"):
+        restore_training_checkpoint(path, *training_objects(seed=1))
+
+
+def test_a_file_without_a_record_still_loads(tmp_path):
+    """MindCV's published checkpoints and files written by MindSpore itself have no record."""
+    net = small_net()
+    entries = random_entries(net)
+    path = str(tmp_path / "plain.ckpt")
+    ms.save_checkpoint([{"name": name, "data": ms.Tensor(value)} for name, value in entries.items()], path)
+    load_checkpoint(net, path)
+    assert_loaded(net, entries)
+
+
+def test_resume_auto_skips_a_damaged_newest_checkpoint(tmp_path, caplog):
+    from mindcv_resnetv2.engine.run_folder import find_latest
+
+    net, optimizer, ema = training_objects(seed=0)
+    for epoch in (1, 2):
+        save_training_checkpoint(str(tmp_path / f"m-{epoch}_3.ckpt"), net, optimizer, ema,
+                                 train_state={"epoch": epoch})
+    flip_bytes(tmp_path / "m-2_3.ckpt")
+    with caplog.at_level(logging.WARNING, logger="mindcv_resnetv2"):
+        assert find_latest(str(tmp_path)) == str(tmp_path / "m-1_3.ckpt")
+    assert "m-2_3.ckpt" in caplog.text and "sha256" in caplog.text

@@ -8,15 +8,13 @@ is (its epoch, its validation accuracy) is read from inside it, never parsed fro
 and hash-named files resume correctly. The keep policy counts files that earlier runs left in the folder too.
 """
 import glob
-import json
 import logging
 import os
 import re
 
-from ..checkpoint import read_checkpoint, split_checkpoint
+from ..checkpoint import read_checkpoint, read_record, record_path, split_checkpoint
 from ..config import load_recipe
 from ..errors import InvalidInputError, UserError
-from ..utils.files import write_text_atomic
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
@@ -32,32 +30,27 @@ class RunDirectoryError(RuntimeError, UserError):
     """ckpt_save_dir holds another run's checkpoints and neither resume nor overwrite was asked for."""
 
 
-def _summary_path(path):
-    return path + ".json"
-
-
-def write_summary(path, train_state):
-    """A small JSON copy of a checkpoint's train_state beside it, so ranking files does not read whole checkpoints."""
-    write_text_atomic(_summary_path(path), json.dumps(train_state), what="checkpoint summary")
-
-
 def read_train_state(path):
     """The `train_state` saved with a training checkpoint ({} for a plain weights file).
 
-    The JSON summary is used when it is at least as new as the checkpoint; otherwise the checkpoint itself is read.
+    The copy in the checkpoint's record (`checkpoint.read_record`) is used when the record is at least as new as
+    the checkpoint, so ranking files does not read whole checkpoints; otherwise the checkpoint itself is read.
     """
-    summary = _summary_path(path)
-    if os.path.isfile(summary) and os.path.getmtime(summary) >= os.path.getmtime(path):
-        with open(summary) as handle:
-            return json.load(handle)
+    record = record_path(path)
+    if os.path.isfile(record) and os.path.getmtime(record) >= os.path.getmtime(path):
+        content = read_record(path)
+        if "sha256" not in content:  # a run folder of an earlier version: the record is the bare train_state
+            return content
+        if "train_state" in content:
+            return content["train_state"]
     return split_checkpoint(read_checkpoint(path)).train_state
 
 
 def remove_checkpoint(path):
-    """Delete a checkpoint and its summary."""
+    """Delete a checkpoint and its record."""
     os.remove(path)
-    if os.path.exists(_summary_path(path)):
-        os.remove(_summary_path(path))
+    if os.path.exists(record_path(path)):
+        os.remove(record_path(path))
 
 
 def epoch_checkpoints(directory):

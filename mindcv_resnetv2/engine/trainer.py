@@ -34,7 +34,7 @@ from .evaluation import average_statistics_over_ranks, copy_weights
 from .metrics import STEP_FIELDS, STEP_LOSS_FILE, MetricsFile, finite_mean, interval_rows, plot_metrics
 from .progress import Progress
 from .run_folder import (RECIPE_FILE, CheckpointKeeper, ResumeError, check_fresh_directory, check_resume_matches,
-                         find_latest, resolve_resume, write_summary)
+                         find_latest, resolve_resume)
 from .runtime import ctrl_c_as_keyboard_interrupt, log_to_files, setup_logging, setup_runtime
 
 _logger = logging.getLogger("mindcv_resnetv2")
@@ -254,7 +254,6 @@ class Trainer:
         state.update({METRICS_PREFIX + key: row[key] for key in CHECKPOINTED_METRICS if row[key] is not None})
         path = os.path.join(self.directory, f"{cfg.model}-{epoch + 1}_{self.steps_per_epoch}.ckpt")
         save_training_checkpoint(path, self.net, self.step, self.ema, train_state=state)
-        write_summary(path, state)
         if metrics and metrics["top1"] >= self.best_top1:
             best = os.path.join(self.directory, f"{cfg.model}_best.ckpt")
             save_training_checkpoint(best, self.net, self.step, self.ema, train_state=state)
