@@ -429,14 +429,17 @@ def test_resume_from_a_damaged_training_checkpoint_is_refused(tmp_path):
         restore_training_checkpoint(path, *training_objects(seed=1))
 
 
-def test_a_file_without_a_record_still_loads(tmp_path):
-    """MindCV's published checkpoints and files written by MindSpore itself have no record."""
+def test_a_file_without_a_record_still_loads(tmp_path, capfd):
+    """MindCV's published checkpoints and files written by MindSpore itself have no record (and no CRC: MindSpore's
+    warning about that would only alarm the user)."""
     net = small_net()
     entries = random_entries(net)
     path = str(tmp_path / "plain.ckpt")
     ms.save_checkpoint([{"name": name, "data": ms.Tensor(value)} for name, value in entries.items()], path)
+    capfd.readouterr()
     load_checkpoint(net, path)
     assert_loaded(net, entries)
+    assert "crc" not in capfd.readouterr().err
 
 
 def test_resume_auto_skips_a_damaged_newest_checkpoint(tmp_path, caplog):
@@ -450,3 +453,85 @@ def test_resume_auto_skips_a_damaged_newest_checkpoint(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="mindcv_resnetv2"):
         assert find_latest(str(tmp_path)) == str(tmp_path / "m-1_3.ckpt")
     assert "m-2_3.ckpt" in caplog.text and "sha256" in caplog.text
+
+
+# Non-finite weights (issue 25 item 3) --------------------------------------------------------------------------
+
+def with_nonfinite(net, names=("layer2.0.conv1.weight", "norm.moving_variance")):
+    """Put a NaN into the first and an Inf into the second named parameter of `net`."""
+    params = net.parameters_dict()
+    for name, bad in zip(names, (np.nan, np.inf)):
+        value = params[name].asnumpy().copy()
+        value.flat[0] = bad
+        params[name].set_data(ms.Tensor(value))
+    return net
+
+
+def test_a_checkpoint_with_nonfinite_weights_is_never_saved(tmp_path):
+    path = save_checkpoint(small_net(), tmp_path / "best.ckpt")
+    before = {name: open(tmp_path / name, "rb").read() for name in os.listdir(tmp_path)}
+    with pytest.raises(CheckpointError) as excinfo:
+        save_checkpoint(with_nonfinite(small_net()), path)
+    message = str(excinfo.value)
+    assert "layer2.0.conv1.weight" in message and "norm.moving_variance" in message and str(path) in message
+    assert {name: open(tmp_path / name, "rb").read() for name in os.listdir(tmp_path)} == before
+
+
+def test_a_training_checkpoint_with_a_nonfinite_optimizer_slot_is_never_saved(tmp_path):
+    net, optimizer, ema = training_objects(seed=0)
+    optimizer.moments[0].set_data(ms.Tensor(np.full(optimizer.moments[0].shape, np.nan, np.float32)))
+    with pytest.raises(CheckpointError, match=r"moments\.conv1\.weight"):
+        save_training_checkpoint(str(tmp_path / "m-1_3.ckpt"), net, optimizer, ema, train_state={"epoch": 1})
+    assert os.listdir(tmp_path) == []
+
+
+def _nonfinite_file(tmp_path):
+    """Non-finite weights as an older version, or another tool, would have saved them: no check, no record."""
+    net = with_nonfinite(small_net())
+    path = str(tmp_path / "m-2_3.ckpt")
+    entries = [{"name": p.name, "data": p} for p in net.get_parameters()]
+    ms.save_checkpoint(entries + [{"name": "train_state.epoch", "data": ms.Tensor(np.asarray(2))}], path)
+    return path
+
+
+def test_loading_nonfinite_weights_is_refused_naming_them(tmp_path):
+    path = _nonfinite_file(tmp_path)
+    net = small_net()
+    before = snapshot(net)
+    with pytest.raises(CheckpointError) as excinfo:
+        load_checkpoint(net, path)
+    message = str(excinfo.value)
+    assert path in message and "2 tensors" in message
+    assert "layer2.0.conv1.weight" in message and "norm.moving_variance" in message
+    assert_unchanged(net, before)
+
+
+def test_resume_auto_skips_a_checkpoint_with_nonfinite_weights(tmp_path, caplog):
+    from mindcv_resnetv2.engine.run_folder import find_latest
+
+    net, optimizer, ema = training_objects(seed=0)
+    save_training_checkpoint(str(tmp_path / "m-1_3.ckpt"), net, optimizer, ema, train_state={"epoch": 1})
+    _nonfinite_file(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="mindcv_resnetv2"):
+        assert find_latest(str(tmp_path)) == str(tmp_path / "m-1_3.ckpt")
+    assert "m-2_3.ckpt" in caplog.text and "NaN/Inf values in 2 tensors" in caplog.text
+
+
+@pytest.mark.parametrize("mode", [ms.GRAPH_MODE, ms.PYNATIVE_MODE])
+def test_the_device_check_of_the_weights_sees_nan_and_inf(mode):
+    from mindcv_resnetv2.utils.finite import FiniteCheck, nonfinite_parameters
+
+    previous = ms.get_context("mode")
+    ms.set_context(mode=mode)
+    try:
+        net = small_net()
+        names = [p.name for p in net.get_parameters()]
+        check = FiniteCheck(net)
+        assert [p.name for p in net.get_parameters()] == names  # the net's own names are kept
+        result = check()
+        assert isinstance(result, ms.Tensor) and result.shape == () and bool(result.asnumpy()) is True
+        with_nonfinite(net)
+        assert bool(check().asnumpy()) is False
+        assert nonfinite_parameters(net) == ["layer2.0.conv1.weight", "norm.moving_variance"]
+    finally:
+        ms.set_context(mode=previous)
