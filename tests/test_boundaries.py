@@ -326,8 +326,8 @@ def test_a_broken_matplotlib_is_one_warning_after_a_successful_run(data_dir, tmp
     assert not os.path.exists(os.path.join(folder, "learning_curves.png"))
 
 
-def test_ctrl_c_says_where_the_last_checkpoint_is(data_dir, tmp_path):
-    folder = str(tmp_path / "run")
+def _long_run(folder, data_dir):
+    """A 200-epoch run of MODEL into `folder`, once its second checkpoint is saved."""
     argv = tiny_recipe_args(data_dir, folder, epochs=200, decay_epochs=200, val_while_train=False)
     process = subprocess.Popen([sys.executable, os.path.join(REPO, "train.py")] + argv, cwd=REPO, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -335,9 +335,38 @@ def test_ctrl_c_says_where_the_last_checkpoint_is(data_dir, tmp_path):
     while not glob.glob(os.path.join(folder, f"{MODEL}-2_3.ckpt")) and time.time() < deadline:
         assert process.poll() is None, process.communicate()
         time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=300)
+    return process
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupt_says_where_the_last_checkpoint_is_and_frees_the_folder(data_dir, tmp_path, sent):
+    folder = str(tmp_path / "run")
+    process = _long_run(folder, data_dir)
+    process.send_signal(sent)
+    out, err = process.communicate(timeout=30)  # a generous bound: it takes well under a second
     assert process.returncode == 130, out + err
     lines = _error_lines(subprocess.CompletedProcess(process.args, process.returncode, out, err))
     assert len(lines) == 1 and "Traceback" not in err, err
     assert "--resume auto" in lines[0] and f"{MODEL}-" in lines[0] and folder in lines[0]
+    assert not [name for name in os.listdir(folder) if "lock" in name]
+
+
+def test_a_second_run_into_a_busy_folder_is_refused_and_changes_nothing(data_dir, tmp_path):
+    folder = str(tmp_path / "run")
+    first = _long_run(folder, data_dir)
+    try:
+        before = {name: open(os.path.join(folder, name), "rb").read() for name in os.listdir(folder)
+                  if name not in ("train_rank0.log", "train_loss_steps.csv", "metrics.csv") and "lock" not in name
+                  and not name.startswith(f"{MODEL}-")}
+        second = run_entry("train.py", tiny_recipe_args(data_dir, folder, epochs=2) + ["--overwrite", "True"])
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=300)
+    assert second.returncode == 1
+    lines = _error_lines(second)
+    assert len(lines) == 1 and folder in lines[0] and f"pid {first.pid}" in lines[0], second.stderr
+    after = {name: open(os.path.join(folder, name), "rb").read() for name in before}
+    assert after == before  # recipe.yaml and class_names.txt are the first run's
+    epochs = [row["epoch"] for row in csv.DictReader(open(os.path.join(folder, "metrics.csv")))]
+    assert len(epochs) == len(set(epochs))

@@ -137,3 +137,45 @@ def test_convert_checks_its_output_before_reading_the_input(tmp_path, capsys, mo
     (tmp_path / "out.ckpt").mkdir()
     assert convert_main(["timm", str(tmp_path / "in.safetensors"), str(tmp_path / "out.ckpt")]) == 1
     assert "is a directory" in capsys.readouterr().err
+
+
+# One run per run folder (issue 25 item 2) ----------------------------------------------------------------------
+
+HOLD_LOCK = ("import sys, time\n"
+             "from mindcv_resnetv2.engine.run_folder import RunFolderLock\n"
+             "lock = RunFolderLock(sys.argv[1])\n"
+             "print('held', flush=True)\n"
+             "time.sleep(600)\n")
+
+
+def _holder(folder):
+    process = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(folder)], cwd=REPO, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline() == "held\n", process.communicate()
+    return process
+
+
+def test_a_run_folder_held_by_a_live_run_is_refused_naming_the_folder_and_the_holder(tmp_path):
+    from mindcv_resnetv2.engine.run_folder import RunFolderLock, RunFolderLockedError
+
+    holder = _holder(tmp_path)
+    try:
+        with pytest.raises(RunFolderLockedError) as excinfo:
+            RunFolderLock(str(tmp_path))
+        message = str(excinfo.value)
+        assert f"'{tmp_path}'" in message and f"pid {holder.pid}" in message and "--ckpt_save_dir" in message
+    finally:
+        holder.kill()
+        holder.communicate()
+    RunFolderLock(str(tmp_path)).release()  # the holder died without releasing: its lock is stale
+
+
+def test_a_released_lock_leaves_nothing_in_the_folder_and_frees_it(tmp_path):
+    from mindcv_resnetv2.engine.run_folder import RunFolderLock
+
+    lock = RunFolderLock(str(tmp_path))
+    assert os.listdir(tmp_path) != []
+    lock.release()
+    lock.release()  # releasing twice is harmless (error paths may)
+    assert os.listdir(tmp_path) == []
+    RunFolderLock(str(tmp_path)).release()

@@ -6,11 +6,18 @@ Files are `<model>-<epoch>_<steps per epoch>.ckpt` (MindCV's naming) plus `<mode
 weights, optimizer state, EMA weights and the run's state (see `checkpoint.save_training_checkpoint`). What a file
 is (its epoch, its validation accuracy) is read from inside it, never parsed from its name, so renamed, `_best`
 and hash-named files resume correctly. The keep policy counts files that earlier runs left in the folder too.
+One run at a time trains into a folder: `RunFolderLock`.
 """
+import contextlib
+import datetime
+import errno
+import fcntl
 import glob
+import json
 import logging
 import os
 import re
+import socket
 
 from ..checkpoint import read_checkpoint, read_record, record_path, split_checkpoint
 from ..config import load_recipe
@@ -19,6 +26,7 @@ from ..errors import InvalidInputError, UserError
 _logger = logging.getLogger("mindcv_resnetv2")
 
 RECIPE_FILE = "recipe.yaml"
+LOCK_FILE = ".train.lock"
 EPOCH_FILE = re.compile(r"^(?P<model>.+)-(?P<epoch>\d+)_(?P<steps>\d+)\.ckpt$")
 
 
@@ -28,6 +36,90 @@ class ResumeError(InvalidInputError):
 
 class RunDirectoryError(RuntimeError, UserError):
     """ckpt_save_dir holds another run's checkpoints and neither resume nor overwrite was asked for."""
+
+
+class RunFolderLockedError(RunDirectoryError):
+    """ckpt_save_dir is in use by another training run."""
+
+
+class RunFolderLock:
+    """Held by a training run (its rank 0, which writes every shared file) on its ckpt_save_dir from before its
+    first file until it ends, so a second run into the folder is refused instead of mixing its files in.
+
+    The lock is a `flock` on `LOCK_FILE`, which records the holder's pid, host and start time for the message: the
+    kernel releases it when the holder dies (a crash or a kill leaves a stale file that the next run takes over).
+    On a file system without flock, the recorded pid decides: a holder on this host that is no longer running is
+    stale. `release()` deletes the file; it is safe to call twice.
+    """
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.path = os.path.join(directory, LOCK_FILE)
+        os.makedirs(directory, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                if _held_elsewhere(fd):
+                    raise RunFolderLockedError(_locked_message(directory, self.path, _holder(fd)))
+                if os.path.exists(self.path) and os.path.samestat(os.fstat(fd), os.stat(self.path)):
+                    break  # else the holder released (deleted) the file between our open and our lock: retry
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "started": datetime.datetime.now().isoformat(timespec="seconds")}).encode())
+        self.fd = fd
+
+    def release(self):
+        if self.fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.remove(self.path)
+        os.close(self.fd)
+        self.fd = None
+
+
+def _held_elsewhere(fd):
+    """Whether another process holds the lock on `fd` (taking it for us when not)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    except OSError as exc:
+        if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+            raise
+    holder = _holder(fd)  # no flock here: trust a recorded holder on another host, check one on this host
+    if not holder or holder.get("pid") == os.getpid():
+        return False
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, TypeError):
+        return True
+    return True
+
+
+def _holder(fd):
+    """The holder recorded in the lock file ({} when empty or unreadable)."""
+    try:
+        content = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except (OSError, ValueError):
+        return {}
+    return content if isinstance(content, dict) else {}
+
+
+def _locked_message(directory, path, holder):
+    who = (f"pid {holder.get('pid')} on {holder.get('host')}, started {holder.get('started')}" if holder
+           else "a process that has not recorded itself yet")
+    return (f"ckpt_save_dir '{directory}' is in use by another training run ({who}); two runs in one folder would "
+            f"mix their checkpoints, recipe and metrics. Wait for it to end, or choose another --ckpt_save_dir "
+            f"(if no such run exists, delete '{path}').")
 
 
 def read_train_state(path):

@@ -33,8 +33,8 @@ from .device_reads import DeviceReads
 from .evaluation import average_statistics_over_ranks, copy_weights
 from .metrics import STEP_FIELDS, STEP_LOSS_FILE, MetricsFile, finite_mean, interval_rows, plot_metrics
 from .progress import Progress
-from .run_folder import (RECIPE_FILE, CheckpointKeeper, ResumeError, check_fresh_directory, check_resume_matches,
-                         find_latest, resolve_resume)
+from .run_folder import (RECIPE_FILE, CheckpointKeeper, ResumeError, RunFolderLock, check_fresh_directory,
+                         check_resume_matches, find_latest, resolve_resume)
 from .runtime import ctrl_c_as_keyboard_interrupt, log_to_files, setup_logging, setup_runtime
 
 _logger = logging.getLogger("mindcv_resnetv2")
@@ -65,6 +65,7 @@ class Trainer:
         created = _first_missing_folder(self.directory)
         try:
             check_writable_target(log_file)
+            self.lock = RunFolderLock(self.directory) if self.main else None  # before any file of the run
             setup_logging(log_file, console=self.main)
         except OSError as exc:
             raise WriteError(exc.errno, f"cannot use ckpt_save_dir '{self.directory}': {exc}") from exc
@@ -72,9 +73,14 @@ class Trainer:
             self._check_inputs()
             self._build()
         except BaseException:
+            self._release()
             if created:  # a run that failed before its work leaves no empty run folder behind
                 _discard_log(log_file, created, self.main)
             raise
+
+    def _release(self):
+        if self.lock is not None:
+            self.lock.release()
 
     def _check_inputs(self):
         """Everything the run will read, checked before the first step: resume file, data splits, classes."""
@@ -269,6 +275,8 @@ class Trainer:
         except Exception as exc:
             log_to_files("train: error: %s", exc)  # a late failure belongs in the run's log too
             raise
+        finally:
+            self._release()
 
     def _interrupted_message(self):
         latest = find_latest(self.directory) if os.path.isdir(self.directory) else None
