@@ -174,6 +174,9 @@ def read_checkpoint(path, verify_hash=True):
         reason = "is a directory, not a file" if os.path.isdir(path) else "does not exist"
         raise MissingFileError(f"Checkpoint file '{path}' {reason}.")
     fmt = checkpoint_format(path)
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"Checkpoint file '{path}' is empty (0 bytes): a save or download that never "
+                              "completed. Use another checkpoint, or fetch or train it again.")
     if verify_hash:
         verify_hash_in_name(path)
     verify_record(path)
@@ -368,7 +371,9 @@ def _strict_message(source, missing, unexpected, parts, use_ema):
         lines.append("A file cut short (partial download or interrupted save) also loses its last entries.")
     elif missing and unexpected:
         lines.append("Is the checkpoint for another model (or another layout: resnetv2_* vs preact_resnet*)?")
-    lines.append("Pass strict=False to load the matching entries anyway.")
+    lines.append("Give the checkpoint of this model as --ckpt_path, or set --model (and --num_classes) to what "
+                 "the checkpoint was trained as; from Python, load_checkpoint(..., strict=False) loads the "
+                 "matching entries only.")
     return " ".join(lines)
 
 

@@ -3,6 +3,7 @@ import errno
 import hashlib
 import logging
 import os
+import re
 import stat
 
 import mindspore as ms
@@ -535,3 +536,22 @@ def test_the_device_check_of_the_weights_sees_nan_and_inf(mode):
         assert nonfinite_parameters(net) == ["layer2.0.conv1.weight", "norm.moving_variance"]
     finally:
         ms.set_context(mode=previous)
+
+
+# Poorly handled before (issue 25) ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ext", [".ckpt", ".safetensors"])
+def test_a_zero_byte_checkpoint_is_named_as_empty(tmp_path, ext):
+    empty = tmp_path / f"empty{ext}"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError, match=rf"Checkpoint file '{re.escape(str(empty))}' is empty \(0 bytes\)"):
+        load_checkpoint(small_net(), empty)
+
+
+def test_a_strict_load_error_says_what_a_user_of_the_tools_can_do(tmp_path):
+    path = save_checkpoint(create_model("preact_resnet18", num_classes=10), tmp_path / "r18.ckpt")
+    with pytest.raises(CheckpointError) as excinfo:
+        load_checkpoint(small_net(), path)
+    message = str(excinfo.value)
+    assert "Pass strict=False" not in message
+    assert "--model" in message and "--ckpt_path" in message
