@@ -142,6 +142,26 @@ def test_bad_recipe_file_is_named(tmp_path, text, pattern):
     assert "bad.yaml" in str(err.value)
 
 
+def test_a_key_given_twice_in_one_recipe_is_refused_with_both_lines(tmp_path):
+    path = write_recipe(tmp_path, "model: preact_resnet18\nlr: 0.1\nbatch_size: 8\nlr: 0.4\n", "twice.yaml")
+    with pytest.raises(ConfigError, match=r"twice\.yaml.* 'lr' twice.*lines? 2 and 4") as err:
+        parse("-c", path)
+    assert len(str(err.value).splitlines()) == 1
+
+
+def test_a_deeply_nested_recipe_is_one_line(tmp_path):
+    path = write_recipe(tmp_path, "lr: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
+    with pytest.raises(ConfigError, match=r"deep\.yaml.*nested more than \d+ levels") as err:
+        parse("-c", path)
+    assert len(str(err.value).splitlines()) == 1
+
+
+def test_a_huge_recipe_is_refused_before_it_is_parsed(tmp_path):
+    path = write_recipe(tmp_path, "# padding\n" * 200000 + "lr: 0.1\n", "huge.yaml")
+    with pytest.raises(ConfigError, match=r"huge\.yaml.* is \d+\.\d MiB.*at most 1 MiB"):
+        parse("-c", path)
+
+
 def test_top_k_without_validation_is_an_error_that_says_what_to_change():
     with pytest.raises(ConfigError, match="val_while_train: True.*latest_k"):
         parse("--ckpt_save_policy", "top_k")

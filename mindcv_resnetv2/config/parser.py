@@ -6,6 +6,7 @@ called as a library it raises ConfigError.
 """
 import argparse
 import datetime
+import functools
 import os
 import sys
 
@@ -26,6 +27,9 @@ _DESCRIPTIONS = {
     "bench": "Measure training and evaluation speed.",
 }
 _CLI = "on the command line"
+# A recipe is a few KiB of flat `key: value` lines; far larger or deeper files are refused before they cost minutes.
+MAX_RECIPE_BYTES = 2**20
+MAX_RECIPE_DEPTH = 20
 # Not a recipe key: the entry points read it (engine/cli.py) to show tracebacks; listed here so --help shows it.
 DEBUG_OPTION = "--debug"
 
@@ -143,15 +147,51 @@ def _is_number(token):
     return True
 
 
+class _RecipeLoader(yaml.SafeLoader):
+    """yaml.safe_load that refuses a key given twice in one mapping (YAML keeps the last silently) and nesting
+    deeper than MAX_RECIPE_DEPTH (the composer recurses: 5,000 levels were 3,001 lines of RecursionError)."""
+
+    def __init__(self, stream, path):
+        super().__init__(stream)
+        self.path, self.depth = path, 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        if self.depth > MAX_RECIPE_DEPTH:
+            mark = self.peek_event().start_mark
+            raise ConfigError(f"recipe file {self.path!r} is nested more than {MAX_RECIPE_DEPTH} levels deep (line "
+                              f"{mark.line + 1}); a recipe is 'key: value' lines whose values are numbers, strings "
+                              "or short lists")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        first_line = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str) and key in first_line:
+                raise ConfigError(f"recipe file {self.path!r} sets {key!r} twice, on lines {first_line[key]} and "
+                                  f"{line}: YAML would silently keep the last; keep one of them")
+            first_line.setdefault(key, line)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_recipe(path):
     """The checked values of a YAML recipe, or ConfigError naming the file and the problem."""
     source = f"in recipe {path}"
     if not os.path.isfile(path):
         raise ConfigError(f"recipe file {path!r} does not exist" if not os.path.exists(path)
                           else f"recipe {path!r} is not a file")
+    size = os.path.getsize(path)
+    if size > MAX_RECIPE_BYTES:
+        raise ConfigError(f"recipe file {path!r} is {size / 2**20:.1f} MiB; a recipe is a few KiB of 'key: value' "
+                          f"lines (at most {MAX_RECIPE_BYTES // 2**20} MiB are read)")
     try:
         with open(path, encoding="utf-8") as stream:
-            content = yaml.safe_load(stream)
+            content = yaml.load(stream, Loader=functools.partial(_RecipeLoader, path=path))
     except OSError as err:
         raise ConfigError(f"cannot read recipe file {path!r}: {err.strerror}") from None
     except UnicodeDecodeError:
