@@ -11,7 +11,7 @@ import collections
 import mindspore as ms
 from mindspore import ops
 
-from .train_step import AllFinite
+from ..utils.finite import FiniteCheck
 
 Read = collections.namedtuple("Read", "losses optimizer_step loss_scale weights_finite")
 
@@ -23,7 +23,7 @@ class DeviceReads:
     def __init__(self, optimizer, scaling, net):
         self.step_counter = getattr(optimizer, "global_step", None)
         self.scale = scaling.scale_sense
-        self.all_finite = AllFinite(net.get_parameters())
+        self.weights_finite = FiniteCheck(net)
 
     def read(self, losses):
         """Fetch `losses` (device scalars, in step order) and the run's counters; returns a Read."""
@@ -31,7 +31,7 @@ class DeviceReads:
             ops.cast(self.step_counter.reshape(-1)[0:1], ms.float32) if self.step_counter is not None
             else ops.zeros(1, ms.float32),
             ops.cast(self.scale.reshape(1), ms.float32),
-            ops.cast(self.all_finite().reshape(1), ms.float32),
+            ops.cast(self.weights_finite().reshape(1), ms.float32),
         ]
         values = ops.concat([ops.cast(ops.stack(list(losses)), ms.float32).reshape(-1)] + counters).asnumpy()
         count = len(losses)

@@ -61,18 +61,6 @@ def gradients_overflow(grads):
     return ops.logical_not(ms.amp.all_finite(grads))
 
 
-class AllFinite(nn.Cell):
-    """Whether every tensor of `params` is finite, as a device scalar: the trainer's cheap watch on the weights,
-    read with the losses, so a run whose weights went NaN/Inf while the loss still looked finite stops."""
-
-    def __init__(self, params):
-        super().__init__(auto_prefix=False)
-        self.params = ms.ParameterTuple(params)
-
-    def construct(self):
-        return ms.amp.all_finite(self.params)
-
-
 class LossScaling(nn.Cell):
     """Loss-scale state: the scale (`scale_sense`, saved in checkpoints) and, when dynamic, its update rule.
 
