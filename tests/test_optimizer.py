@@ -1,4 +1,9 @@
-"""Optimizers: weight-decay groups, a compiled training step, update formulas, and the lr schedule across a resume."""
+"""Optimizers: MindCV 0.3.0's names and weights step for step, weight-decay groups, a compiled training step,
+update formulas, and the lr schedule across a resume."""
+import inspect
+import logging
+import re
+
 import mindspore as ms
 import numpy as np
 import pytest
@@ -6,10 +11,15 @@ from mindspore import nn
 
 from mindcv_resnetv2.models import create_model
 from mindcv_resnetv2.optim import create_optimizer, create_scheduler
-from mindcv_resnetv2.optim.optimizer import OPTIMIZER_NAMES, OPTIMIZERS_READING, decay_mask, resolve_weight_decay_filter
+from mindcv_resnetv2.config.mindcv_compat import MINDCV_VALUES
+from mindcv_resnetv2.optim.optimizer import (OPTIMIZER_NAMES, OPTIMIZER_OPTIONS, OPTIMIZERS_READING, decay_mask,
+                                             resolve_weight_decay_filter)
 
 # Learning rates small enough that one step of every optimizer stays well-behaved on the tiny network.
-STEP_LR = {"lars": 1.0, "lamb": 0.01, "adam": 0.01, "adamw": 0.01, "rmsprop": 0.01}
+STEP_LR = {"lars": 1.0, "lamb": 0.01, "adam": 0.01, "adamw": 0.01, "rmsprop": 0.01, "lion": 0.01, "nadam": 0.01,
+           "adan": 0.01, "adagrad": 0.01}
+# The optimizers written out in optim/optimizer.py (the others are MindSpore's own).
+WRITTEN = ("adamw", "lamb", "lars", "lion", "nadam", "adan")
 
 
 @pytest.fixture(autouse=True)
@@ -49,10 +59,10 @@ def test_norm_and_bias_filter_exempts_biases_and_batchnorm_auto_only_batchnorm()
     assert decay_mask(params, "norm_and_bias") == (True, False, False, False, True, False)
     assert decay_mask(params, "auto") == (True, True, False, False, True, True)  # MindSpore's gamma/beta rule
     assert decay_mask(params, "disable") == (True,) * 6
-    assert resolve_weight_decay_filter(None, True) == "norm_and_bias"
-    assert resolve_weight_decay_filter(None, False) == "disable"
-    assert resolve_weight_decay_filter(None, None) == "disable"
-    for contradiction in (("disable", True), ("auto", True), ("auto", False)):
+    assert resolve_weight_decay_filter("disable", True) == "norm_and_bias"  # True replaces the default filter
+    assert resolve_weight_decay_filter("disable", False) == "disable"
+    assert resolve_weight_decay_filter() == "disable"
+    for contradiction in (("norm_and_bias", False), ("auto", True), ("auto", False)):
         with pytest.raises(ValueError, match="contradicts filter_bias_and_bn"):
             resolve_weight_decay_filter(*contradiction)
 
@@ -146,37 +156,45 @@ W0 = np.array([[1.0, -2.0], [0.5, 3.0]])
 
 
 def test_nesterov_matches_the_formula():
-    """v = m v + g; w -= lr (g + m v). (CPU's ApplyMomentum kernel ignores use_nesterov; this guards against it.)"""
-    weight, velocity = W0.copy(), np.zeros_like(W0)
+    """v = m v + g; w -= lr (g + m v) with nesterov=True. (MindCV's nn.Momentum gives plain momentum on CPU: its
+    kernel ignores use_nesterov, so this is checked against the formula.) opt "nesterov" alone is plain momentum,
+    as in MindCV 0.3.0."""
+    weight, plain, velocity, plain_velocity = W0.copy(), W0.copy(), np.zeros_like(W0), np.zeros_like(W0)
     for gradient in GRADIENTS:
         velocity = 0.9 * velocity + gradient
         weight -= 0.1 * (gradient + 0.9 * velocity)
-    got = run_steps("nesterov", GRADIENTS, 2, lr=0.1, momentum=0.9, weight_decay=0.0)
-    np.testing.assert_allclose(got, weight, rtol=1e-5)
-    got_flag = run_steps("momentum", GRADIENTS, 2, lr=0.1, momentum=0.9, weight_decay=0.0, nesterov=True)
-    np.testing.assert_allclose(got_flag, weight, rtol=1e-5)
+        plain_velocity = 0.9 * plain_velocity + gradient
+        plain -= 0.1 * plain_velocity
+    for name in ("nesterov", "momentum", "sgd"):
+        got = run_steps(name, GRADIENTS, 2, lr=0.1, momentum=0.9, weight_decay=0.0, nesterov=True)
+        np.testing.assert_allclose(got, weight, rtol=1e-5)
+    got_plain = run_steps("nesterov", GRADIENTS, 2, lr=0.1, momentum=0.9, weight_decay=0.0)
+    np.testing.assert_allclose(got_plain, plain, rtol=1e-5)
 
 
 def test_lars_matches_the_formula():
     gradient, wd, coefficient, eps = GRADIENTS[0], 0.01, 0.02, 1e-8
     trust = coefficient * np.linalg.norm(W0) / (np.linalg.norm(gradient) + wd * np.linalg.norm(W0) + eps)
     expected = W0 - 0.5 * trust * (gradient + wd * W0)
-    got = run_steps("lars", GRADIENTS, 1, lr=0.5, momentum=0.9, weight_decay=wd, lars_coefficient=coefficient)
+    got = run_steps("lars", GRADIENTS, 1, lr=0.5, momentum=0.9, weight_decay=wd, coefficient=coefficient, eps=eps)
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["adamw", "lamb"])
 def test_adamw_and_lamb_match_the_formula(name):
-    """Two bias-corrected Adam steps with decoupled decay; LAMB rescales each step to |w| / |step|."""
+    """Two bias-corrected Adam steps with decoupled decay; LAMB rescales each step to |w| / |step|. eps is MindCV's
+    fixed one: MindCV's AdamW's 1e-8, MindSpore's nn.Lamb's 1e-6 (MindCV's lamb is nn.Lamb, whose kernel is
+    Ascend-only, so LAMB is checked against this NumPy transcription of its rule)."""
     weight, m, v, wd, lr = W0.copy(), np.zeros_like(W0), np.zeros_like(W0), 0.1, 0.01
+    eps = 1e-6 if name == "lamb" else 1e-8
     for t, gradient in enumerate(GRADIENTS, start=1):
         m = 0.9 * m + 0.1 * gradient
         v = 0.999 * v + 0.001 * gradient ** 2
-        direction = (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8) + wd * weight
+        direction = (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + eps) + wd * weight
         if name == "lamb":
             direction *= np.linalg.norm(weight) / np.linalg.norm(direction)
         weight = weight - lr * direction
-    got = run_steps(name, GRADIENTS, 2, lr=lr, weight_decay=wd)
+    got = run_steps(name, GRADIENTS, 2, lr=lr, weight_decay=wd, eps=0.5)  # eps is not theirs: no effect
     np.testing.assert_allclose(got, weight, rtol=1e-5)
 
 
@@ -216,10 +234,158 @@ def test_restored_optimizer_continues_the_lr_schedule(tmp_path):
 
 def test_bad_names_and_values_are_rejected():
     params = tiny_network().trainable_params()
-    with pytest.raises(ValueError, match="unknown optimizer 'adagrad'.*momentum.*lars.*rmsprop"):
-        create_optimizer(params, "adagrad")
+    with pytest.raises(ValueError, match="unknown optimizer 'adadelta'.*momentum.*adagrad.*lars"):
+        create_optimizer(params, "adadelta")
+    with pytest.raises(ValueError, match="opt 'momentum' takes no argument beta1.*none"):
+        create_optimizer(params, "momentum", beta1=0.9)
+    with pytest.raises(ValueError, match="opt 'lion' takes no argument beta3.*beta1=0.9, beta2=0.99, clip=False"):
+        create_optimizer(params, "lion", beta3=0.9)
+    with pytest.raises(ValueError, match="layer_decay=0.75.*not implemented"):
+        create_optimizer(params, "adamw", layer_decay=0.75)
+    with pytest.raises(ValueError, match="parameter groups"):
+        create_optimizer([{"params": params}], "adam")
+    with pytest.raises(ValueError, match="loss_scale"):
+        create_optimizer(params, "adam", loss_scale=0.0)
     with pytest.raises(ValueError, match="weight_decay"):
         create_optimizer(params, "momentum", weight_decay=-1e-4)
     assert type(create_optimizer(params, "AdamW")).__name__ == "AdamW"
     assert isinstance(create_optimizer(params, "adam", nesterov=True), nn.Adam)
     assert isinstance(create_optimizer(params, "momentum"), nn.Momentum)
+
+
+def mindcv_optimizer_names():
+    """The names MindCV 0.3.0's create_optimizer builds, read from its source (it has no list of them)."""
+    source = inspect.getsource(pytest.importorskip("mindcv.optim.optim_factory").create_optimizer)
+    names = re.findall(r'opt == "(\w+)"', source)
+    for group in re.findall(r"opt in \[([^\]]*)\]", source):
+        names += re.findall(r'"(\w+)"', group)
+    return set(names)
+
+
+def test_every_mindcv_optimizer_is_offered():
+    """Every name MindCV's create_optimizer builds is ours (plus lars), and the compatibility table agrees."""
+    assert mindcv_optimizer_names() == set(OPTIMIZER_NAMES) - {"lars"} == set(MINDCV_VALUES["opt"])
+    assert set(OPTIMIZER_OPTIONS) == set(OPTIMIZER_NAMES)
+    assert all(set(names) <= set(OPTIMIZER_NAMES) for names in OPTIMIZERS_READING.values())
+
+
+def oracle_params():
+    """The tiny network's parameters set to seeded random values (weights, biases and BN scales all differ)."""
+    params = tiny_network().trainable_params()
+    rng = np.random.default_rng(3)
+    for param in params:
+        param.set_data(ms.Tensor(rng.normal(size=param.shape).astype(np.float32)))
+    return params
+
+
+def oracle_gradients(steps=3):
+    rng = np.random.default_rng(5)
+    return [tuple(ms.Tensor(rng.normal(size=p.shape).astype(np.float32)) for p in oracle_params())
+            for _ in range(steps)]
+
+
+def weights_after(factory, gradients, *args, **kwargs):
+    params = oracle_params()
+    optimizer = factory(params, *args, **kwargs)
+    for step in gradients:
+        optimizer(step)
+    return [param.asnumpy() for param in params]
+
+
+# MindCV's optimizers that run on CPU, compared with ours on the same gradients. adan with weight decay and
+# lamb/nesterov are compared in their own tests (MindCV loses adan's decay; nn.Lamb and Nesterov do not run on CPU).
+ORACLE_CASES = [(name, wd_filter) for name in ("sgd", "momentum", "adam", "adamw", "lion", "nadam", "adagrad",
+                                               "rmsprop")
+                for wd_filter in ("disable", "norm_and_bias", "auto")]
+
+
+@pytest.mark.parametrize("name, weight_decay_filter", ORACLE_CASES)
+def test_same_weights_as_mindcv_after_three_steps(name, weight_decay_filter):
+    """Same parameters, same gradients, per-step lr list, weight decay: MindCV 0.3.0's weights (AdamW within float32
+    rounding: it bias-corrects with beta ** step, MindCV with a running product)."""
+    mindcv_optim = pytest.importorskip("mindcv.optim")
+    gradients = oracle_gradients()
+    arguments = dict(lr=[0.01, 0.02, 0.03], weight_decay=0.1, weight_decay_filter=weight_decay_filter)
+    expected = weights_after(mindcv_optim.create_optimizer, gradients, name, **arguments)
+    got = weights_after(create_optimizer, gradients, name, **arguments)
+    for ours, theirs in zip(got, expected):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6 if name == "adamw" else 0)
+
+
+@pytest.mark.parametrize("name, options", [
+    ("nadam", dict(lr=0.01, schedule_decay=0.5)),  # constant lr: MindCV's NAdam never advances its step index
+    ("nadam", dict(lr=[0.01, 0.02, 0.03], schedule_decay=0.5, beta2=0.9)),
+    ("lion", dict(lr=0.01, beta1=0.8, beta2=0.9, clip=True)),
+    ("adamw", dict(lr=0.01, beta2=0.9, clip=True)),
+    ("adan", dict(lr=[0.01, 0.02, 0.03], beta1=0.5, beta2=0.6, beta3=0.7)),
+    ("adan", dict(lr=0.01, weight_decay_filter="norm_and_bias")),
+    ("adagrad", dict(lr=0.1, accum=0.5, update_slots=True)),
+    ("rmsprop", dict(lr=0.01, eps=1e-3, momentum=0.5, decay=0.8, centered=True)),
+    ("adam", dict(lr=0.01, nesterov=True, beta1=0.8)),
+    ("sgd", dict(lr=0.01, momentum=0.5, dampening=0.2, weight_decay=0.1)),
+])
+def test_mindcv_hyper_parameters_mean_the_same(name, options):
+    """MindCV's optimizer-specific arguments (passed on by its create_optimizer) give MindCV's weights here."""
+    mindcv_optim = pytest.importorskip("mindcv.optim")
+    gradients = oracle_gradients()
+    expected = weights_after(mindcv_optim.create_optimizer, gradients, name, **options)
+    got = weights_after(create_optimizer, gradients, name, **options)
+    for ours, theirs in zip(got, expected):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6 if name == "adamw" else 0)
+
+
+def test_adan_weight_decay_is_mindcvs_adan_rule():
+    """MindCV's Adan class given the plain parameter list decays every parameter: our weight_decay_filter
+    "disable". (MindCV's create_optimizer drops adan's weight decay; here it is applied.)"""
+    adan = pytest.importorskip("mindcv.optim.adan")
+    gradients = oracle_gradients()
+    expected = weights_after(adan.Adan, gradients, learning_rate=[0.01, 0.02, 0.03], weight_decay=0.3)
+    got = weights_after(create_optimizer, gradients, "adan", lr=[0.01, 0.02, 0.03], weight_decay=0.3)
+    for ours, theirs in zip(got, expected):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    undecayed = weights_after(create_optimizer, gradients, "adan", lr=[0.01, 0.02, 0.03])
+    assert not np.allclose(got[0], undecayed[0])
+
+
+def test_filter_bias_and_bn_is_norm_and_bias():
+    """MindCV's older flag: filter_bias_and_bn=True gives the weights of MindCV's weight_decay_filter norm_and_bias."""
+    mindcv_optim = pytest.importorskip("mindcv.optim")
+    gradients = oracle_gradients(2)
+    expected = weights_after(mindcv_optim.create_optimizer, gradients, "lion", lr=0.01, weight_decay=0.5,
+                             weight_decay_filter="norm_and_bias")
+    got = weights_after(create_optimizer, gradients, "lion", lr=0.01, weight_decay=0.5, filter_bias_and_bn=True)
+    for ours, theirs in zip(got, expected):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("name", WRITTEN)
+def test_loss_scale_divides_the_gradients(name):
+    """loss_scale=8 with gradients 8 times larger gives the weights of loss_scale 1 (a power of two: exact)."""
+    gradients = oracle_gradients(2)
+    scaled = [tuple(g * 8 for g in step) for step in gradients]
+    expected = weights_after(create_optimizer, gradients, name, lr=0.01, weight_decay=0.1)
+    got = weights_after(create_optimizer, scaled, name, lr=0.01, weight_decay=0.1, loss_scale=8.0)
+    for ours, theirs in zip(got, expected):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_checkpoint_path_restores_the_optimizer_state(tmp_path, caplog):
+    """MindCV's checkpoint_path: the saved weights, moments and step are loaded, so the next step continues the
+    run; a missing file leaves the optimizer fresh (MindCV's meaning) with a warning."""
+    gradients = oracle_gradients(3)
+    params = oracle_params()
+    optimizer = create_optimizer(params, "nadam", lr=[0.01, 0.02, 0.03])
+    for step in gradients[:2]:
+        optimizer(step)
+    path = str(tmp_path / "optim.ckpt")
+    ms.save_checkpoint(optimizer, path)
+    optimizer(gradients[2])
+    resumed_params = oracle_params()  # the weights come back from the checkpoint too
+    resumed = create_optimizer(resumed_params, "nadam", lr=[0.01, 0.02, 0.03], checkpoint_path=path)
+    assert int(resumed.global_step.asnumpy()[0]) == 2
+    resumed(gradients[2])
+    for ours, uninterrupted in zip(resumed_params, params):
+        np.testing.assert_array_equal(ours.asnumpy(), uninterrupted.asnumpy())
+    with caplog.at_level(logging.WARNING, logger="mindcv_resnetv2.optim.optimizer"):
+        fresh = create_optimizer(oracle_params(), "nadam", checkpoint_path=str(tmp_path / "missing.ckpt"))
+    assert int(fresh.global_step.asnumpy()[0]) == 0 and "missing.ckpt does not exist" in caplog.text
