@@ -191,7 +191,7 @@ def test_long_schedule_warns_with_the_fitting_value(caplog):
 @pytest.mark.parametrize("argv, fragment", [
     (["--cutmix_prob", "0.5"], "cutmix_prob has no effect"),
     (["--aux_factor", "0.4"], "aux_factor is accepted for MindCV compatibility but has no effect"),
-    (["--opt", "adam", "--use_nesterov", "true"], "use_nesterov has no effect with opt adam"),
+    (["--opt", "adamw", "--use_nesterov", "true"], "use_nesterov has no effect with opt adamw"),
 ])
 def test_settings_without_effect_warn(caplog, argv, fragment):
     with caplog.at_level(logging.WARNING, logger="mindcv_resnetv2.config"):
@@ -199,9 +199,10 @@ def test_settings_without_effect_warn(caplog, argv, fragment):
     assert fragment in caplog.text
 
 
-@pytest.mark.parametrize("opt", ["sgd", "momentum", "nesterov", "lars"])
+@pytest.mark.parametrize("opt", ["sgd", "momentum", "nesterov", "adam", "lars"])
 def test_use_nesterov_with_an_optimizer_that_reads_it_does_not_warn(caplog, opt):
-    """The optimizers that read nesterov are optim.optimizer.OPTIMIZERS_READING's (lars too), not a list of its own."""
+    """The optimizers that read nesterov are optim.optimizer.OPTIMIZERS_READING's (adam, as in MindCV, and lars
+    too), not a list of its own."""
     with caplog.at_level(logging.WARNING, logger="mindcv_resnetv2.config"):
         parse("--decay_epochs", "87", "--opt", opt, "--use_nesterov", "true")
     assert "use_nesterov has no effect" not in caplog.text

@@ -5,7 +5,7 @@ import os
 
 from ..optim.optimizer import OPTIMIZERS_READING
 from ..optim.scheduler import min_lr_problem, schedule_overrun
-from .schema import KEYS, NO_EFFECT, ConfigError
+from .schema import KEY_BY_NAME, KEYS, NO_EFFECT, ConfigError
 
 _logger = logging.getLogger(__name__)
 
@@ -67,10 +67,7 @@ def _check_training(cfg, errors, warnings):
     problem = min_lr_problem(cfg.lr, cfg.min_lr)
     if problem:
         errors.append(problem)
-    if (cfg.opt == "nesterov" or cfg.use_nesterov) and cfg.momentum == 0:
-        errors.append("Nesterov updates need momentum > 0; set momentum (e.g. 0.9) or use_nesterov: False")
-    if cfg.use_nesterov and cfg.opt != "nesterov" and cfg.opt not in OPTIMIZERS_READING["nesterov"]:
-        warnings.append(f"use_nesterov has no effect with opt {cfg.opt}; use opt momentum or nesterov")
+    _check_optimizer(cfg, errors, warnings)
     _check_schedule_length(cfg, warnings)
     if cfg.cutmix_prob != 1.0 and cfg.mixup == 0 and cfg.cutmix == 0:
         warnings.append("cutmix_prob has no effect while mixup and cutmix are 0; set mixup or cutmix > 0")
@@ -79,6 +76,25 @@ def _check_training(cfg, errors, warnings):
             f"val_interval {cfg.val_interval} is longer than epoch_size {cfg.epoch_size}, so no validation runs; "
             f"lower val_interval"
         )
+
+
+def _check_optimizer(cfg, errors, warnings):
+    """The optimizer keys read as MindCV 0.3.0 reads them (optim.optimizer.OPTIMIZERS_READING)."""
+    momentum_nesterov = set(OPTIMIZERS_READING["nesterov"]) & set(OPTIMIZERS_READING["momentum"])
+    if cfg.use_nesterov and cfg.opt in momentum_nesterov and cfg.momentum == 0:
+        errors.append("Nesterov updates need momentum > 0; set momentum (e.g. 0.9) or use_nesterov: False")
+    if cfg.use_nesterov and cfg.opt not in OPTIMIZERS_READING["nesterov"]:
+        warnings.append(f"use_nesterov has no effect with opt {cfg.opt}; use opt momentum or nesterov")
+    if cfg.opt == "nesterov" and not cfg.use_nesterov:
+        warnings.append("opt nesterov without use_nesterov: True is plain momentum SGD, as in MindCV 0.3.0; set "
+                        "use_nesterov: True for Nesterov updates")
+    if cfg.eps != KEY_BY_NAME["eps"].default and cfg.opt not in OPTIMIZERS_READING["eps"]:
+        warnings.append(f"eps has no effect with opt {cfg.opt}: as in MindCV 0.3.0, eps reaches "
+                        f"{'/'.join(OPTIMIZERS_READING['eps'])} only and {cfg.opt} keeps its own")
+    if cfg.opt == "adan" and cfg.weight_decay > 0:
+        warnings.append(f"opt adan applies weight_decay {cfg.weight_decay} (filter {cfg.weight_decay_filter}) here; "
+                        f"MindCV 0.3.0's create_optimizer loses adan's weight decay (with weight_decay_filter "
+                        f"auto it decays every parameter), so a MindCV run of this recipe trained differently")
 
 
 def _check_schedule_length(cfg, warnings):

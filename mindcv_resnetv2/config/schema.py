@@ -166,7 +166,9 @@ KEYS = (
     Key("label_smoothing", Float(low=0.0, high=1.0), 0.0, "loss", "Label smoothing factor."),
     Key("reduction", Str(("mean", "sum")), "mean", "loss", "How per-sample losses are combined."),
     # optimizer
-    Key("opt", Str(OPTIMIZER_NAMES), "adam", "optimizer", "Optimizer. nesterov = momentum with Nesterov updates."),
+    Key("opt", Str(OPTIMIZER_NAMES), "adam", "optimizer",
+        "Optimizer, with MindCV 0.3.0's update rules and defaults (lars is ours). nesterov is momentum SGD, with "
+        "Nesterov updates when use_nesterov is true (as in MindCV); they are real Nesterov updates on CPU too."),
     Key("momentum", Float(low=0.0), 0.9, "optimizer", f"Momentum of {'/'.join(OPTIMIZERS_READING['momentum'])}."),
     Key("weight_decay", Float(low=0.0), 1e-6, "optimizer", "L2 weight decay."),
     Key("use_nesterov", Bool(), False, "optimizer",
@@ -180,7 +182,8 @@ KEYS = (
          f"false = {FILTER_BIAS_AND_BN_MEANING[False]}.",
          nullable=True, role=ALIAS),
     Key("eps", Float(low=0.0, low_open=True), 1e-10, "optimizer",
-        f"Denominator term of {'/'.join(OPTIMIZERS_READING['eps'])}."),
+        f"Denominator term of {'/'.join(OPTIMIZERS_READING['eps'])}; as in MindCV 0.3.0, the other optimizers "
+        f"keep their own (1e-8, lamb 1e-6)."),
     # scheduler
     Key("scheduler", Str(SCHEDULER_NAMES), "cosine_decay", "scheduler",
          "Learning-rate schedule, computed per step; a MindCV recipe gets MindCV 0.3.0's schedule step for step. "
