@@ -1,6 +1,8 @@
 """Per-step learning-rate schedules: values at the steps where each schedule changes shape."""
+import inspect
 import logging
 import math
+import re
 
 import numpy as np
 import pytest
@@ -30,8 +32,8 @@ def test_linear_warmup_from_factor_to_lr_then_cosine():
 
 
 def test_cosine_cycles_restart_at_a_decayed_peak():
-    rates = create_scheduler(4, "cosine_decay", lr=1.0, decay_epochs=2, num_cycles=2, cycle_decay=0.5,
-                             num_epochs=5)
+    rates = create_scheduler(4, "cosine_decay", lr=1.0, min_lr=0.0, warmup_epochs=0, decay_epochs=2, num_cycles=2,
+                             cycle_decay=0.5, num_epochs=5)
     assert rates[0] == pytest.approx(1.0)
     assert rates[4] == pytest.approx(0.5)  # middle of cycle 1
     assert rates[8] == pytest.approx(0.5)  # cycle 2 starts at lr * cycle_decay
@@ -40,7 +42,7 @@ def test_cosine_cycles_restart_at_a_decayed_peak():
 
 
 def test_step_decay_every_decay_epochs():
-    rates = create_scheduler(10, "step_decay", lr=1.0, decay_epochs=3, decay_rate=0.1, num_epochs=7)
+    rates = create_scheduler(10, "step_decay", lr=1.0, warmup_epochs=0, decay_epochs=3, decay_rate=0.1, num_epochs=7)
     assert rates[29] == pytest.approx(1.0)
     assert rates[30] == pytest.approx(0.1)
     assert rates[59] == pytest.approx(0.1)
@@ -63,8 +65,8 @@ def test_multi_step_milestones_count_epochs_from_the_end_of_warmup():
 
 
 def test_exponential_decay_is_per_epoch_and_ignores_min_lr():
-    rates = create_scheduler(4, "exponential_decay", lr=1.0, min_lr=0.5, decay_epochs=7, decay_rate=0.25,
-                             num_epochs=4)
+    rates = create_scheduler(4, "exponential_decay", lr=1.0, min_lr=0.5, warmup_epochs=0, decay_epochs=7,
+                             decay_rate=0.25, num_epochs=4)
     assert rates[2] == pytest.approx(0.5)  # half an epoch: 0.25 ** 0.5
     assert rates[4] == pytest.approx(0.25)
     assert rates[-1] == pytest.approx(0.25 ** 3.75)  # below min_lr, as in MindCV
@@ -79,13 +81,15 @@ def test_polynomial_decay_mindcv_form_spans_the_run_with_power_decay_rate():
 
 
 def test_polynomial_decay_with_polynomial_power_uses_decay_epochs_and_min_lr():
-    rates = create_scheduler(4, "polynomial_decay", lr=1.0, min_lr=0.2, decay_epochs=2, power=2.0, num_epochs=3)
+    rates = create_scheduler(4, "polynomial_decay", lr=1.0, min_lr=0.2, warmup_epochs=0, decay_epochs=2, power=2.0,
+                             num_epochs=3)
     assert rates[4] == pytest.approx(0.8 * 0.25 + 0.2)
     assert rates[8:] == pytest.approx([0.2] * 4)
 
 
 def test_one_cycle_rises_to_lr_at_pct_start_then_falls_to_min_lr():
-    rates = create_scheduler(10, "one_cycle", lr=1.0, min_lr=0.001, pct_start=0.3, div_factor=25.0, num_epochs=10)
+    rates = create_scheduler(10, "one_cycle", lr=1.0, min_lr=0.001, warmup_epochs=0, pct_start=0.3, div_factor=25.0,
+                             num_epochs=10)
     assert rates[0] == pytest.approx(1.0 / 25)
     assert max(rates) == pytest.approx(1.0)
     assert rates.index(max(rates)) == 29  # MindCV: the rise ends at step pct_start * steps - 1
@@ -113,7 +117,8 @@ def test_unknown_scheduler_lists_the_valid_names():
     ({"scheduler": "multi_step_decay", "milestones": [5, 2]}, "milestones"),
     ({"min_lr": 0.5, "lr": 0.1}, "min_lr"),
     ({"warmup_factor": 2.0}, "warmup_factor"),
-    ({"num_cycles": 0}, "num_cycles"),
+    ({"scheduler": "cosine_decay", "num_cycles": 0}, "num_cycles"),
+    ({"scheduler": "cyclic", "num_cycles": 0}, "num_cycles"),
     ({"steps_per_epoch": 0}, "steps_per_epoch"),
 ])
 def test_bad_arguments_name_the_argument(kwargs, bad_name):
@@ -174,6 +179,7 @@ MINDCV_RECIPES = {
                                                    lr_epoch_stair=True),
     "constant with warm-up": dict(scheduler="constant", lr=0.1, warmup_epochs=3, epoch_size=10),
     "one_cycle": dict(scheduler="one_cycle", lr=0.1, min_lr=1e-5, warmup_epochs=0, epoch_size=12),
+    "cyclic, 3 cycles": dict(scheduler="cyclic", lr=0.1, min_lr=1e-3, warmup_epochs=0, num_cycles=3, epoch_size=11),
 }
 
 
@@ -213,3 +219,56 @@ def test_our_keys_change_mindcvs_meaning_only_when_set():
                                    polynomial_power=1.0, decay_epochs=10, warmup_epochs=0))
     assert mindcv_form[-1] < 0.1 and ours[-1] == pytest.approx(0.1)
     assert ours[20] == pytest.approx(0.1)  # decayed to min_lr after decay_epochs 10
+
+
+def mindcv_scheduler_names():
+    """The names MindCV 0.3.0's create_scheduler builds, read from its source (it has no list of them)."""
+    source = inspect.getsource(pytest.importorskip("mindcv.scheduler.scheduler_factory").create_scheduler)
+    names = re.findall(r'scheduler == "(\w+)"', source)
+    for group in re.findall(r"scheduler in \[([^\]]*)\]", source):
+        names += re.findall(r'"(\w+)"', group)
+    return set(names)
+
+
+def test_every_mindcv_scheduler_is_offered():
+    assert mindcv_scheduler_names() == set(SCHEDULER_NAMES)
+
+
+# Arguments that change every schedule's shape (MindCV refuses warm-up with one_cycle and cyclic).
+SHARED_ARGUMENTS = dict(lr=0.5, min_lr=0.01, warmup_epochs=2, warmup_factor=0.1, decay_epochs=4, decay_rate=0.5,
+                        milestones=[2, 5], num_epochs=9, num_cycles=2, cycle_decay=0.5)
+
+
+# (name, lr_epoch_stair): MindCV refuses lr_epoch_stair with one_cycle and cyclic (ours: test_cyclic_*).
+SCHEDULER_CASES = [(name, stair) for name in SCHEDULER_NAMES for stair in (False, True)
+                   if not (stair and name in ("one_cycle", "cyclic"))]
+
+
+@pytest.mark.parametrize("name, stair", SCHEDULER_CASES)
+def test_every_scheduler_equals_mindcvs_for_the_same_arguments(name, stair):
+    """create_scheduler(3, name, **same arguments) is MindCV 0.3.0's list, step for step, and so is every
+    schedule that MindCV builds from its defaults alone (one_cycle and cyclic refuse its default warm-up)."""
+    mindcv_scheduler = pytest.importorskip("mindcv.scheduler")
+    arguments = dict(SHARED_ARGUMENTS, lr_epoch_stair=stair)
+    if name in ("one_cycle", "cyclic"):
+        arguments["warmup_epochs"] = 0
+    np.testing.assert_allclose(create_scheduler(3, name, **arguments),
+                               mindcv_scheduler.create_scheduler(3, name, **arguments), rtol=1e-9, atol=1e-15)
+    if name not in ("one_cycle", "cyclic", "multi_step_decay"):  # multi_step_decay: ours wants milestones
+        np.testing.assert_allclose(create_scheduler(3, name, lr_epoch_stair=stair),
+                                   mindcv_scheduler.create_scheduler(3, name, lr_epoch_stair=stair), rtol=1e-9)
+
+
+def test_cyclic_rises_and_falls_between_min_lr_and_lr():
+    """Two triangles of 5 + 5 steps over 20 steps after a 1-epoch warm-up (ours; MindCV refuses warm-up)."""
+    rates = create_scheduler(4, "cyclic", lr=1.0, min_lr=0.2, warmup_epochs=1, warmup_factor=0.5, num_cycles=2,
+                             num_epochs=6)
+    assert rates[:4] == pytest.approx([0.5, 0.625, 0.75, 0.875])
+    main = rates[4:]
+    assert main[0] == pytest.approx(0.2) and main[5] == pytest.approx(1.0) and main[10] == pytest.approx(0.2)
+    assert main[15] == pytest.approx(1.0) and main[3] == pytest.approx(0.2 + 0.8 * 3 / 5)
+    stair = create_scheduler(4, "cyclic", lr=1.0, min_lr=0.2, warmup_epochs=1, num_cycles=2, num_epochs=6,
+                             lr_epoch_stair=True)
+    assert stair[4:8] == pytest.approx([0.2] * 4) and stair[8:12] == pytest.approx([main[4]] * 4)
+    with pytest.raises(ValueError, match="2 steps per cycle"):
+        create_scheduler(1, "cyclic", warmup_epochs=0, num_epochs=3, num_cycles=2)

@@ -187,12 +187,13 @@ KEYS = (
     # scheduler
     Key("scheduler", Str(SCHEDULER_NAMES), "cosine_decay", "scheduler",
          "Learning-rate schedule, computed per step; a MindCV recipe gets MindCV 0.3.0's schedule step for step. "
-         "warmup_cosine_decay is MindCV's older name of cosine_decay. one_cycle spans the epochs after warm-up "
-         "(MindCV refuses warm-up and lr_epoch_stair with it)."),
+         "warmup_cosine_decay is MindCV's older name of cosine_decay. one_cycle and cyclic (num_cycles triangles "
+         "from min_lr up to lr and back) span the epochs after warm-up (MindCV refuses warm-up and lr_epoch_stair "
+         "with them)."),
     Key("lr", Float(low=0.0), 0.001, "scheduler", "Peak learning rate (after warm-up)."),
     Key("min_lr", Float(low=0.0), 1e-6, "scheduler",
          "Final learning rate of cosine_decay and one_cycle (and of polynomial_decay when polynomial_power is "
-         "set). Step, multi-step, exponential and MindCV's polynomial decay ignore it, as in MindCV."),
+         "set); the low point of cyclic. Step, multi-step, exponential and MindCV's polynomial decay ignore it, as in MindCV."),
     Key("warmup_epochs", Int(low=0), 3, "scheduler", "Warm-up epochs before the schedule starts."),
     Key("warmup_factor", Float(low=0.0, high=1.0), 0.0, "scheduler",
          "Warm-up starts at lr x warmup_factor."),
@@ -210,7 +211,8 @@ KEYS = (
          "multi_step_decay: lr is multiplied by decay_rate once this many epochs after warm-up are done "
          "(each milestone; counted from the end of warm-up, as in MindCV)."),
     Key("lr_epoch_stair", Bool(), False, "scheduler", "Change lr once per epoch instead of every step."),
-    Key("num_cycles", Int(low=1), 1, "scheduler", "cosine_decay: number of cosine cycles (restarts)."),
+    Key("num_cycles", Int(low=1), 1, "scheduler",
+         "cosine_decay: number of cosine cycles (restarts); cyclic: number of triangles."),
     Key("cycle_decay", Float(low=0.0, low_open=True), 1.0, "scheduler", "cosine_decay: peak lr factor per cycle."),
     Key("polynomial_power", Float(low=0.0, low_open=True), None, "scheduler",
          "(new) polynomial_decay: null = MindCV's, lr x (1 - t / T)^decay_rate over the T epochs after "

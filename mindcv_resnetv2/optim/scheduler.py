@@ -20,6 +20,10 @@ Time runs in epochs: step s is at epoch s / steps_per_epoch, or at floor(s / ste
   - one_cycle: over the main_epochs * steps_per_epoch steps after warm-up, a cosine rise from lr / div_factor
     to lr until step pct_start * steps - 1, then a cosine fall to min_lr at the last step (MindCV's, which
     refuses warm-up and lr_epoch_stair; here warm-up comes first and the stair holds each epoch's start value);
+  - cyclic: `num_cycles` triangles over the main_epochs * steps_per_epoch steps after warm-up, each rising
+    linearly from min_lr to lr in h = int(steps / num_cycles / 2) steps and falling back in h more (MindCV's
+    triangular cyclic_lr; steps beyond 2 h num_cycles start another triangle, as in MindCV, which also refuses
+    warm-up and lr_epoch_stair: here warm-up comes first and the stair holds each epoch's start value);
   - step_decay: lr * decay_rate ** floor(floor(tau) / decay_epochs);
   - exponential_decay: lr * decay_rate ** tau (decay_rate is the factor per epoch);
   - multi_step_decay: lr * decay_rate ** (number of `milestones` <= floor(tau)); milestones count epochs from
@@ -34,7 +38,7 @@ from ..errors import InvalidInputError
 _logger = logging.getLogger(__name__)
 
 SCHEDULER_NAMES = ("constant", "cosine_decay", "warmup_cosine_decay", "step_decay", "multi_step_decay",
-                   "exponential_decay", "polynomial_decay", "one_cycle")
+                   "exponential_decay", "polynomial_decay", "one_cycle", "cyclic")
 WARMUP_MODES = ("linear", "constant")
 _OLDER_NAMES = {"warmup_cosine_decay": "cosine_decay"}
 
@@ -79,13 +83,14 @@ def schedule_overrun(scheduler, warmup_epochs, decay_epochs, num_epochs, num_cyc
             f"set decay_epochs to {fitting} to complete it")
 
 
-def create_scheduler(steps_per_epoch, scheduler="cosine_decay", lr=0.1, min_lr=0.0, warmup_epochs=0,
-                     warmup_factor=0.0, decay_epochs=120, decay_rate=0.1, milestones=None, num_epochs=120,
-                     num_cycles=1, cycle_decay=1.0, lr_epoch_stair=False, power=None, pct_start=0.3,
+def create_scheduler(steps_per_epoch, scheduler="constant", lr=0.01, min_lr=1e-6, warmup_epochs=3,
+                     warmup_factor=0.0, decay_epochs=10, decay_rate=0.9, milestones=None, num_epochs=200,
+                     num_cycles=1, cycle_decay=1.0, lr_epoch_stair=False, *, power=None, pct_start=0.3,
                      div_factor=25.0, warmup_mode="linear"):
     """Learning rates for every step of a `num_epochs`-epoch run, as a list of floats (see the module docstring).
 
-    Given MindCV's arguments only, the list equals mindcv.scheduler.create_scheduler's (MindCV 0.3.0).
+    The positional parameters and their defaults are MindCV 0.3.0's; given MindCV's arguments only, the list
+    equals mindcv.scheduler.create_scheduler's. The keyword-only ones are this project's.
     Raises ValueError naming the bad argument, e.g. an unknown scheduler name (the message lists the valid ones).
     """
     if scheduler not in SCHEDULER_NAMES:
@@ -112,9 +117,13 @@ def create_scheduler(steps_per_epoch, scheduler="cosine_decay", lr=0.1, min_lr=0
     if scheduler == "multi_step_decay":
         _check(milestones is not None and len(milestones) > 0 and list(milestones) == sorted(milestones),
                "milestones", milestones, "a non-empty increasing list of epochs for scheduler multi_step_decay")
-    if scheduler == "cosine_decay":
+    if scheduler in ("cosine_decay", "cyclic"):
         _check(isinstance(num_cycles, int) and num_cycles >= 1, "num_cycles", num_cycles, "an int >= 1")
+    if scheduler == "cosine_decay":
         _check(cycle_decay > 0, "cycle_decay", cycle_decay, "a number > 0")
+    if scheduler == "cyclic":
+        _check(main_steps == 0 or main_steps >= 2 * num_cycles, "num_epochs", num_epochs,
+               f"enough epochs after warm-up for 2 steps per cycle of cyclic ({num_cycles} cycles)")
     if scheduler == "one_cycle":
         _check(0 < pct_start < 1, "pct_start", pct_start, "a number in (0, 1)")
         _check(div_factor >= 1, "div_factor", div_factor, "a number >= 1")
@@ -142,6 +151,11 @@ def create_scheduler(steps_per_epoch, scheduler="cosine_decay", lr=0.1, min_lr=0
             if step <= rise_end:
                 return _cosine(lr / div_factor, lr, step / rise_end)
             return _cosine(lr, min_lr, (step - rise_end) / (main_steps - 1 - rise_end))
+        if scheduler == "cyclic":
+            position = 1.0 + tau * steps_per_epoch / (2 * int(main_steps / num_cycles / 2))
+            fraction = position - math.floor(position)
+            rise = fraction / 0.5 if fraction <= 0.5 else (fraction - 1.0) / -0.5
+            return min_lr + (lr - min_lr) * rise
         if scheduler == "step_decay":
             return lr * decay_rate ** math.floor(math.floor(tau) / decay_epochs)
         if scheduler == "exponential_decay":
