@@ -190,7 +190,7 @@ def test_long_schedule_warns_with_the_fitting_value(caplog):
 
 @pytest.mark.parametrize("argv, fragment", [
     (["--cutmix_prob", "0.5"], "cutmix_prob has no effect"),
-    (["--aux_factor", "0.4"], "aux_factor is accepted for MindCV compatibility but has no effect"),
+    (["--opt", "adam", "--eps", "1e-3"], "eps has no effect with opt adam"),
     (["--opt", "adamw", "--use_nesterov", "true"], "use_nesterov has no effect with opt adamw"),
 ])
 def test_settings_without_effect_warn(caplog, argv, fragment):

@@ -18,8 +18,11 @@ def epoch_loader(root, seed=0, epoch=0, workers=1, shard_id=None, num_shards=Non
                  **loader_options):
     ds = create_dataset("imagenet", root, "train", shuffle=True, seed=seed, epoch=epoch,
                         num_shards=num_shards, shard_id=shard_id, num_parallel_workers=workers)
-    return create_loader(ds, batch_size=4, num_classes=3, transform=transform or create_transforms("imagenet", **TRAIN),
-                         num_parallel_workers=workers, seed=seed, epoch=epoch, **loader_options)
+    # Training batches: MindCV's create_loader defaults are evaluation's (and cutmix_prob 0.0 mixes no batch).
+    options = {"is_training": True, "drop_remainder": True, "cutmix_prob": 1.0, **loader_options}
+    transform = transform or create_transforms("imagenet", is_training=True, **TRAIN)
+    return create_loader(ds, batch_size=4, num_classes=3, transform=transform, num_parallel_workers=workers,
+                         seed=seed, epoch=epoch, **options)
 
 
 def epoch_batches(root, seed=0, epoch=0, workers=1, shard_id=None, num_shards=None, **loader_options):

@@ -144,7 +144,7 @@ def test_parse_auto_augment_fields_and_defaults():
 ])
 def test_bad_auto_augment_strings(spec, message):
     with pytest.raises(ValueError, match=message):
-        create_transforms(auto_augment=spec)
+        create_transforms(is_training=True, auto_augment=spec)
 
 
 @pytest.mark.parametrize("base,variant", [
@@ -174,5 +174,5 @@ def test_native_policies_change_images(spec):
 
 
 def test_color_jitter_skipped_with_auto_augment():
-    names = [type(op).__name__ for op in create_transforms(auto_augment="autoaug", color_jitter=0.4)]
+    names = [type(op).__name__ for op in create_transforms(is_training=True, auto_augment="autoaug", color_jitter=0.4)]
     assert "RandomColorAdjust" not in names and "AutoAugment" in names

@@ -5,7 +5,7 @@ import os
 
 from ..optim.optimizer import OPTIMIZERS_READING
 from ..optim.scheduler import min_lr_problem, schedule_overrun
-from .schema import KEY_BY_NAME, KEYS, NO_EFFECT, ConfigError
+from .schema import KEY_BY_NAME, KEYS, NO_EFFECT, REFUSED, ConfigError
 
 _logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def check_config(cfg, entry="train"):
     _check_data(cfg, errors, warnings)
     if entry in TRAINING_ENTRIES:
         _check_training(cfg, errors, warnings)
-    _check_no_effect_keys(cfg, warnings)
+    _check_compatibility_keys(cfg, errors, warnings)
     for message in warnings:
         _logger.warning(message)
     if errors:
@@ -118,7 +118,14 @@ def _check_schedule_length(cfg, warnings):
             )
 
 
-def _check_no_effect_keys(cfg, warnings):
+def _check_compatibility_keys(cfg, errors, warnings):
+    """MindCV keys that mean nothing here: refused ones are errors (their help says why), others warn."""
     for key in KEYS:
-        if key.role == NO_EFFECT and getattr(cfg, key.name) != key.default:
+        value = getattr(cfg, key.name)
+        if value == key.default:
+            continue
+        if key.role == REFUSED:
+            errors.append(f"{key.name}: {value!r} cannot be used here: {key.help} Leave it at its default "
+                          f"({key.default!r})")
+        elif key.role == NO_EFFECT:
             warnings.append(f"{key.name} is accepted for MindCV compatibility but has no effect here ({key.help})")

@@ -1,6 +1,6 @@
 """The keys reference as markdown, generated from the schema so README and docs cannot drift from the code."""
 from .parser import format_value
-from .schema import ALIAS, GROUPS, KEYS, NO_EFFECT
+from .schema import ALIAS, GROUPS, KEYS, NO_EFFECT, REFUSED
 
 
 def _cell(text):
@@ -24,6 +24,8 @@ def keys_markdown():
                 meaning = f"*Alias.* {meaning}"
             elif key.role == NO_EFFECT:
                 meaning = f"*No effect; a warning is logged when set.* {meaning}"
+            elif key.role == REFUSED:
+                meaning = f"*An error when set.* {meaning}"
             lines.append(
                 f"| `{key.name}` | {_cell(key.type_text())} | `{_cell(format_value(key.default))}` | {_cell(meaning)} |"
             )

@@ -9,6 +9,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from ..optim.loss import AUX_FACTOR_REASON
 from ..optim.optimizer import FILTER_BIAS_AND_BN_MEANING, OPTIMIZER_NAMES, OPTIMIZERS_READING, WEIGHT_DECAY_FILTERS
 from ..optim.scheduler import SCHEDULER_NAMES
 from ..data.constants import IMAGENET_MEAN_255, IMAGENET_STD_255
@@ -37,9 +38,12 @@ GROUPS = {
     "compatibility": "Accepted for MindCV compatibility, no effect",
 }
 
-# What a key does here: used by the package, an older MindCV spelling of another key, or accepted only so
-# that MindCV recipes load.
-USED, ALIAS, NO_EFFECT = "used", "alias", "no_effect"
+# What a key does here: used by the package, an older MindCV spelling of another key, accepted only so that
+# MindCV recipes load, or refused unless left at its default (its help says why it cannot mean anything here).
+USED, ALIAS, NO_EFFECT, REFUSED = "used", "alias", "no_effect", "refused"
+MODELARTS_REASON = ("it needs Huawei's moxing package inside a ModelArts job, which this package does not use; copy "
+                    "the data in and the outputs out around train.py")
+MODELARTS_URL_REASON = "MindCV reads it only with enable_modelarts, which is refused here"
 
 DATASETS = ("imagenet", "cifar10", "cifar100", "mnist", "fashion_mnist", "synthetic")
 AMP_LEVELS = ("O0", "O1", "O2", "O3")
@@ -98,6 +102,9 @@ KEYS = (
          "Download CIFAR, MNIST or Fashion-MNIST into data_dir when missing (needs network)."),
     Key("num_parallel_workers", Int(low=1), 8, "dataset", "Worker threads of the data pipeline per device."),
     Key("shuffle", Bool(), True, "dataset", "Shuffle the training data every epoch."),
+    Key("eval_shuffle", Bool(), False, "dataset",
+        "Shuffle the validation data (MindCV's key, of releases after 0.3.0); the metrics do not depend on the "
+        "order."),
     Key("num_samples", Int(low=1), None, "dataset",
          "Use only this many samples of the split being read: the train split in train.py, the val split in "
          "validate.py (as in MindCV). null = all. Validation during training always uses the whole val split.",
@@ -270,21 +277,24 @@ KEYS = (
     Key("metrics_json", Str(), "", "logging",
          "(new) validate.py: also write top-1, top-5, loss and the image count to this JSON file. '' = don't."),
     # compatibility
-    Key("aux_factor", Float(low=0.0), 0.0, "compatibility", "Auxiliary-head loss weight; ResNetV2 has no auxiliary head.",
-         role=NO_EFFECT),
+    Key("aux_factor", Float(low=0.0), 0.0, "compatibility",
+        f"Auxiliary-head loss weight. Refused unless 0.0: {AUX_FACTOR_REASON}.", role=REFUSED),
     Key("aug_splits", Int(low=0), 0, "compatibility", "AugMix split batches (JSD loss); not implemented.",
          role=NO_EFFECT),
     Key("layer_decay", Float(low=0.0), None, "compatibility", "Layer-wise lr decay (for ViTs); not implemented.",
          nullable=True, role=NO_EFFECT),
     Key("amp_cast_list", Str(), None, "compatibility",
          "Custom float16 cast list; the built-in lists of amp_level are used.", nullable=True, role=NO_EFFECT),
-    Key("eval_shuffle", Bool(), False, "compatibility", "Shuffle validation data; it cannot change the metrics.",
-         role=NO_EFFECT),
-    Key("enable_modelarts", Bool(), False, "compatibility", "Huawei ModelArts integration.", role=NO_EFFECT),
-    Key("data_url", Str(), "/cache/data/", "compatibility", "ModelArts dataset URL.", role=NO_EFFECT),
-    Key("multi_data_url", Str(), "/cache/data/", "compatibility", "ModelArts multi-dataset URL.", role=NO_EFFECT),
-    Key("ckpt_url", Str(), "/cache/output/", "compatibility", "ModelArts pretrained-model URL.", role=NO_EFFECT),
-    Key("train_url", Str(), "/cache/output/", "compatibility", "ModelArts output URL.", role=NO_EFFECT),
+    Key("enable_modelarts", Bool(), False, "compatibility",
+        f"Huawei ModelArts integration. Refused unless false: {MODELARTS_REASON}.", role=REFUSED),
+    Key("data_url", Str(), "/cache/data/", "compatibility",
+        f"ModelArts dataset URL. Refused when set: {MODELARTS_URL_REASON}; give data_dir.", role=REFUSED),
+    Key("multi_data_url", Str(), "/cache/data/", "compatibility",
+        f"ModelArts multi-dataset URL. Refused when set: {MODELARTS_URL_REASON}; give data_dir.", role=REFUSED),
+    Key("ckpt_url", Str(), "/cache/output/", "compatibility",
+        f"ModelArts pretrained-model URL. Refused when set: {MODELARTS_URL_REASON}; give ckpt_path.", role=REFUSED),
+    Key("train_url", Str(), "/cache/output/", "compatibility",
+        f"ModelArts output URL. Refused when set: {MODELARTS_URL_REASON}; give ckpt_save_dir.", role=REFUSED),
 )
 
 KEY_BY_NAME = {key.name: key for key in KEYS}

@@ -76,11 +76,14 @@ def read_class_names(name, root, split="train", num_classes=None):
     return sources.scan_image_folder(root, split)[0]
 
 
-def create_dataset(name="imagenet", root=None, split="train", shuffle=True, num_samples=None, num_shards=None,
-                   shard_id=None, num_parallel_workers=None, download=False, num_aug_repeats=0, seed=0, epoch=0,
+def create_dataset(name="", root=None, split="train", shuffle=True, num_samples=None, num_shards=None,
+                   shard_id=None, num_parallel_workers=None, download=False, num_aug_repeats=0, *, seed=0, epoch=0,
                    is_training=None, in_channels=3, image_size=224, num_classes=10, synthetic_length=None,
                    check_files=True):
     """One shard's samples of ``split``, from ``epoch`` on; names other than cifar/mnist/synthetic read an ImageFolder.
+
+    The parameters up to ``num_aug_repeats`` and their defaults are MindCV 0.3.0's (``name=""``: an ImageFolder,
+    as ``imagenet``); the keyword-only ones are this project's.
 
     ``is_training`` (default: ``shuffle``) picks the sharding rule: equal shard sizes for training, an exact
     partition for evaluation (see ``sharding``). ``image_size``, ``num_classes`` and ``synthetic_length`` only

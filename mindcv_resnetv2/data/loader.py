@@ -25,6 +25,7 @@ import mindspore.dataset.transforms as mstransforms
 import numpy as np
 from mindspore import dtype as mstype
 
+from ..unsupported import refuse_unless_default
 from .image_bytes import UnreadableImageError
 from .keyed import KeyedRandomOp
 from .mixing import BatchMixer
@@ -108,9 +109,10 @@ class Loader:
         return self.dataset.get_dataset_size()
 
 
-def create_loader(dataset, batch_size=32, drop_remainder=True, is_training=True, mixup=0.0, cutmix=0.0,
-                  cutmix_prob=1.0, label_smoothing=0.0, num_classes=1000, transform=None, num_parallel_workers=None,
-                  seed=None, epoch=None, switch_prob=0.5):
+def create_loader(dataset, batch_size, drop_remainder=False, is_training=False, mixup=0.0, cutmix=0.0, cutmix_prob=0.0,
+                  num_classes=1000, transform=None, target_transform=None, num_parallel_workers=None,
+                  python_multiprocessing=False, separate=False, *, label_smoothing=0.0, seed=None, epoch=None,
+                  switch_prob=0.5):
     """Batches of (float32 NCHW images, int32 (B,) labels), or float32 (B, num_classes) soft targets with mixing.
 
     ``dataset`` comes from ``create_dataset`` and belongs to this loader (``set_epoch`` moves its sampler).
@@ -120,12 +122,15 @@ def create_loader(dataset, batch_size=32, drop_remainder=True, is_training=True,
     With mixing on, ``label_smoothing`` is applied to the soft targets here (the loss must not smooth again);
     without it, labels stay int32 and smoothing is the loss's job.
     """
+    refuse_unless_default("create_loader", "target_transform", target_transform, None, "labels are class indices")
+    refuse_unless_default("create_loader", "separate", separate, False, "AugMix's split ops are not implemented")
     info, sampler = dataset.shard_info, dataset.sampler
     key = EpochKey(info.seed if seed is None else seed, sampler.epoch, info.shard_id)
     if transform is None:
         transform = create_transforms(dataset_name=info.name, is_training=is_training)
     operations = [op.keyed_by(key) if isinstance(op, KeyedRandomOp) else op for op in transform]
-    dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=num_parallel_workers)
+    dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=num_parallel_workers,
+                          python_multiprocessing=python_multiprocessing)
     mixing = is_training and (mixup > 0 or cutmix > 0)
     if mixing:
         mixer = BatchMixer(num_classes, mixup, cutmix, cutmix_prob, switch_prob, label_smoothing, key)

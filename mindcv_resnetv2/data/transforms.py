@@ -12,6 +12,7 @@ import math
 import mindspore.dataset.vision as vision
 import numpy as np
 
+from ..unsupported import refuse_unless_default
 from .auto_augment import auto_augment_ops
 from .constants import IMAGENET_MEAN_255, IMAGENET_STD_255
 from .dataset import ARRAY_DATASETS, SMALL_IMAGE_DATASETS
@@ -80,16 +81,21 @@ def add_channel_axis(image):
     return image[None]
 
 
-def create_transforms(dataset_name="imagenet", is_training=True, image_resize=224, scale=(0.08, 1.0),
-                      ratio=(0.75, 1.333), hflip=0.5, vflip=0.0, color_jitter=0.4, interpolation="bilinear",
-                      auto_augment=None, mean=IMAGENET_MEAN_255, std=IMAGENET_STD_255, re_prob=0.0,
+def create_transforms(dataset_name="", image_resize=224, is_training=False, auto_augment=None, separate=False, *,
+                      scale=(0.08, 1.0), ratio=(0.75, 1.333), hflip=0.5, vflip=0.0, color_jitter=0.4,
+                      interpolation="bilinear", mean=IMAGENET_MEAN_255, std=IMAGENET_STD_255, re_prob=0.0,
                       re_scale=(0.02, 0.33), re_ratio=(0.3, 3.3), re_value=0, re_max_attempts=10, crop_pct=0.875,
                       small_image_crop=None, crop_padding=4, in_channels=3):
     """The op list for ``dataset.map(operations=..., input_columns="image")``; see the module doc for the order.
 
+    The parameters up to ``separate`` and their defaults are MindCV 0.3.0's (``dataset_name=""``: ImageNet-style
+    ops; ``is_training=False``: evaluation ops); the keyword-only ones are MindCV's transform arguments and ours.
+    ``separate`` (AugMix's split ops) is not implemented and must stay False.
+
     ``small_image_crop``: None picks it for CIFAR/MNIST-like datasets. ``in_channels=1`` turns decoded RGB images
     gray (ImageFolder data); mean/std with 3 values are then averaged.
     """
+    refuse_unless_default("create_transforms", "separate", separate, False, "AugMix's split ops are not implemented")
     name = dataset_name.lower().replace("-", "_")
     encoded = name not in ARRAY_DATASETS
     small = name in SMALL_IMAGE_DATASETS if small_image_crop is None else bool(small_image_crop)

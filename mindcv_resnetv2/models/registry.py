@@ -11,6 +11,7 @@ import sys
 
 from ..checkpoint import load_checkpoint, load_state_dict, read_checkpoint
 from ..errors import InvalidInputError
+from ..unsupported import refuse_unless_default
 from .pretrained import weights_file
 
 _entrypoints = {}
@@ -134,22 +135,28 @@ def load_pretrained(net, model_name):
 
 def create_model(
     model_name,
-    pretrained=False,
     num_classes=1000,
+    pretrained=False,
     in_channels=3,
     checkpoint_path="",
+    ema=False,
+    auto_mapping=False,
+    *,
     drop_rate=0.0,
     drop_path_rate=0.0,
     features_only=False,
-    use_ema=False,
     **kwargs,
 ):
-    """Build a registered model and, if asked, load weights strictly into it.
+    """Build a registered model and, if asked, load weights strictly into it; MindCV 0.3.0's parameters and
+    defaults, this project's after them (keyword-only).
 
-    `pretrained` loads the registry's published weights (downloaded on first use); `checkpoint_path` loads a file;
-    they are exclusive. Either may have another class count than `num_classes`: the classifier is then
-    re-initialised (fine-tuning).
+    `pretrained` loads the registry's published weights (downloaded on first use); `checkpoint_path` loads a file
+    (its EMA weights with `ema`); they are exclusive. Either may have another class count than `num_classes`: the
+    classifier is then re-initialised (fine-tuning). `auto_mapping` must stay False: names are matched exactly.
     """
+    refuse_unless_default("create_model", "auto_mapping", auto_mapping, False,
+                          "checkpoints load strictly by parameter name here; convert a timm or BiT file with "
+                          "python -m mindcv_resnetv2.convert")
     if pretrained and checkpoint_path:
         raise ValueError(f"pretrained=True and checkpoint_path='{checkpoint_path}' are exclusive: pick one")
     net = model_entrypoint(model_name)(
@@ -163,5 +170,5 @@ def create_model(
     )
     if checkpoint_path:
         classifier = net.default_cfg.get("classifier", "classifier")
-        load_checkpoint(net, checkpoint_path, use_ema=use_ema, classifier_name=classifier)
+        load_checkpoint(net, checkpoint_path, use_ema=ema, classifier_name=classifier)
     return net

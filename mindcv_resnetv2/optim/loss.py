@@ -7,8 +7,11 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..errors import InvalidInputError
+from ..unsupported import refuse_unless_default
 
 LOSS_NAMES = ("ce", "bce")
+# Why MindCV's aux_factor (the weight of an auxiliary classifier's loss, e.g. Inception's) cannot be set here.
+AUX_FACTOR_REASON = "no model of this zoo has an auxiliary head, so there is no auxiliary loss to weigh"
 REDUCTIONS = ("mean", "sum", "none")
 
 
@@ -65,12 +68,14 @@ class BinaryCrossEntropySmooth(_SmoothedLoss):
         return ops.binary_cross_entropy_with_logits(logits, targets, self.weight, reduction=self.reduction)
 
 
-def create_loss(name="CE", weight=None, reduction="mean", label_smoothing=0.0):
-    """The recipe's `loss` ("CE" or "BCE", any case) as an nn.Cell called as loss_fn(logits, labels).
+def create_loss(name="CE", weight=None, reduction="mean", label_smoothing=0.0, aux_factor=0.0):
+    """The recipe's `loss` ("CE" or "BCE", any case) as an nn.Cell called as loss_fn(logits, labels); MindCV
+    0.3.0's parameters and defaults.
 
     weight: optional per-class weights (sequence or array of length C). reduction: "mean", "sum" or "none".
-    label_smoothing in [0, 1).
+    label_smoothing in [0, 1). aux_factor must stay 0.0 (AUX_FACTOR_REASON).
     """
+    refuse_unless_default("create_loss", "aux_factor", aux_factor, 0.0, AUX_FACTOR_REASON)
     key = str(name).lower()
     if key == "ce":
         return CrossEntropySmooth(weight, reduction, label_smoothing)

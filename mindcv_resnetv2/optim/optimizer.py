@@ -23,6 +23,7 @@ from mindspore.ops import composite as C
 from mindspore.ops import functional as F
 
 from ..errors import InvalidInputError
+from ..unsupported import refuse_unless_default
 
 _logger = logging.getLogger(__name__)
 
@@ -481,9 +482,8 @@ def create_optimizer(model_or_params, opt="adam", lr=1e-3, weight_decay=0, momen
     name = str(opt).lower()
     if name not in OPTIMIZER_NAMES:
         raise InvalidInputError(f"unknown optimizer {opt!r}; valid names (any case): {', '.join(OPTIMIZER_NAMES)}")
-    if layer_decay is not None:
-        raise InvalidInputError(f"create_optimizer: layer_decay={layer_decay!r}: layer-wise lr decay is not "
-                                f"implemented yet; leave layer_decay None")
+    refuse_unless_default("create_optimizer", "layer_decay", layer_decay, None,
+                          "layer-wise lr decay is not implemented yet")
     if weight_decay < 0:
         raise InvalidInputError(f"weight_decay must be >= 0, got {weight_decay!r}")
     if not loss_scale > 0:
