@@ -310,3 +310,9 @@ def test_synonyms_from_other_frameworks_point_to_our_key():
         parse_args(["--learning_rate", "0.1"])
     with pytest.raises(ConfigError, match="did you mean 'epoch_size'"):
         parse_args(["--epochs", "3"])
+
+
+def test_amp_cast_list_is_read_as_mindcv_writes_it_and_an_unknown_cell_is_refused_by_name():
+    assert parse("--amp_cast_list", "[nn.Conv2d, nn.Dense]").amp_cast_list == "[nn.Conv2d, nn.Dense]"
+    with pytest.raises(ConfigError, match=r"amp_cast_list: 'os\.system' is not a cell class.*nn\.Conv2d"):
+        parse("--amp_cast_list", "[nn.Conv2d, os.system]")

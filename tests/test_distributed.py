@@ -18,6 +18,7 @@ from msrun_utils import (THIS_FILE as MSRUN_UTILS, msrun_worker_pids, run_launch
                          run_two_nodes)
 
 from mindcv_resnetv2.checkpoint import read_checkpoint
+from mindcv_resnetv2.engine.run_folder import read_train_state
 
 pytestmark = pytest.mark.slow
 
@@ -201,8 +202,7 @@ def test_resume_auto_continues_a_distributed_run(workspace, trained):
     for rank in (0, 1):  # the log file is appended to: the first run's two epochs, then epoch 2 once more
         text = (resumed / f"train_rank{rank}.log").read_text()
         assert text.count("epoch 1/2: train loss") == 1 and text.count("epoch 2/2: train loss") == 2, text
-    with open(resumed / (LAST_CHECKPOINT + ".json")) as handle:
-        state = json.load(handle)
+    state = read_train_state(resumed / LAST_CHECKPOINT)
     assert state["epoch"] == 2 and state["step"] == 2 * STEPS_PER_EPOCH
     with open(resumed / "metrics.csv") as handle:
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["1", "2"]

@@ -3,6 +3,8 @@ for settings that run but probably do not do what the user meant. Every message 
 import logging
 import os
 
+from ..amp import parse_cast_list
+from ..errors import InvalidInputError
 from ..optim.optimizer import OPTIMIZERS_READING
 from ..optim.scheduler import min_lr_problem, schedule_overrun
 from .schema import KEY_BY_NAME, KEYS, NO_EFFECT, REFUSED, ConfigError
@@ -21,6 +23,7 @@ def check_config(cfg, entry="train"):
     errors, warnings = [], []
     _check_files(cfg, entry, errors, warnings)
     _check_data(cfg, errors, warnings)
+    _check_precision(cfg, errors)
     if entry in TRAINING_ENTRIES:
         _check_training(cfg, errors, warnings)
     _check_compatibility_keys(cfg, errors, warnings)
@@ -56,6 +59,13 @@ def _check_data(cfg, errors, warnings):
         )
     if isinstance(cfg.re_value, list) and len(cfg.re_value) not in (1, cfg.in_channels):
         errors.append(f"re_value has {len(cfg.re_value)} values but in_channels is {cfg.in_channels}")
+
+
+def _check_precision(cfg, errors):
+    try:
+        parse_cast_list(cfg.amp_cast_list)
+    except InvalidInputError as error:
+        errors.append(str(error))
 
 
 def _check_training(cfg, errors, warnings):

@@ -9,6 +9,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from ..amp import AMP_LEVELS
 from ..optim.loss import AUX_FACTOR_REASON
 from ..optim.optimizer import FILTER_BIAS_AND_BN_MEANING, OPTIMIZER_NAMES, OPTIMIZERS_READING, WEIGHT_DECAY_FILTERS
 from ..optim.scheduler import SCHEDULER_NAMES
@@ -46,7 +47,6 @@ MODELARTS_REASON = ("it needs Huawei's moxing package inside a ModelArts job, wh
 MODELARTS_URL_REASON = "MindCV reads it only with enable_modelarts, which is refused here"
 
 DATASETS = ("imagenet", "cifar10", "cifar100", "mnist", "fashion_mnist", "synthetic")
-AMP_LEVELS = ("O0", "O1", "O2", "O3")
 
 
 @dataclass(frozen=True)
@@ -232,9 +232,15 @@ KEYS = (
          "keep their value. See configs/resnetv2/bit_finetune.yaml."),
     # amp
     Key("amp_level", Str(AMP_LEVELS), "O0", "amp",
-         "Mixed precision: O0 float32; O1 float16 for white-listed ops; O2 float16 except a black-list "
-         "(BatchNorm stays float32); O3 all float16."),
-    Key("val_amp_level", Str(AMP_LEVELS), "O0", "amp", "Mixed-precision level of validation."),
+         "Mixed precision of training (mindcv_resnetv2.amp): O0 float32; O1 convolutions and dense layers in "
+         "float16; O2 float16 except every normalisation (BatchNorm, GroupNorm, EvoNorm, FRN) and StdConv2d's "
+         "weight standardisation, kept float32; O3 all float16. On CPU train.py falls back to O0 with a warning."),
+    Key("val_amp_level", Str(AMP_LEVELS), "O0", "amp",
+         "Mixed precision of validation during training, validate.py, infer and export (levels as amp_level)."),
+    Key("amp_cast_list", Str(), None, "amp",
+         "MindCV's cast list, e.g. \"[nn.Conv2d, nn.Dense]\": under O1 the cells run in float16 (default: "
+         "convolutions and dense layers); under O2 extra cells kept float32. Names are looked up, never evaluated.",
+         nullable=True),
     Key("loss_scale_type", Str(("fixed", "dynamic", "auto")), "fixed", "amp",
          "fixed = loss_scale throughout; dynamic = grows/shrinks on overflow; auto = dynamic where the device "
          "supports it with float16, else fixed."),
@@ -283,8 +289,6 @@ KEYS = (
          role=NO_EFFECT),
     Key("layer_decay", Float(low=0.0), None, "compatibility", "Layer-wise lr decay (for ViTs); not implemented.",
          nullable=True, role=NO_EFFECT),
-    Key("amp_cast_list", Str(), None, "compatibility",
-         "Custom float16 cast list; the built-in lists of amp_level are used.", nullable=True, role=NO_EFFECT),
     Key("enable_modelarts", Bool(), False, "compatibility",
         f"Huawei ModelArts integration. Refused unless false: {MODELARTS_REASON}.", role=REFUSED),
     Key("data_url", Str(), "/cache/data/", "compatibility",
