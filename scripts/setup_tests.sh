@@ -9,7 +9,8 @@ if ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -q && $SUDO apt-get install -y -q dataset-fashion-mnist
 fi
-python -m pip install -q -e ".[cpu,test]"
+# The test extra brings tensorboard (tests/test_summary.py reads event files back); pinned to the release tested.
+python -m pip install -q -e ".[cpu,test]" tensorboard==2.21.0
 # Reference implementations the equivalence tests compare against (tests/test_reference_equivalence.py):
 # MindCV's own resnetv2, and timm's on the CPU build of PyTorch 2.13.0 (an unpinned torch pulls a CUDA build
 # of several GB). --no-deps keeps them from replacing MindSpore or NumPy; timm's torchvision is not needed.

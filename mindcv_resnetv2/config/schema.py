@@ -280,6 +280,10 @@ KEYS = (
     Key("metrics_file", Str(), "metrics.csv", "logging",
          "(new) Per-epoch metrics table (one row per epoch); relative paths are inside ckpt_save_dir."),
     Key("plot", Bool(), True, "logging", "(new) Write a PNG of loss and accuracy curves at the end of the run."),
+    Key("tensorboard_dir", Str(), "", "logging",
+         "(new) Also write TensorBoard event files to this folder (relative paths are inside ckpt_save_dir): the "
+         "training loss of every step, the lr at every log point and each epoch's metrics.csv row; view them with "
+         "tensorboard --logdir. Needs the tensorboard extra (pip install -e \".[tensorboard]\"). '' = don't."),
     Key("metrics_json", Str(), "", "logging",
          "(new) validate.py: also write top-1, top-5, loss and the image count to this JSON file. '' = don't."),
     # compatibility
@@ -321,6 +325,7 @@ SYNONYMS = {
     "output_dir": "ckpt_save_dir", "checkpoint": "ckpt_path", "smoothing": "label_smoothing",
     "drop_path": "drop_path_rate", "drop": "drop_rate", "workers": "num_parallel_workers",
     "input_size": "image_resize", "img_size": "image_resize", "model_ema": "ema", "clip_grad_norm": "clip_value",
+    "summary_dir": "tensorboard_dir",
 }
 
 

@@ -36,6 +36,7 @@ from .progress import Progress
 from .run_folder import (RECIPE_FILE, CheckpointKeeper, ResumeError, RunFolderLock, check_fresh_directory,
                          check_resume_matches, find_latest, resolve_resume)
 from .runtime import ctrl_c_as_keyboard_interrupt, log_to_files, setup_logging, setup_runtime
+from .summary import TensorBoardLog
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
@@ -85,6 +86,8 @@ class Trainer:
     def _check_inputs(self):
         """Everything the run will read, checked before the first step: resume file, data splits, classes."""
         cfg = self.cfg
+        self.tensorboard = TensorBoardLog(os.path.join(self.directory, cfg.tensorboard_dir)
+                                          if self.main and cfg.tensorboard_dir else None)
         self.resume_path = resolve_resume(cfg.resume, self.directory)
         if self.resume_path is None:
             check_fresh_directory(self.directory, cfg.overwrite)
@@ -174,6 +177,7 @@ class Trainer:
         if self.sink:
             read = self.device_reads.read([self._sink(epoch)()])
             losses, bad_streak = read.losses, 0 if math.isfinite(read.losses[0]) else cfg.nonfinite_patience
+            self.tensorboard.steps((epoch + 1) * self.steps_per_epoch, losses, self.lr_at(read.optimizer_step))
             self._check_weights(read, epoch)
         else:
             self.train_loader.set_epoch(epoch)
@@ -188,6 +192,8 @@ class Trainer:
                 for loss in read.losses:
                     bad_streak = 0 if math.isfinite(loss) else bad_streak + 1
                 losses.extend(read.losses)
+                self.tensorboard.steps(epoch * self.steps_per_epoch + index, read.losses,
+                                       self.lr_at(read.optimizer_step))
                 self._check_weights(read, epoch)
                 if bad_streak >= cfg.nonfinite_patience:
                     break
@@ -276,6 +282,7 @@ class Trainer:
             log_to_files("train: error: %s", exc)  # a late failure belongs in the run's log too
             raise
         finally:
+            self.tensorboard.close()
             self._release()
 
     def _interrupted_message(self):
@@ -298,6 +305,7 @@ class Trainer:
             resumed = dict(self.resumed_row, epoch=self.start_epoch) if self.resumed_row else None
             metrics_file.resume_at(self.start_epoch, resumed)
             step_file.resume_at(self.start_epoch)
+            self.tensorboard.open(self.start_epoch * self.steps_per_epoch + 1, self.start_epoch + 1)
             _logger.info("Training %s\n%s", cfg.model, self.summary())
         run_start = time.time()
         last = {}
@@ -328,6 +336,7 @@ class Trainer:
             if self.main:
                 # Before the checkpoint: a resume from the previous one drops these rows and trains them again.
                 step_file.extend(interval_rows(losses, epoch + 1, self.steps_per_epoch, cfg.log_interval))
+                self.tensorboard.epoch(epoch + 1, row)
                 # The checkpoint lands first: metrics.csv never lists an epoch whose checkpoint failed to save.
                 if (epoch + 1) % cfg.ckpt_save_interval == 0 or is_last:
                     self._save(epoch, metrics, row)
