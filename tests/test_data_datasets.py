@@ -177,6 +177,20 @@ def test_folder_without_images(tmp_path):
         create_dataset("imagenet", root, "train")
 
 
+def test_class_folder_name_not_utf8_named_in_one_line_error(tmp_path):
+    """MindSpore cannot pass a non-UTF-8 class name to its C++ reader: refuse naming the folder, before any pipeline."""
+    root = make_image_folder(tmp_path, classes=("ok", os.fsdecode(b"cls\xff")), per_class=1)
+    with pytest.raises(DatasetLayoutError, match=r"class folder .*cls\\xff.* not UTF-8.*rename") as caught:
+        create_dataset("imagenet", root, "train")
+    assert "\n" not in str(caught.value)
+
+
+def test_split_folder_path_not_utf8_named(tmp_path):
+    root = make_image_folder(tmp_path / os.fsdecode(b"data\xfe"), per_class=1)
+    with pytest.raises(DatasetLayoutError, match=r"split folder .*data\\xfe.* not UTF-8"):
+        create_dataset("imagenet", root, "train")
+
+
 def test_split_without_class_folders(tmp_path):
     os.makedirs(tmp_path / "train")
     with pytest.raises(DatasetLayoutError, match="no class folders"):

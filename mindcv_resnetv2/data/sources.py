@@ -48,6 +48,15 @@ def is_training_split(name, split):
                             f"(both read the test set), got {split!r}")
 
 
+def _refuse_non_utf8(path, what):
+    """MindSpore hands folder paths and class names to its C++ reader as UTF-8: a name that is not cannot be read."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DatasetLayoutError(f"{what} {os.fsencode(path)!r} has a name that is not UTF-8, which MindSpore's "
+                                 f"ImageFolderDataset cannot read; rename it to a UTF-8 name") from None
+
+
 def scan_image_folder(root, split):
     """(class names sorted by folder name, image count per class) of ``root/split``; errors name the bad folder."""
     if not os.path.isdir(root):
@@ -57,12 +66,14 @@ def scan_image_folder(root, split):
         present = sorted(e.name for e in os.scandir(root) if e.is_dir())
         raise DatasetLayoutError(f"split folder {split_dir!r} does not exist (folders in root: {present}); "
                                  f"expected {IMAGEFOLDER_LAYOUT}")
+    _refuse_non_utf8(split_dir, "split folder")
     class_dirs = sorted(e.name for e in os.scandir(split_dir) if e.is_dir())
     if not class_dirs:
         raise DatasetLayoutError(f"split folder {split_dir!r} has no class folders; expected {IMAGEFOLDER_LAYOUT}")
     counts = []
     for name in class_dirs:
         class_dir = os.path.join(split_dir, name)
+        _refuse_non_utf8(class_dir, "class folder")
         entries = [e for e in os.scandir(class_dir) if e.is_file()]
         images = [e for e in entries if e.name.endswith(IMAGE_EXTENSIONS)]
         if not images:
