@@ -108,6 +108,17 @@ def test_bad_option_exits_naming_it(argv, named, capsys):
     assert named in capsys.readouterr().err
 
 
+def test_json_into_a_directory_fails_before_any_benchmarking(tmp_path, capsys):
+    """A benchmark that ran would print its table (and these tiny arguments would take a second): nothing is printed."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", "preact_resnet20_cifar", "--num_classes", "10", "--batch_size", "1", "--image_size", "8",
+              "--steps", "1", "--warmup", "1", "--matmul_size", "8", "--json", str(tmp_path)])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and f"'{tmp_path}' is a directory" in captured.err
+
+
 def test_time_calls_runs_warmup_then_times_each_step():
     calls = []
 

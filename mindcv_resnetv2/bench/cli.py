@@ -5,6 +5,7 @@ import logging
 import mindspore as ms
 
 from ..config import parse_args
+from ..utils.files import WriteError, check_writable_target
 from .report import format_table, write_json
 from .runner import BenchOptions, run_benchmark
 
@@ -65,6 +66,11 @@ def parse(argv=None):
     for name in ("threads", "inter_op_parallel_num", "dispatch_threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.json:
+        try:
+            check_writable_target(args.json)  # before the benchmark, not after it
+        except WriteError as err:
+            parser.exit(2, f"{parser.prog}: error: {err}\n")
     return cfg, options, args
 
 
