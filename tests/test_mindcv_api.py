@@ -44,12 +44,8 @@ def test_mindcv_arguments_without_meaning_here_are_refused_with_the_reason():
         create_loss("CE", aux_factor=0.4)
     with pytest.raises(ValueError, match="auto_mapping=True is not supported: checkpoints load strictly by"):
         create_model("preact_resnet20_cifar", auto_mapping=True)
-    with pytest.raises(ValueError, match="create_transforms: separate=True is not supported: AugMix"):
-        create_transforms("cifar10", separate=True)
     with pytest.raises(ValueError, match="create_loader: target_transform=.* is not supported: labels"):
         create_loader(None, 2, target_transform=[lambda label: label])
-    with pytest.raises(ValueError, match="create_loader: separate=True is not supported"):
-        create_loader(None, 2, separate=True)
 
 
 REFUSED_SETTINGS = {"aux_factor": ("0.4", "no model of this zoo has an auxiliary head"),

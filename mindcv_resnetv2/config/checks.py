@@ -4,6 +4,7 @@ import logging
 import os
 
 from ..amp import parse_cast_list
+from ..data.auto_augment import VIEW_POLICIES
 from ..errors import InvalidInputError
 from ..optim.optimizer import OPTIMIZERS_READING
 from ..optim.scheduler import min_lr_problem, schedule_overrun
@@ -78,6 +79,7 @@ def _check_training(cfg, errors, warnings):
     if problem:
         errors.append(problem)
     _check_optimizer(cfg, errors, warnings)
+    _check_aug_splits(cfg, errors)
     _check_schedule_length(cfg, warnings)
     if cfg.cutmix_prob != 1.0 and cfg.mixup == 0 and cfg.cutmix == 0:
         warnings.append("cutmix_prob has no effect while mixup and cutmix are 0; set mixup or cutmix > 0")
@@ -86,6 +88,23 @@ def _check_training(cfg, errors, warnings):
             f"val_interval {cfg.val_interval} is longer than epoch_size {cfg.epoch_size}, so no validation runs; "
             f"lower val_interval"
         )
+
+
+def _check_aug_splits(cfg, errors):
+    """aug_splits as MindCV's train.py requires it (with an auto_augment policy), and views that can differ."""
+    splits, policy = cfg.aug_splits, cfg.auto_augment
+    if splits == 1:
+        errors.append("aug_splits 1 would be the clean view alone; use 0 (off), or 2 or more views (MindCV: 3)")
+    elif splits >= 2 and not policy:
+        errors.append(f"aug_splits {splits} needs an auto_augment policy for its augmented views (MindCV's train.py "
+                      f"requires one too); set auto_augment (e.g. augmix-m3-w3), or aug_splits: 0")
+    elif splits >= 2 and policy.strip().lower().split("-")[0] not in VIEW_POLICIES:
+        errors.append(f"aug_splits {splits} with auto_augment {policy!r}: that policy runs as MindSpore C++ ops, "
+                      f"which make the same choices on every view of an image under the run's seed, so the views "
+                      f"would be identical; use a {' or '.join(VIEW_POLICIES)} policy, or aug_splits: 0")
+    if cfg.loss == "jsd" and splits < 2:
+        errors.append(f"loss jsd compares the views of each image, which needs aug_splits >= 2 (MindCV: 3), got "
+                      f"aug_splits {splits}; set aug_splits and auto_augment, or loss: CE")
 
 
 def _check_optimizer(cfg, errors, warnings):

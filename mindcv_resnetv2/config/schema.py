@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..amp import AMP_LEVELS
-from ..optim.loss import AUX_FACTOR_REASON
+from ..optim.loss import AUX_FACTOR_REASON, LOSS_NAMES
 from ..optim.optimizer import FILTER_BIAS_AND_BN_MEANING, OPTIMIZER_NAMES, OPTIMIZERS_READING, WEIGHT_DECAY_FILTERS
 from ..optim.scheduler import SCHEDULER_NAMES
 from ..data.constants import IMAGENET_MEAN_255, IMAGENET_STD_255
@@ -133,6 +133,10 @@ KEYS = (
     Key("auto_augment", Str(), None, "augmentation",
          "Auto-augment policy string as MindCV/timm write it, e.g. randaug-m9-n2-mstd0.5, autoaug, "
          "trivialaugwide, augmix-m3-w3. null = off.", nullable=True),
+    Key("aug_splits", Int(low=0), 0, "augmentation",
+         "Augmentation splits (MindCV's, which takes 3): every training image becomes this many views, the clean "
+         "one (crop and flips only) and the others also through auto_augment (randaug or augmix); a batch holds "
+         "aug_splits x batch_size images, clean views first, labels repeated. Pair with loss: jsd. 0 = off."),
     Key("re_prob", Float(**_PROB), 0.0, "augmentation", "Probability of random erasing."),
     Key("re_scale", List(Float(low=0.0, low_open=True), length=2), [0.02, 0.33], "augmentation",
          "Area range of the erased rectangle, as fractions of the image."),
@@ -169,7 +173,9 @@ KEYS = (
          "validate.py/infer.py/export.py: the weights to evaluate, which must fill every parameter (strict). "
          "A missing file is an error."),
     # loss
-    Key("loss", Str(("CE", "BCE")), "CE", "loss", "CE = softmax cross-entropy, BCE = binary cross-entropy."),
+    Key("loss", Str(LOSS_NAMES), "CE", "loss",
+         "CE = softmax cross-entropy, BCE = binary cross-entropy, jsd = AugMix's loss (needs aug_splits): "
+         "cross-entropy of the clean views + 12 x the Jensen-Shannon divergence of each image's views."),
     Key("label_smoothing", Float(low=0.0, high=1.0), 0.0, "loss", "Label smoothing factor."),
     Key("reduction", Str(("mean", "sum")), "mean", "loss", "How per-sample losses are combined."),
     # optimizer
@@ -289,8 +295,6 @@ KEYS = (
     # compatibility
     Key("aux_factor", Float(low=0.0), 0.0, "compatibility",
         f"Auxiliary-head loss weight. Refused unless 0.0: {AUX_FACTOR_REASON}.", role=REFUSED),
-    Key("aug_splits", Int(low=0), 0, "compatibility", "AugMix split batches (JSD loss); not implemented.",
-         role=NO_EFFECT),
     Key("layer_decay", Float(low=0.0), None, "compatibility", "Layer-wise lr decay (for ViTs); not implemented.",
          nullable=True, role=NO_EFFECT),
     Key("enable_modelarts", Bool(), False, "compatibility",

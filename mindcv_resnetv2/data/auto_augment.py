@@ -33,6 +33,9 @@ FIELDS = {
     "autoaug": {},
     "trivialaugwide": {},
 }
+# Drawn in Python by keyed ops, so each augmented view of a split batch draws its own (loader.ViewKey); the other
+# policies are MindSpore C++ ops, which make the same choices on every copy of an image under one dataset seed.
+VIEW_POLICIES = ("randaug", "augmix")
 
 
 def parse_auto_augment(spec):

@@ -12,6 +12,13 @@ Batches are reproducible for a fixed ``num_parallel_workers`` (MindSpore gives e
 ``mindspore.data_sink`` only inside ``with loader.seeded():``, and only once: MindSpore refuses a second sink over
 the same dataset.
 
+Augmentation splits (``separate=True``, MindCV's ``aug_splits``): each training image is cropped and flipped once
+(the primary ops), copied into ``aug_splits`` views, the auto-augment ops run on every view but the first (the clean
+one) and the final ops on all; a batch of B images is then the (aug_splits * B) rows [clean; view 1; ...] with the
+labels repeated per view, as MindCV's loader concatenates them (mixing, when on, runs on that whole batch). Each
+view's Python random ops draw from their own stream (``ViewKey``); MindSpore's C++ random ops would repeat one
+another's choices on every copy, so the recipe check admits only the Python-drawn policies (randaug, augmix).
+
 A file that cannot be decoded stops iteration with ``UnreadableImageError`` naming it (MindSpore reports the
 path of the failing row; this turns it into a short, typed error with the remedy). The files that would kill the
 process inside MindSpore's decoders never get here: ``create_dataset`` refuses them (``file_check``).
@@ -25,6 +32,7 @@ import mindspore.dataset.transforms as mstransforms
 import numpy as np
 from mindspore import dtype as mstype
 
+from ..errors import InvalidInputError
 from ..unsupported import refuse_unless_default
 from .image_bytes import UnreadableImageError
 from .keyed import KeyedRandomOp
@@ -43,6 +51,63 @@ def _unreadable(message):
         return None
     theirs = failed.group(2).split(" Dump the ")[0].rstrip(". ")  # MindSpore's advice names a dump file, drop it
     return UnreadableImageError(failed.group(1), None if theirs == "Error description:" else theirs)
+
+
+class ViewKey:
+    """The loader's ``EpochKey`` with a view number: the random ops of augmented view ``view`` draw their own stream."""
+
+    def __init__(self, key, view):
+        self.key, self.view = key, int(view)
+
+    def salt(self, epochs_into_iterator=0):
+        return (*self.key.salt(epochs_into_iterator), self.view)
+
+
+def stack_views(*views):
+    """One sample's views as one (views, C, H, W) array, so the batch op sees one image column."""
+    return np.stack(views)
+
+
+class ViewBatch:
+    """``per_batch_map`` of a split batch of (views, C, H, W) samples: the images view after view, the labels
+    repeated per view; then mixed by ``mixer`` when given."""
+
+    def __init__(self, mixer=None):
+        self.mixer = mixer
+
+    def __call__(self, samples, labels, batch_info):
+        samples = np.stack(samples).astype(np.float32, copy=False)
+        images = samples.swapaxes(0, 1).reshape(-1, *samples.shape[2:])
+        labels = np.tile(np.asarray(labels, np.int32).reshape(-1), samples.shape[1])
+        if self.mixer is None:
+            return images, labels
+        return self.mixer(images, labels, batch_info)
+
+
+def _keyed(operations, key):
+    return [op.keyed_by(key) if isinstance(op, KeyedRandomOp) else op for op in operations]
+
+
+def _map_views(dataset, transform, key, aug_splits, workers, multiprocessing):
+    """The dataset with each sample's views stacked in its image column: see the module doc."""
+    if not (isinstance(transform, tuple) and len(transform) == 3):
+        raise InvalidInputError("create_loader: separate=True needs the (primary, secondary, final) ops of "
+                                "create_transforms(..., is_training=True, separate=True)")
+    if aug_splits < 2:
+        raise InvalidInputError(f"create_loader: aug_splits={aug_splits!r} with separate=True; give 2 or more "
+                                f"views (MindCV uses 3: the clean image and two augmented ones)")
+    primary, secondary, final = transform
+    columns = ["image"] + [f"image_view{view}" for view in range(1, aug_splits)]
+    options = dict(num_parallel_workers=workers, python_multiprocessing=multiprocessing)
+    dataset = dataset.map(operations=_keyed(primary, key), input_columns="image", **options)
+    for column in columns[1:]:
+        dataset = dataset.map(operations=mstransforms.Duplicate(), input_columns="image",
+                              output_columns=["image", column], **options)
+    for view, column in enumerate(columns):
+        view_key = key if view == 0 else ViewKey(key, view)
+        operations = _keyed(final if view == 0 else list(secondary) + list(final), view_key)
+        dataset = dataset.map(operations=operations, input_columns=column, **options)
+    return dataset.map(operations=stack_views, input_columns=columns, output_columns=["image"], **options)
 
 
 class _ReportingIterator:
@@ -112,7 +177,7 @@ class Loader:
 def create_loader(dataset, batch_size, drop_remainder=False, is_training=False, mixup=0.0, cutmix=0.0, cutmix_prob=0.0,
                   num_classes=1000, transform=None, target_transform=None, num_parallel_workers=None,
                   python_multiprocessing=False, separate=False, *, label_smoothing=0.0, seed=None, epoch=None,
-                  switch_prob=0.5):
+                  switch_prob=0.5, aug_splits=3):
     """Batches of (float32 NCHW images, int32 (B,) labels), or float32 (B, num_classes) soft targets with mixing.
 
     ``dataset`` comes from ``create_dataset`` and belongs to this loader (``set_epoch`` moves its sampler).
@@ -121,24 +186,31 @@ def create_loader(dataset, batch_size, drop_remainder=False, is_training=False, 
     is mixed at all (MindCV's meaning); with both alphas > 0, CutMix is picked with ``switch_prob``, else MixUp.
     With mixing on, ``label_smoothing`` is applied to the soft targets here (the loss must not smooth again);
     without it, labels stay int32 and smoothing is the loss's job.
+    ``separate=True`` (training only, as in MindCV): ``transform`` is ``create_transforms(..., separate=True)``'s
+    tuple and every batch holds ``aug_splits`` views of its images (see the module doc), ``aug_splits * batch_size``
+    rows.
     """
     refuse_unless_default("create_loader", "target_transform", target_transform, None, "labels are class indices")
-    refuse_unless_default("create_loader", "separate", separate, False, "AugMix's split ops are not implemented")
     info, sampler = dataset.shard_info, dataset.sampler
     key = EpochKey(info.seed if seed is None else seed, sampler.epoch, info.shard_id)
+    split = bool(separate) and is_training
     if transform is None:
-        transform = create_transforms(dataset_name=info.name, is_training=is_training)
-    operations = [op.keyed_by(key) if isinstance(op, KeyedRandomOp) else op for op in transform]
-    dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=num_parallel_workers,
-                          python_multiprocessing=python_multiprocessing)
+        transform = create_transforms(dataset_name=info.name, is_training=is_training, separate=split)
     mixing = is_training and (mixup > 0 or cutmix > 0)
-    if mixing:
-        mixer = BatchMixer(num_classes, mixup, cutmix, cutmix_prob, switch_prob, label_smoothing, key)
+    mixer = BatchMixer(num_classes, mixup, cutmix, cutmix_prob, switch_prob, label_smoothing, key) if mixing else None
+    if split:
+        dataset = _map_views(dataset, transform, key, aug_splits, num_parallel_workers, python_multiprocessing)
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder, input_columns=["image", "label"],
-                                per_batch_map=mixer)
+                                per_batch_map=ViewBatch(mixer))
     else:
-        dataset = dataset.map(operations=mstransforms.TypeCast(mstype.int32), input_columns="label")
-        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+        dataset = dataset.map(operations=_keyed(transform, key), input_columns="image",
+                              num_parallel_workers=num_parallel_workers, python_multiprocessing=python_multiprocessing)
+        if mixing:
+            dataset = dataset.batch(batch_size, drop_remainder=drop_remainder, input_columns=["image", "label"],
+                                    per_batch_map=mixer)
+        else:
+            dataset = dataset.map(operations=mstransforms.TypeCast(mstype.int32), input_columns="label")
+            dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     loader = Loader(dataset, key, sampler)
     if epoch is not None:
         loader.set_epoch(epoch)

@@ -5,6 +5,9 @@ HWC->CHW, random erasing. Small-image datasets (CIFAR, MNIST-like; ``small_image
 ``crop_padding`` and random-crop instead of random-resized-crop. Evaluation: resize the short side to
 ``floor(image_resize / crop_pct)``, center-crop ``image_resize``, normalize, HWC->CHW (small images: resize only).
 Colour jitter is skipped when an auto-augment policy is set (the policies contain colour ops), as in timm/MindCV.
+``separate=True`` (MindCV's augmentation splits) returns the training ops in MindCV's three parts: primary (decode,
+crop, flips), secondary (auto-augment or colour jitter), final (normalize, HWC->CHW, random erasing); ``loader``
+applies the secondary part to the augmented views only.
 """
 import logging
 import math
@@ -12,7 +15,6 @@ import math
 import mindspore.dataset.vision as vision
 import numpy as np
 
-from ..unsupported import refuse_unless_default
 from .auto_augment import auto_augment_ops
 from .constants import IMAGENET_MEAN_255, IMAGENET_STD_255
 from .dataset import ARRAY_DATASETS, SMALL_IMAGE_DATASETS
@@ -90,19 +92,19 @@ def create_transforms(dataset_name="", image_resize=224, is_training=False, auto
 
     The parameters up to ``separate`` and their defaults are MindCV 0.3.0's (``dataset_name=""``: ImageNet-style
     ops; ``is_training=False``: evaluation ops); the keyword-only ones are MindCV's transform arguments and ours.
-    ``separate`` (AugMix's split ops) is not implemented and must stay False.
+    ``separate=True``: training ops as the tuple (primary, secondary, final) for ``create_loader(separate=True)``;
+    evaluation ops are one list either way, as in MindCV.
 
     ``small_image_crop``: None picks it for CIFAR/MNIST-like datasets. ``in_channels=1`` turns decoded RGB images
     gray (ImageFolder data); mean/std with 3 values are then averaged.
     """
-    refuse_unless_default("create_transforms", "separate", separate, False, "AugMix's split ops are not implemented")
     name = dataset_name.lower().replace("-", "_")
     encoded = name not in ARRAY_DATASETS
     small = name in SMALL_IMAGE_DATASETS if small_image_crop is None else bool(small_image_crop)
     inter = interpolation_mode(interpolation)
     mean = _per_channel(mean, in_channels, "mean")
     std = _per_channel(std, in_channels, "std")
-    ops = []
+    ops, secondary = [], []
     if is_training:
         if small:
             ops += [vision.Decode()] if encoded else []
@@ -121,7 +123,7 @@ def create_transforms(dataset_name="", image_resize=224, is_training=False, auto
             ops.append(vision.RandomVerticalFlip(vflip))
         if auto_augment:
             geometric = inter if interpolation in _GEOMETRIC_INTERPOLATIONS else vision.Inter.BILINEAR
-            ops += auto_augment_ops(auto_augment, geometric)
+            secondary += auto_augment_ops(auto_augment, geometric)
             if color_jitter:
                 _logger.info("color_jitter=%s is not applied: auto_augment %r already varies colour",
                              color_jitter, auto_augment)
@@ -130,7 +132,7 @@ def create_transforms(dataset_name="", image_resize=224, is_training=False, auto
             _logger.warning("color_jitter=%s is skipped: it needs RGB images and %s is read with in_channels=1",
                             color_jitter, dataset_name)
         elif color_jitter:
-            ops.append(_color_jitter(color_jitter))
+            secondary.append(_color_jitter(color_jitter))
     else:
         ops += [vision.Decode()] if encoded else []
         if small:
@@ -138,11 +140,12 @@ def create_transforms(dataset_name="", image_resize=224, is_training=False, auto
         else:
             ops += _resizing(vision.Resize(math.floor(image_resize / crop_pct), inter), interpolation)
             ops.append(vision.CenterCrop(image_resize))
+    final = [vision.ConvertColor(vision.ConvertMode.COLOR_RGB2GRAY)] if encoded and in_channels == 1 else []
+    final += [vision.Normalize(mean=mean, std=std), vision.HWC2CHW()]
     if encoded and in_channels == 1:
-        ops.append(vision.ConvertColor(vision.ConvertMode.COLOR_RGB2GRAY))
-    ops += [vision.Normalize(mean=mean, std=std), vision.HWC2CHW()]
-    if encoded and in_channels == 1:
-        ops.append(add_channel_axis)
+        final.append(add_channel_axis)
     if is_training and re_prob > 0:
-        ops.append(RandomErasing(re_prob, tuple(re_scale), tuple(re_ratio), re_value, re_max_attempts))
-    return ops
+        final.append(RandomErasing(re_prob, tuple(re_scale), tuple(re_ratio), re_value, re_max_attempts))
+    if separate and is_training:
+        return ops, secondary, final
+    return ops + secondary + final

@@ -120,6 +120,11 @@ def parallel_workers(requested):
     return requested
 
 
+def splits_views(cfg, training):
+    """True when the recipe's aug_splits turns each training image into several views (MindCV: only in training)."""
+    return training and cfg.aug_splits > 0
+
+
 def build_transforms(cfg, training):
     """The recipe's train or eval image ops; validation, training and infer.py all take them from here."""
     return create_transforms(
@@ -133,6 +138,7 @@ def build_transforms(cfg, training):
         color_jitter=cfg.color_jitter,
         interpolation=cfg.interpolation,
         auto_augment=cfg.auto_augment,
+        separate=splits_views(cfg, training),
         mean=cfg.mean,
         std=cfg.std,
         re_prob=cfg.re_prob,
@@ -182,6 +188,8 @@ def build_loader(cfg, runtime, split, training, num_classes, epoch=0, num_sample
         num_classes=num_classes,
         transform=transform,
         num_parallel_workers=workers,
+        separate=splits_views(cfg, training),
+        aug_splits=cfg.aug_splits,
         seed=cfg.seed,
         epoch=epoch,
     )
@@ -262,7 +270,8 @@ def build_training(cfg, net, updates_per_epoch, runtime):
         nesterov=cfg.use_nesterov, weight_decay_filter=cfg.weight_decay_filter, eps=cfg.eps,
     )
     loss_fn = create_loss(cfg.loss, reduction=cfg.reduction,
-                          label_smoothing=0.0 if mixing_enabled(cfg) else cfg.label_smoothing)
+                          label_smoothing=0.0 if mixing_enabled(cfg) else cfg.label_smoothing,
+                          num_splits=cfg.aug_splits)
     level = effective_amp_level(cfg.amp_level, runtime.device)
     train_net = auto_mixed_precision(net, level, cfg.amp_cast_list)
     dynamic = cfg.loss_scale_type == "dynamic" or (cfg.loss_scale_type == "auto" and level != "O0")

@@ -9,7 +9,7 @@ from mindspore import nn, ops
 from ..errors import InvalidInputError
 from ..unsupported import refuse_unless_default
 
-LOSS_NAMES = ("ce", "bce")
+LOSS_NAMES = ("CE", "BCE", "jsd")  # as MindCV's recipes spell them; matched in any case
 # Why MindCV's aux_factor (the weight of an auxiliary classifier's loss, e.g. Inception's) cannot be set here.
 AUX_FACTOR_REASON = "no model of this zoo has an auxiliary head, so there is no auxiliary loss to weigh"
 REDUCTIONS = ("mean", "sum", "none")
@@ -68,12 +68,38 @@ class BinaryCrossEntropySmooth(_SmoothedLoss):
         return ops.binary_cross_entropy_with_logits(logits, targets, self.weight, reduction=self.reduction)
 
 
-def create_loss(name="CE", weight=None, reduction="mean", label_smoothing=0.0, aux_factor=0.0):
-    """The recipe's `loss` ("CE" or "BCE", any case) as an nn.Cell called as loss_fn(logits, labels); MindCV
-    0.3.0's parameters and defaults.
+class JSDCrossEntropy(CrossEntropySmooth):
+    """AugMix's loss on a split batch (``aug_splits`` views, clean first, as the loader stacks them): the smoothed
+    cross-entropy of the clean view plus ``alpha`` times the Jensen-Shannon divergence of the views' predictions,
+    i.e. the mean over views of KL(p_view || M), M = the views' mean prediction clipped to [1e-7, 1], each KL
+    averaged over the B images (MindCV 0.3.0's ``jsd`` loss, which fixes 3 views and alpha 12).
+    """
+
+    def __init__(self, weight=None, reduction="mean", label_smoothing=0.0, num_splits=3, alpha=12.0):
+        super().__init__(weight, reduction, label_smoothing)
+        if int(num_splits) < 2:
+            raise InvalidInputError(f"the jsd loss needs num_splits >= 2 views per image, got {num_splits!r}")
+        self.num_splits, self.alpha = int(num_splits), float(alpha)
+
+    def construct(self, logits, labels):
+        logits = logits.astype(ms.float32)
+        views = logits.reshape(self.num_splits, -1, logits.shape[-1])
+        images = views.shape[1]
+        loss = super().construct(views[0], labels[:images])
+        log_probs = ops.log_softmax(views, -1)
+        probs = ops.exp(log_probs)
+        log_mixture = ops.log(ops.clamp(probs.mean(0), 1e-7, 1.0))
+        divergence = (probs * (log_probs - log_mixture)).sum() / images
+        return loss + self.alpha * divergence / self.num_splits
+
+
+def create_loss(name="CE", weight=None, reduction="mean", label_smoothing=0.0, aux_factor=0.0, *, num_splits=3):
+    """The recipe's `loss` ("CE", "BCE" or "jsd", any case) as an nn.Cell called as loss_fn(logits, labels);
+    MindCV 0.3.0's parameters and defaults.
 
     weight: optional per-class weights (sequence or array of length C). reduction: "mean", "sum" or "none".
-    label_smoothing in [0, 1). aux_factor must stay 0.0 (AUX_FACTOR_REASON).
+    label_smoothing in [0, 1). aux_factor must stay 0.0 (AUX_FACTOR_REASON). num_splits: the views per image of
+    the jsd loss (the recipe's aug_splits; MindCV's is always 3).
     """
     refuse_unless_default("create_loss", "aux_factor", aux_factor, 0.0, AUX_FACTOR_REASON)
     key = str(name).lower()
@@ -81,5 +107,7 @@ def create_loss(name="CE", weight=None, reduction="mean", label_smoothing=0.0, a
         return CrossEntropySmooth(weight, reduction, label_smoothing)
     if key == "bce":
         return BinaryCrossEntropySmooth(weight, reduction, label_smoothing)
-    valid = ", ".join(n.upper() for n in LOSS_NAMES)
+    if key == "jsd":
+        return JSDCrossEntropy(weight, reduction, label_smoothing, num_splits)
+    valid = ", ".join(LOSS_NAMES)
     raise InvalidInputError(f"unknown loss {name!r}; valid names (any case): {valid}")
