@@ -1,5 +1,7 @@
 """aug_splits (MindCV's augmentation splits): each training image yields k views -- the clean one, then k-1 with the
 auto-augment policy -- batched as [clean batch; view-1 batch; ...] with the labels repeated, and the JSD loss."""
+import types
+
 import numpy as np
 import pytest
 from mindspore import Tensor
@@ -64,6 +66,23 @@ def test_jsd_loss_against_a_hand_computed_reference():
     mixture = np.clip(probs.mean(axis=0), 1e-7, 1.0)
     kl = sum((p * (np.log(p) - np.log(mixture))).sum() / 2 for p in probs)
     assert got == pytest.approx(cross_entropy + 12.0 * kl / 3, rel=1e-5)
+
+
+def test_jsd_loss_is_mindcvs_with_the_split_it_was_written_for(monkeypatch):
+    """MindCV 0.3.0's JSDCrossEntropy calls ops.split(logits, 0, 3), MindSpore 1.x's (x, axis, output_num); on
+    MindSpore 2.x that reads as axis 3 and raises. Given the 1.x meaning, its value is ours."""
+    jsd = pytest.importorskip("mindcv.loss.jsd")
+    from mindspore import ops
+    shim = types.SimpleNamespace(**{name: getattr(ops, name) for name in dir(ops) if not name.startswith("_")})
+    shim.split = lambda x, axis, parts: ops.split(x, x.shape[axis] // parts, axis)
+    monkeypatch.setattr(jsd, "ops", shim)
+    rng = np.random.default_rng(1)
+    logits = Tensor(rng.normal(scale=3.0, size=(6, 5)).astype(np.float32))
+    labels = Tensor(np.array([1, 4] * 3, np.int32))
+    theirs = jsd.JSDCrossEntropy(smoothing=0.1)
+    theirs.set_train(True)
+    ours = create_loss("jsd", label_smoothing=0.1)
+    assert float(ours(logits, labels).asnumpy()) == pytest.approx(float(theirs(logits, labels).asnumpy()), rel=1e-5)
 
 
 @pytest.mark.parametrize("argv, named", [

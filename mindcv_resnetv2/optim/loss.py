@@ -72,7 +72,8 @@ class JSDCrossEntropy(CrossEntropySmooth):
     """AugMix's loss on a split batch (``aug_splits`` views, clean first, as the loader stacks them): the smoothed
     cross-entropy of the clean view plus ``alpha`` times the Jensen-Shannon divergence of the views' predictions,
     i.e. the mean over views of KL(p_view || M), M = the views' mean prediction clipped to [1e-7, 1], each KL
-    averaged over the B images (MindCV 0.3.0's ``jsd`` loss, which fixes 3 views and alpha 12).
+    averaged over the B images: MindCV 0.3.0's ``jsd`` loss (3 views, alpha 12), whose ``ops.split(logits, 0, 3)``
+    is MindSpore 1.x's (tensor, axis, parts) and raises on MindSpore 2.x; this computes what it was written for.
     """
 
     def __init__(self, weight=None, reduction="mean", label_smoothing=0.0, num_splits=3, alpha=12.0):
