@@ -49,6 +49,14 @@ def test_separate_needs_the_three_part_transform():
         _batches(_ops("augmix", separate=False), separate=True)
 
 
+def test_mindspore_random_ops_are_refused_for_more_than_one_augmented_view():
+    with pytest.raises(ValueError, match=r"TrivialAugmentWide is a MindSpore random op.*2 augmented views would be "
+                                         r"identical"):
+        _batches(_ops("trivialaugwide", separate=True), separate=True)
+    images, _ = _batches(_ops("trivialaugwide", separate=True), separate=True, aug_splits=2)[0]
+    assert images.shape == (4, 3, SIZE, SIZE)
+
+
 def test_jsd_loss_against_a_hand_computed_reference():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(6, 3)).astype(np.float32)
@@ -87,7 +95,7 @@ def test_jsd_loss_is_mindcvs_with_the_split_it_was_written_for(monkeypatch):
 
 @pytest.mark.parametrize("argv, named", [
     (["--aug_splits", "3"], r"aug_splits 3 .*auto_augment"),
-    (["--aug_splits", "3", "--auto_augment", "autoaug"], r"aug_splits .*auto_augment 'autoaug'.*identical"),
+    (["--aug_splits", "3", "--auto_augment", "autoaug"], r"aug_splits 3 .*auto_augment 'autoaug'.*identical"),
     (["--aug_splits", "1", "--auto_augment", "augmix"], r"aug_splits 1 .*0 .* 2 or more"),
     (["--loss", "jsd"], r"loss jsd .*aug_splits"),
 ])
@@ -99,3 +107,4 @@ def test_recipe_contradictions_name_both_keys(argv, named):
 def test_recipe_with_splits_and_augmix_is_accepted():
     cfg = parse_args(["--dataset", "synthetic", "--aug_splits", "3", "--auto_augment", "augmix", "--loss", "jsd"])
     assert (cfg.aug_splits, cfg.loss) == (3, "jsd")
+    assert parse_args(["--aug_splits", "2", "--auto_augment", "autoaug"]).aug_splits == 2  # one augmented view

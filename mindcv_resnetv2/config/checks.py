@@ -98,10 +98,11 @@ def _check_aug_splits(cfg, errors):
     elif splits >= 2 and not policy:
         errors.append(f"aug_splits {splits} needs an auto_augment policy for its augmented views (MindCV's train.py "
                       f"requires one too); set auto_augment (e.g. augmix-m3-w3), or aug_splits: 0")
-    elif splits >= 2 and policy.strip().lower().split("-")[0] not in VIEW_POLICIES:
+    elif splits >= 3 and policy.strip().lower().split("-")[0] not in VIEW_POLICIES:
         errors.append(f"aug_splits {splits} with auto_augment {policy!r}: that policy runs as MindSpore C++ ops, "
-                      f"which make the same choices on every view of an image under the run's seed, so the views "
-                      f"would be identical; use a {' or '.join(VIEW_POLICIES)} policy, or aug_splits: 0")
+                      f"which make the same choices on every copy of an image under the run's seed, so the "
+                      f"{splits - 1} augmented views would be identical; use a {' or '.join(VIEW_POLICIES)} policy, "
+                      f"or aug_splits: 2 (one augmented view) or 0")
     if cfg.loss == "jsd" and splits < 2:
         errors.append(f"loss jsd compares the views of each image, which needs aug_splits >= 2 (MindCV: 3), got "
                       f"aug_splits {splits}; set aug_splits and auto_augment, or loss: CE")

@@ -135,7 +135,8 @@ KEYS = (
          "trivialaugwide, augmix-m3-w3. null = off.", nullable=True),
     Key("aug_splits", Int(low=0), 0, "augmentation",
          "Augmentation splits (MindCV's, which takes 3): every training image becomes this many views, the clean "
-         "one (crop and flips only) and the others also through auto_augment (randaug or augmix); a batch holds "
+         "one (crop and flips only) and the others also through auto_augment (randaug or augmix from 3 views: "
+         "they draw per view); a batch holds "
          "aug_splits x batch_size images, clean views first, labels repeated. Pair with loss: jsd. 0 = off."),
     Key("re_prob", Float(**_PROB), 0.0, "augmentation", "Probability of random erasing."),
     Key("re_scale", List(Float(low=0.0, low_open=True), length=2), [0.02, 0.33], "augmentation",

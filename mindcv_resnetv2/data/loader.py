@@ -17,7 +17,7 @@ Augmentation splits (``separate=True``, MindCV's ``aug_splits``): each training 
 one) and the final ops on all; a batch of B images is then the (aug_splits * B) rows [clean; view 1; ...] with the
 labels repeated per view, as MindCV's loader concatenates them (mixing, when on, runs on that whole batch). Each
 view's Python random ops draw from their own stream (``ViewKey``); MindSpore's C++ random ops would repeat one
-another's choices on every copy, so the recipe check admits only the Python-drawn policies (randaug, augmix).
+another's choices on every copy, so with more than one augmented view only the Python-drawn ones are accepted.
 
 A file that cannot be decoded stops iteration with ``UnreadableImageError`` naming it (MindSpore reports the
 path of the failing row; this turns it into a short, typed error with the remedy). The files that would kill the
@@ -97,6 +97,12 @@ def _map_views(dataset, transform, key, aug_splits, workers, multiprocessing):
         raise InvalidInputError(f"create_loader: aug_splits={aug_splits!r} with separate=True; give 2 or more "
                                 f"views (MindCV uses 3: the clean image and two augmented ones)")
     primary, secondary, final = transform
+    repeated = [op for op in secondary if not isinstance(op, KeyedRandomOp)]
+    if aug_splits > 2 and repeated:
+        raise InvalidInputError(
+            f"create_loader: {type(repeated[0]).__name__} is a MindSpore random op, which makes the same choices on "
+            f"every copy of an image, so the {aug_splits - 1} augmented views would be identical; use a randaug or "
+            f"augmix auto_augment (drawn per view), or aug_splits=2")
     columns = ["image"] + [f"image_view{view}" for view in range(1, aug_splits)]
     options = dict(num_parallel_workers=workers, python_multiprocessing=multiprocessing)
     dataset = dataset.map(operations=_keyed(primary, key), input_columns="image", **options)
