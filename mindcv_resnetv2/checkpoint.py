@@ -8,7 +8,8 @@ path into a network gets the same guarantees:
 * entries that are not model weights are recognised and ignored: optimizer slots (`moments.*`, `moment1.*`,
   `adam_m.*`, ...), training counters (`learning_rate`, `global_step`, `scale_sense`, ...), our own
   `train_state.*` values, and EMA weights (`ema.*`, MindCV's naming) unless `use_ema=True` picks them;
-* a different class count in the classifier (fine-tuning) drops the checkpoint's classifier;
+* a different class count in the classifier (fine-tuning) drops the checkpoint's classifier, and a first
+  convolution of another input channel count is adapted when the caller names it (`adapt_first_conv`);
 * a save never leaves a truncated file under the final name and the file stays writable by its owner;
 * every save records the file's sha256 in `<file>.json` beside it (with a training checkpoint's run state), and
   every read checks the file against that record when there is one; .ckpt files also carry MindSpore's CRC.
@@ -273,6 +274,35 @@ def _mismatched_classifier(model_values, targets, classifier_name):
     return [weight_name] + ([bias_name] if bias_name in model_values else [])
 
 
+def adapt_first_conv(values, targets, first_conv, source):
+    """Fit the first convolution's weight to the network's input channel count (fine-tuning), in place.
+
+    Checkpoint 1 channel, network N: the kernel repeated N times and divided by N, so a gray image copied into N
+    channels gives the outputs the 1-channel network gave. Checkpoint 3 channels, network 1: summed over the
+    channels, so the network on a gray image gives what the 3-channel network gave on it copied into 3 channels
+    (exact for plain convolutions; a weight-standardised stem re-standardises the new kernel). Any other
+    difference is left for the strict shape check, which names the tensor and both shapes. One log line says
+    what was done.
+    """
+    name = f"{first_conv}.weight"
+    if name not in values or name not in targets:
+        return
+    saved, wanted = np.shape(values[name]), tuple(targets[name].shape)
+    if len(saved) != 4 or saved == wanted or (saved[0],) + saved[2:] != (wanted[0],) + wanted[2:]:
+        return
+    kernel = np.asarray(values[name])
+    if saved[1] == 1:
+        values[name] = np.repeat(kernel, wanted[1], axis=1) / wanted[1]
+        how = f"repeated over {wanted[1]} input channels and divided by {wanted[1]}"
+    elif saved[1] == 3 and wanted[1] == 1:
+        values[name] = kernel.sum(axis=1, keepdims=True)
+        how = "summed over its 3 input channels"
+    else:
+        return
+    _logger.warning("Checkpoint '%s' has %s for %d input channels, the network %d: %s %s -> %s (fine-tuning).",
+                    source, name, saved[1], wanted[1], how, saved, wanted)
+
+
 def load_state_dict(
     net,
     entries,
@@ -281,13 +311,16 @@ def load_state_dict(
     use_ema=False,
     num_classes_mismatch="reinit",
     classifier_name="classifier",
+    first_conv=None,
 ):
     """Load checkpoint entries {name: array} into `net`, validating everything before assigning anything.
 
     strict: missing or unexpected names are errors (non-strict: logged as a warning naming them).
     use_ema: take the `ema.`-prefixed weights instead of the raw ones (error if the file has none).
     num_classes_mismatch: "reinit" drops a classifier whose class count differs (fine-tuning), "error" refuses.
-    Shape mismatches are always errors. What was loaded, ignored and dropped is logged.
+    first_conv: the name of the network's first convolution (its default_cfg's 'first_conv'), to adapt its
+    kernel to another input channel count (`adapt_first_conv`); None: no adaptation.
+    Other shape mismatches are always errors. What was loaded, ignored, adapted and dropped is logged.
     """
     if num_classes_mismatch not in ("reinit", "error"):
         raise ValueError(f"num_classes_mismatch must be 'reinit' or 'error', got {num_classes_mismatch!r}.")
@@ -307,6 +340,8 @@ def load_state_dict(
         stray = []
     ignored = sorted(parts.optimizer) + [TRAIN_STATE_PREFIX + n for n in parts.train_state] + ignored_weights
 
+    if first_conv is not None:
+        adapt_first_conv(values, targets, first_conv, source)
     dropped = _mismatched_classifier(values, targets, classifier_name) if num_classes_mismatch == "reinit" else []
     dropped_values = {name: values.pop(name) for name in dropped}
     missing = sorted(set(targets) - set(values) - set(dropped))
@@ -385,6 +420,7 @@ def load_checkpoint(
     num_classes_mismatch="reinit",
     classifier_name="classifier",
     verify_hash=True,
+    first_conv=None,
 ):
     """Read a .ckpt/.safetensors file and load it into `net`; see `read_checkpoint` and `load_state_dict`."""
     entries = read_checkpoint(path, verify_hash=verify_hash)
@@ -396,6 +432,7 @@ def load_checkpoint(
         use_ema=use_ema,
         num_classes_mismatch=num_classes_mismatch,
         classifier_name=classifier_name,
+        first_conv=first_conv,
     )
 
 

@@ -118,19 +118,21 @@ def pretrained_weights_path(model_name):
     return weights_file(cfg["url"], cfg.get("sha256"))
 
 
-def load_pretrained(net, model_name):
-    """Load the published weights of `model_name` into `net` (a new classifier if `net` has another class count).
+def fine_tuning_names(net):
+    """The classifier and first convolution of `net` (its default_cfg), as load_state_dict takes them to fit a
+    checkpoint of another class count (new head) or input channel count (adapted stem)."""
+    cfg = getattr(net, "default_cfg", {})
+    return dict(classifier_name=cfg.get("classifier", "classifier"), first_conv=cfg.get("first_conv", "conv1"))
 
-    A 1-channel `net` gets the first convolution summed over the RGB channels, as MindCV's load_pretrained does
-    (grayscale fine-tuning); other channel counts than the weights' fail on the shape, naming the parameter.
+
+def load_pretrained(net, model_name):
+    """Load the published weights of `model_name` into `net`: a new classifier if `net` has another class count,
+    the first convolution adapted if it has 1 input channel (weights: 3) or N (weights: 1); see
+    checkpoint.adapt_first_conv. Other channel counts fail on the shape, naming the parameter.
     """
     path = pretrained_weights_path(model_name)
     entries = read_checkpoint(path, verify_hash=False)  # weights_file verified the download or the cached copy
-    first_conv = f"{net.default_cfg.get('first_conv', 'conv1')}.weight"
-    shapes = {p.name: tuple(p.shape) for p in net.get_parameters()}
-    if first_conv in entries and shapes.get(first_conv, (0, 0))[1] == 1 and entries[first_conv].shape[1] == 3:
-        entries[first_conv] = entries[first_conv].sum(axis=1, keepdims=True)
-    load_state_dict(net, entries, source=path, classifier_name=net.default_cfg.get("classifier", "classifier"))
+    load_state_dict(net, entries, source=path, **fine_tuning_names(net))
 
 
 def create_model(
@@ -152,7 +154,9 @@ def create_model(
 
     `pretrained` loads the registry's published weights (downloaded on first use); `checkpoint_path` loads a file
     (its EMA weights with `ema`); they are exclusive. Either may have another class count than `num_classes`: the
-    classifier is then re-initialised (fine-tuning). `auto_mapping` must stay False: names are matched exactly.
+    classifier is then re-initialised (fine-tuning); or 1 input channel (network N) or 3 (network 1): the first
+    convolution is then adapted (checkpoint.adapt_first_conv). `auto_mapping` must stay False: names are matched
+    exactly.
     """
     refuse_unless_default("create_model", "auto_mapping", auto_mapping, False,
                           "checkpoints load strictly by parameter name here; convert a timm or BiT file with "
@@ -169,6 +173,5 @@ def create_model(
         **kwargs,
     )
     if checkpoint_path:
-        classifier = net.default_cfg.get("classifier", "classifier")
-        load_checkpoint(net, checkpoint_path, use_ema=ema, classifier_name=classifier)
+        load_checkpoint(net, checkpoint_path, use_ema=ema, **fine_tuning_names(net))
     return net

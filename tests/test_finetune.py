@@ -1,0 +1,62 @@
+"""Fine-tuning from any source: the first convolution adapted to another input channel count."""
+import logging
+
+import mindspore as ms
+import numpy as np
+import pytest
+
+from mindcv_resnetv2.checkpoint import CheckpointError, save_checkpoint
+from mindcv_resnetv2.config import parse_args
+from mindcv_resnetv2.engine.builders import build_network
+from mindcv_resnetv2.models import create_model
+
+MODEL = "preact_resnet20_cifar"
+
+
+def _gray(seed=0):
+    return np.random.default_rng(seed).standard_normal((2, 1, 32, 32)).astype(np.float32)
+
+
+def _logits(net, x):
+    net.set_train(False)
+    return net(ms.Tensor(x)).asnumpy()
+
+
+def _saved(tmp_path, in_channels):
+    net = create_model(MODEL, num_classes=10, in_channels=in_channels)
+    return net, save_checkpoint(net, str(tmp_path / f"c{in_channels}.ckpt"))
+
+
+def test_one_channel_weights_in_a_three_channel_network_give_the_same_logits(tmp_path, caplog, pynative_mode):
+    gray_net, path = _saved(tmp_path, 1)
+    with caplog.at_level(logging.WARNING, logger="mindcv_resnetv2"):
+        rgb_net = create_model(MODEL, num_classes=10, in_channels=3, checkpoint_path=path)
+    adapted = [r.getMessage() for r in caplog.records if "conv1.weight" in r.getMessage()]
+    assert len(adapted) == 1 and "repeated over 3 input channels and divided by 3" in adapted[0]
+    x = _gray()
+    np.testing.assert_allclose(_logits(rgb_net, np.repeat(x, 3, axis=1)), _logits(gray_net, x), rtol=1e-5, atol=1e-5)
+
+
+def test_three_channel_weights_summed_for_a_one_channel_network(tmp_path, pynative_mode):
+    rgb_net, path = _saved(tmp_path, 3)
+    gray_net = create_model(MODEL, num_classes=10, in_channels=1, checkpoint_path=path)
+    x = _gray(1)
+    np.testing.assert_allclose(_logits(gray_net, x), _logits(rgb_net, np.repeat(x, 3, axis=1)), rtol=1e-5, atol=1e-5)
+
+
+def test_train_ckpt_path_adapts_the_stem_and_replaces_the_head(tmp_path):
+    rgb_net, path = _saved(tmp_path, 3)
+    cfg = parse_args(["--model", MODEL, "--in_channels", "1", "--dataset", "synthetic", "--mean", "127",
+                      "--std", "64", "--ckpt_path", path])
+    net = build_network(cfg, num_classes=4, checkpoint_path=cfg.ckpt_path)
+    weights = {p.name: p.asnumpy() for p in rgb_net.get_parameters()}
+    loaded = {p.name: p.asnumpy() for p in net.get_parameters()}
+    np.testing.assert_allclose(loaded["conv1.weight"], weights["conv1.weight"].sum(axis=1, keepdims=True), rtol=1e-6)
+    assert loaded["classifier.weight"].shape == (4, 64)
+    np.testing.assert_array_equal(loaded["layer1.0.conv1.weight"], weights["layer1.0.conv1.weight"])
+
+
+def test_other_channel_mismatches_stay_a_strict_error_naming_both_shapes(tmp_path):
+    _, path = _saved(tmp_path, 3)
+    with pytest.raises(CheckpointError, match=r"conv1\.weight: checkpoint \(16, 3, 3, 3\) vs network \(16, 4, 3, 3\)"):
+        create_model(MODEL, num_classes=10, in_channels=4, checkpoint_path=path)
