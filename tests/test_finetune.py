@@ -5,6 +5,8 @@ import mindspore as ms
 import numpy as np
 import pytest
 
+from reference_nets import random_array, relative_error, require_oracles
+
 from mindcv_resnetv2.checkpoint import CheckpointError, save_checkpoint
 from mindcv_resnetv2.config import parse_args
 from mindcv_resnetv2.engine.builders import build_network
@@ -60,3 +62,22 @@ def test_other_channel_mismatches_stay_a_strict_error_naming_both_shapes(tmp_pat
     _, path = _saved(tmp_path, 3)
     with pytest.raises(CheckpointError, match=r"conv1\.weight: checkpoint \(16, 3, 3, 3\) vs network \(16, 4, 3, 3\)"):
         create_model(MODEL, num_classes=10, in_channels=4, checkpoint_path=path)
+
+
+def test_mindcv_bit_names_shapes_and_outputs_equal_mindcv(tmp_path, pynative_mode):
+    """Oracle: MindCV 0.3.0's own BiT_resnet50, its parameters saved as MindCV saves them, loaded strictly here."""
+    require_oracles("mindcv")
+    import mindcv.models
+
+    theirs = mindcv.models.create_model("BiT_resnet50", num_classes=10)
+    rng = np.random.default_rng(0)
+    for p in theirs.get_parameters():
+        p.set_data(ms.Tensor(random_array(p.name, tuple(p.shape), rng)))
+    path = str(tmp_path / "BiT_resnet50.ckpt")
+    ms.save_checkpoint(theirs, path)
+    ours = create_model("BiT_resnet50", num_classes=10, checkpoint_path=path)
+    assert [(p.name, tuple(p.shape)) for p in ours.get_parameters()] == \
+        [(p.name, tuple(p.shape)) for p in theirs.get_parameters()]
+    x = rng.standard_normal((2, 3, 64, 64)).astype(np.float32)
+    expected = _logits(theirs, x)
+    assert relative_error(_logits(ours, x), expected)[0] < 1e-4

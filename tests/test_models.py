@@ -26,6 +26,8 @@ BIG = {"preact_resnet152", "preact_resnet200", "preact_resnet1001_cifar", "resne
        "preact_resnet110_cifar", "preact_resnet164_cifar"}
 # timm's ResNetV2 family runs forward (and trains, and matches timm) in tests/test_timm_family*.py.
 TIMM_FAMILY = {name for name in list_models("resnetv2_*") if name not in ("resnetv2_50", "resnetv2_101")}
+# MindCV's BiT networks: presets of the BiT layout under MindCV's names, checked against MindCV in test_finetune.py.
+MINDCV_BIT = set(list_models("BiT_*"))
 
 
 def _batch(channels=3, size=32, batch=2, seed=0):
@@ -90,7 +92,7 @@ def test_mindcv_layout_names_and_shapes_equal_reference():
     assert ours == expected
 
 
-@pytest.mark.parametrize("name", [n for n in list_models() if n not in BIG | TIMM_FAMILY])
+@pytest.mark.parametrize("name", [n for n in list_models() if n not in BIG | TIMM_FAMILY | MINDCV_BIT])
 def test_every_model_runs_forward(name, any_mode):
     size = 32 if name.endswith("_cifar") else 64
     net = create_model(name, num_classes=7)

@@ -24,6 +24,8 @@ timm's other ResNetV2 variants are presets of the same class with the paper layo
 
 Parameter names stay the same across norms: `bnK` is a block's K-th norm-act cell, whatever its kind.
 """
+import functools
+
 import numpy as np
 from mindspore import Tensor, nn, ops
 from mindspore.common import initializer as init
@@ -32,7 +34,7 @@ from ..data.constants import CIFAR10_MEAN_255, CIFAR10_STD_255, IMAGENET_MEAN_25
 from .layers import DropPath, symmetric_padding
 from .norm_act import BatchNormAct2d, norm_act_layer
 from .pooling import AvgPool2x2Ceil, MaxPool3x3Pad1, ZeroPadMaxPool3x3
-from .std_conv import StdConv2d
+from .std_conv import BIT_EPS, StdConv2d
 from .registry import load_pretrained, register_model
 
 BLOCK_TYPES = ("basic", "bottleneck")
@@ -57,21 +59,23 @@ class PreActBlock(nn.Cell):
     """
 
     def __init__(self, block_type, in_channels, width, stride, shortcut_norm, drop_path_rate,
-                 norm_layer=BatchNormAct2d, conv_layer=None, avg_down=False):
+                 norm_layer=BatchNormAct2d, conv_layer=None, avg_down=False, norm_prefix="bn"):
         super().__init__()
         conv_layer = conv_layer or _conv
         self.is_bottleneck = block_type == "bottleneck"
         out_channels = width * 4 if self.is_bottleneck else width
-        self.bn1 = norm_layer(in_channels)
+        # Norm-act cells named <norm_prefix>1, 2 (, 3), registered between the convolutions in the order used.
+        self.norm_names = tuple(f"{norm_prefix}{k}" for k in range(1, 4 if self.is_bottleneck else 3))
+        setattr(self, self.norm_names[0], norm_layer(in_channels))
         if self.is_bottleneck:
             self.conv1 = conv_layer(in_channels, width, 1)
-            self.bn2 = norm_layer(width)
+            setattr(self, self.norm_names[1], norm_layer(width))
             self.conv2 = conv_layer(width, width, 3, stride)
-            self.bn3 = norm_layer(width)
+            setattr(self, self.norm_names[2], norm_layer(width))
             self.conv3 = conv_layer(width, out_channels, 1)
         else:
             self.conv1 = conv_layer(in_channels, width, 3, stride)
-            self.bn2 = norm_layer(width)
+            setattr(self, self.norm_names[1], norm_layer(width))
             self.conv2 = conv_layer(width, width, 3)
         self.down_sample = None
         self.down_pool = None
@@ -86,7 +90,7 @@ class PreActBlock(nn.Cell):
         self.out_channels = out_channels
 
     def construct(self, x):
-        preact = self.bn1(x)
+        preact = getattr(self, self.norm_names[0])(x)
         shortcut = x
         if self.down_sample is not None:
             projected = preact
@@ -94,9 +98,9 @@ class PreActBlock(nn.Cell):
                 projected = self.down_pool(preact)
             shortcut = self.down_sample(projected)
         out = self.conv1(preact)
-        out = self.conv2(self.bn2(out))
+        out = self.conv2(getattr(self, self.norm_names[1])(out))
         if self.is_bottleneck:
-            out = self.conv3(self.bn3(out))
+            out = self.conv3(getattr(self, self.norm_names[2])(out))
         return self.drop_path(out) + shortcut
 
 
@@ -132,7 +136,11 @@ class ResNetV2(nn.Cell):
         final_norm: norm-act after the last stage (paper layout).
         norm: the norm-act kind of the blocks, deep stems and final norm: "batchnorm" (+ ReLU), "groupnorm"
             (+ ReLU), "evonorm_s0" or "frn" (+ TLU).
-        std_conv: weight-standardised convolutions (BiT). avg_down: average-pool shortcuts ('d' nets).
+        std_conv: weight-standardised convolutions (BiT), with std_eps added to the kernel variance.
+        avg_down: average-pool shortcuts ('d' nets).
+        norm_prefix, final_norm_name: the names of the blocks' norm-act cells (prefix + 1, 2, 3) and of the final
+            norm; conv_head: the classifier as a 1x1 convolution with bias (weight (classes, features, 1, 1)).
+            MindCV's BiT_resnet* use "gn", "gn" and a conv head; every other preset "bn", "norm" and a Dense.
         width_factor: multiplies the stem and stage widths (BiT's x1 ... x4).
         drop_rate: dropout before the classifier. drop_path_rate: stochastic depth, rising linearly to this
             value over the blocks. features_only: construct returns feature maps instead of logits.
@@ -156,7 +164,11 @@ class ResNetV2(nn.Cell):
         final_norm=True,
         norm="batchnorm",
         std_conv=False,
+        std_eps=BIT_EPS,
         avg_down=False,
+        norm_prefix="bn",
+        final_norm_name="norm",
+        conv_head=False,
         width_factor=1,
         num_classes=1000,
         in_channels=3,
@@ -178,7 +190,7 @@ class ResNetV2(nn.Cell):
         self.num_classes = num_classes
         self.drop_rate = drop_rate
         norm_layer = norm_act_layer(norm)
-        conv_layer = StdConv2d if std_conv else _conv
+        conv_layer = functools.partial(StdConv2d, eps=std_eps) if std_conv else _conv
         stem_channels *= width_factor
         widths = tuple(w * width_factor for w in widths)
 
@@ -224,7 +236,8 @@ class ResNetV2(nn.Cell):
             for i in range(depth):
                 rate = drop_path_rate * block_index / max(total_blocks - 1, 1)
                 unit = PreActBlock(block, in_ch, width, stride if i == 0 else 1, shortcut_norm, rate,
-                                   norm_layer=norm_layer, conv_layer=conv_layer, avg_down=avg_down)
+                                   norm_layer=norm_layer, conv_layer=conv_layer, avg_down=avg_down,
+                                   norm_prefix=norm_prefix)
                 in_ch = unit.out_channels
                 blocks.append(unit)
                 block_index += 1
@@ -240,9 +253,17 @@ class ResNetV2(nn.Cell):
         if features_only:
             self.out_channels = [self.feature_info[i]["chs"] for i in self.out_indices]
 
-        self.norm = norm_layer(in_ch) if final_norm else None
+        self.final_norm_name = final_norm_name if final_norm else None
+        if final_norm:
+            setattr(self, final_norm_name, norm_layer(in_ch))
         self.dropout = nn.Dropout(p=drop_rate) if drop_rate > 0 else nn.Identity()
-        self.classifier = nn.Dense(in_ch, num_classes) if num_classes > 0 else nn.Identity()
+        self.conv_head = conv_head
+        if num_classes <= 0:
+            self.classifier = nn.Identity()
+        elif conv_head:
+            self.classifier = nn.Conv2d(in_ch, num_classes, 1, has_bias=True)
+        else:
+            self.classifier = nn.Dense(in_ch, num_classes)
         self._init_weights()
 
     def _init_weights(self):
@@ -252,6 +273,8 @@ class ResNetV2(nn.Cell):
                 cell.weight.set_data(
                     init.initializer(init.HeNormal(mode="fan_out", nonlinearity="relu"), cell.weight.shape, cell.weight.dtype)
                 )
+                if cell.has_bias:  # the conv head
+                    cell.bias.set_data(init.initializer("zeros", cell.bias.shape, cell.bias.dtype))
             elif isinstance(cell, nn.BatchNorm2d):
                 cell.gamma.set_data(init.initializer("ones", cell.gamma.shape, cell.gamma.dtype))
                 cell.beta.set_data(init.initializer("zeros", cell.beta.shape, cell.beta.dtype))
@@ -276,8 +299,8 @@ class ResNetV2(nn.Cell):
             x = self.max_pool(x)
         for name in self.stage_names:
             x = getattr(self, name)(x)
-        if self.norm is not None:
-            x = self.norm(x)
+        if self.final_norm_name is not None:
+            x = getattr(self, self.final_norm_name)(x)
         return x
 
     def forward_levels(self, x):
@@ -296,7 +319,10 @@ class ResNetV2(nn.Cell):
         x = ops.mean(x, (2, 3))
         if pre_logits:
             return x
-        return self.classifier(self.dropout(x))
+        x = self.dropout(x)
+        if self.conv_head:
+            return self.classifier(x.reshape(x.shape + (1, 1))).reshape(x.shape[0], -1)
+        return self.classifier(x)
 
     def construct(self, x):
         if self.features_only:
@@ -548,15 +574,35 @@ default_cfgs.update({
 })
 
 
-def _register_timm_variant(name, depth, preset, description):
+# MindCV 0.3.0's BiT networks (mindcv/models/bit.py) under its names, parameter for parameter: BiT's layout with
+# its names (block norms gn1..gn3, final norm gn), its classifier (a 1x1 convolution with bias) and the epsilon
+# its StdConv2d adds to the kernel variance, so MindCV's checkpoints load unchanged and give MindCV's outputs.
+MINDCV_BIT_EPS = 1e-10
+MINDCV_BIT_LAYOUT = dict(BIT_LAYOUT, norm_prefix="gn", final_norm_name="gn", conv_head=True, std_eps=MINDCV_BIT_EPS)
+MINDCV_BIT_DOWNLOADS = "https://download.mindspore.cn/toolkits/mindcv/bit/"
+MINDCV_BIT_VARIANTS = {
+    "BiT_resnet50": (50, dict(MINDCV_BIT_LAYOUT, width_factor=1), "BiT-R50x1", "1e4795a4"),
+    "BiT_resnet50x3": (50, dict(MINDCV_BIT_LAYOUT, width_factor=3), "BiT-R50x3 (3x wider)", "a960f91f"),
+    "BiT_resnet101": (101, dict(MINDCV_BIT_LAYOUT, width_factor=1), "BiT-R101x1", "2efa9106"),
+}
+default_cfgs.update({
+    name: _cfg(url=f"{MINDCV_BIT_DOWNLOADS}{name}-{digest}.ckpt", layout="BiT, MindCV's names")
+    for name, (_, _, _, digest) in MINDCV_BIT_VARIANTS.items()
+})
+
+
+def _register_variant(name, depth, preset, description):
     """Register `name` as a builder of the preset, with the same signature as every other entry point."""
 
     def entrypoint(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
         return _build(name, depth, preset, pretrained, num_classes, in_channels, **kwargs)
 
     entrypoint.__name__ = entrypoint.__qualname__ = name
-    entrypoint.__doc__ = f"{description}, as timm's {name}."
+    entrypoint.__doc__ = description
     return register_model(entrypoint)
 
 
-globals().update({name: _register_timm_variant(name, *spec) for name, spec in TIMM_VARIANTS.items()})
+globals().update({name: _register_variant(name, depth, preset, f"{description}, as timm's {name}.")
+                  for name, (depth, preset, description) in TIMM_VARIANTS.items()})
+globals().update({name: _register_variant(name, depth, preset, f"{description}, as MindCV's {name} (its names).")
+                  for name, (depth, preset, description, _) in MINDCV_BIT_VARIANTS.items()})

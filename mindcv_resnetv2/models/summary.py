@@ -85,8 +85,9 @@ def default_input_flops(net):
     height, width = net.default_cfg["input_size"][1:]
     if height % TOTAL_STRIDE or width % TOTAL_STRIDE:
         return count_flops(net)
+    head = getattr(net, "classifier", None)  # a Dense, or a 1x1 convolution on the pooled features (conv head)
     dense = 2 * sum(cell.in_channels * cell.out_channels for _, cell in net.cells_and_names()
-                    if isinstance(cell, nn.Dense))
+                    if isinstance(cell, nn.Dense) or cell is head and isinstance(cell, nn.Conv2d))
     small = count_flops(net, image_size=(TOTAL_STRIDE, TOTAL_STRIDE))
     return (small - dense) * (height * width) // (TOTAL_STRIDE * TOTAL_STRIDE) + dense
 
