@@ -47,7 +47,6 @@ FORMAT_BY_EXTENSION = {".ckpt": "ckpt", ".safetensors": "safetensors"}
 # save beside the weights. Per-parameter optimizer slots ("<slot>.<param name>") are recognised by shape of name.
 TRAINING_SCALAR_NAMES = frozenset(
     {
-        "learning_rate",
         "global_step",
         "momentum",
         "weight_decay",
@@ -63,6 +62,9 @@ TRAINING_SCALAR_NAMES = frozenset(
         "updates",
     }
 )
+
+# The learning rate an optimizer saves: one entry, or one per parameter group with its own lr (layer_decay).
+_LEARNING_RATE = re.compile(r"^learning_rate(?:_group_\d+)?$")
 
 # MindCV names published weights "<model>-<first 8 hex digits of sha256>[-suffix].ckpt".
 _HASH_IN_NAME = re.compile(r"-(?P<prefix>[0-9a-f]{8})(?:-[^.]+)?\.(?:ckpt|safetensors)$")
@@ -199,6 +201,11 @@ def read_checkpoint(path, verify_hash=True):
     return entries
 
 
+def is_learning_rate(name):
+    """True for a saved learning rate: 'learning_rate', or 'learning_rate_group_<n>' of a parameter group."""
+    return bool(_LEARNING_RATE.match(name))
+
+
 def _is_optimizer_slot(name, weight_names):
     """True for a per-parameter optimizer slot: '<slot>.<weight name>', e.g. 'moments.layer1.0.conv1.weight'."""
     slot, _, weight_name = name.partition(".")
@@ -227,7 +234,7 @@ def split_checkpoint(entries, model_names=None):
     for name, value in rest.items():
         if model_names is not None and name in weight_names:
             model[name] = value
-        elif name in TRAINING_SCALAR_NAMES or _is_optimizer_slot(name, weight_names):
+        elif name in TRAINING_SCALAR_NAMES or is_learning_rate(name) or _is_optimizer_slot(name, weight_names):
             optimizer[name] = value
         elif model_names is None:
             model[name] = value
@@ -569,10 +576,10 @@ def restore_training_checkpoint(path, net, optimizer=None, ema=None):
     """
     path = os.fspath(path)
     entries = read_checkpoint(path)
-    # The lr schedule is rebuilt from the recipe (its position is global_step), so a run may be resumed with a
-    # longer epoch_size; every other part must match.
-    targets = {name: p for name, p in _state_values(net, optimizer, ema).items() if name != "learning_rate"}
-    saved = {name for name in entries if name != "learning_rate" and not name.startswith(TRAIN_STATE_PREFIX)}
+    # The lr schedules (one per parameter group with layer_decay) are rebuilt from the recipe (their position is
+    # global_step), so a run may be resumed with a longer epoch_size; every other part must match.
+    targets = {name: p for name, p in _state_values(net, optimizer, ema).items() if not is_learning_rate(name)}
+    saved = {name for name in entries if not is_learning_rate(name) and not name.startswith(TRAIN_STATE_PREFIX)}
     names = saved | set(targets)
 
     def by_role(name):  # model weights before optimizer slots: they say best which network the file is for

@@ -11,7 +11,8 @@ from typing import Any
 
 from ..amp import AMP_LEVELS
 from ..optim.loss import AUX_FACTOR_REASON, LOSS_NAMES
-from ..optim.optimizer import FILTER_BIAS_AND_BN_MEANING, OPTIMIZER_NAMES, OPTIMIZERS_READING, WEIGHT_DECAY_FILTERS
+from ..optim.optimizer import (FILTER_BIAS_AND_BN_MEANING, MINDSPORE_OPTIMIZERS, OPTIMIZER_NAMES, OPTIMIZERS_READING,
+                               WEIGHT_DECAY_FILTERS)
 from ..optim.scheduler import SCHEDULER_NAMES
 from ..data.constants import IMAGENET_MEAN_255, IMAGENET_STD_255
 from ..errors import InvalidInputError
@@ -187,6 +188,10 @@ KEYS = (
     Key("weight_decay", Float(low=0.0), 1e-6, "optimizer", "L2 weight decay."),
     Key("use_nesterov", Bool(), False, "optimizer",
         f"Nesterov updates for opt {'/'.join(OPTIMIZERS_READING['nesterov'])}."),
+    Key("layer_decay", Float(low=0.0, low_open=True), None, "optimizer",
+        "Per-stage lr (MindCV's key and rule): groups stem (0), stage 1..S, head (S + 1: final norm and "
+        "classifier); group g gets the schedule's lr x layer_decay^(S + 1 - g), the head keeps lr; logged at the "
+        f"start. Opt {'/'.join(MINDSPORE_OPTIMIZERS)} only; null = off.", nullable=True),
     Key("weight_decay_filter", Str(WEIGHT_DECAY_FILTERS), "disable", "optimizer",
          "Parameters exempt from weight decay: disable = none; auto = normalisation scales and shifts only "
          "(MindCV's auto leaves the choice to MindSpore, which exempts parameters named *gamma*/*beta* and decays "
@@ -296,8 +301,6 @@ KEYS = (
     # compatibility
     Key("aux_factor", Float(low=0.0), 0.0, "compatibility",
         f"Auxiliary-head loss weight. Refused unless 0.0: {AUX_FACTOR_REASON}.", role=REFUSED),
-    Key("layer_decay", Float(low=0.0), None, "compatibility", "Layer-wise lr decay (for ViTs); not implemented.",
-         nullable=True, role=NO_EFFECT),
     Key("enable_modelarts", Bool(), False, "compatibility",
         f"Huawei ModelArts integration. Refused unless false: {MODELARTS_REASON}.", role=REFUSED),
     Key("data_url", Str(), "/cache/data/", "compatibility",

@@ -266,8 +266,9 @@ def build_training(cfg, net, updates_per_epoch, runtime):
         power=cfg.polynomial_power, warmup_mode=cfg.warmup_mode,
     )
     optimizer = create_optimizer(
-        net.trainable_params(), opt=cfg.opt, lr=lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum,
+        net, opt=cfg.opt, lr=lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum,
         nesterov=cfg.use_nesterov, weight_decay_filter=cfg.weight_decay_filter, eps=cfg.eps,
+        layer_decay=cfg.layer_decay,
     )
     loss_fn = create_loss(cfg.loss, reduction=cfg.reduction,
                           label_smoothing=0.0 if mixing_enabled(cfg) else cfg.label_smoothing,

@@ -283,6 +283,17 @@ class ResNetV2(nn.Cell):
                 cell.weight.set_data(init.initializer(weight_init, cell.weight.shape, cell.weight.dtype))
                 cell.bias.set_data(init.initializer("zeros", cell.bias.shape, cell.bias.dtype))
 
+    def lr_groups(self):
+        """The trainable parameters by depth, for layer-wise lr decay: [("stem", [...]), ("layer1", [...]), ...,
+        ("head", [...])]. The stem is everything before the first stage (its convolutions and norms); the head is
+        the final norm-act before pooling (paper and BiT layouts) and the classifier."""
+        head_cells = {"classifier"} | ({self.final_norm_name} if self.final_norm_name else set())
+        groups = {name: [] for name in ("stem",) + self.stage_names + ("head",)}
+        for param in self.trainable_params():
+            cell = param.name.split(".", 1)[0]
+            groups[cell if cell in self.stage_names else "head" if cell in head_cells else "stem"].append(param)
+        return list(groups.items())
+
     def forward_stem(self, x):
         """The stem up to its max-pool: feature level 0."""
         x = self.conv1(x)

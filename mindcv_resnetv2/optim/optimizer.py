@@ -23,7 +23,6 @@ from mindspore.ops import composite as C
 from mindspore.ops import functional as F
 
 from ..errors import InvalidInputError
-from ..unsupported import refuse_unless_default
 
 _logger = logging.getLogger(__name__)
 
@@ -112,12 +111,53 @@ def decay_mask(params, weight_decay_filter):
     return tuple(not exempt[weight_decay_filter](param) for param in params)
 
 
-def weight_decay_groups(params, weight_decay, mask):
-    """Parameter groups in MindSpore's format: decayed, not decayed, and the original order."""
-    decayed = [param for param, keep in zip(params, mask) if keep]
-    exempt = [param for param, keep in zip(params, mask) if not keep]
-    groups = [{"params": group, "weight_decay": wd} for group, wd in ((decayed, weight_decay), (exempt, 0.0)) if group]
+def weight_decay_groups(params, weight_decay, mask, lr_groups=None):
+    """Parameter groups in MindSpore's format: decayed, not decayed, and the original order.
+
+    lr_groups: None, or per parameter its learning rate (a float or per-step list; see layer_decay_lrs); each lr
+    group is then split into its decayed and not decayed parameters, so weight_decay_filter means the same.
+    """
+    lr_groups = lr_groups or [None] * len(params)
+    groups = []
+    for lr in _distinct(lr_groups):
+        for keep, wd in ((True, weight_decay), (False, 0.0)):
+            members = [param for param, decay, own in zip(params, mask, lr_groups) if decay == keep and own is lr]
+            if members:
+                groups.append({"params": members, "weight_decay": wd, **({} if lr is None else {"lr": lr})})
     return groups + [{"order_params": params}]
+
+
+def _distinct(values):
+    """The distinct objects of `values` (by identity), in order of first appearance."""
+    seen = {}
+    for value in values:
+        seen.setdefault(id(value), value)
+    return list(seen.values())
+
+
+def layer_decay_lrs(net, lr, layer_decay):
+    """Per trainable parameter of `net` (in trainable_params order) its learning rate under layer-wise decay, and
+    one log line per group.
+
+    The groups are the network's `lr_groups()`: stem, stage 1 .. S, head (the final norm and the classifier).
+    Group g (stem = 0, head = S + 1) gets lr x layer_decay ** (S + 1 - g): the head keeps lr, each group below it
+    one more factor, as MindCV 0.3.0's param_groups_layer_decay scales its layers. lr: a float or the per-step
+    list of create_scheduler; each group's is that list times its factor, so every scheduler keeps its shape.
+    """
+    if not hasattr(net, "lr_groups"):
+        raise InvalidInputError(f"layer_decay needs a network that names its stem, stages and head (ResNetV2's "
+                                f"lr_groups()); {type(net).__name__} does not: set layer_decay to null")
+    groups = net.lr_groups()
+    top = len(groups) - 1
+    by_name, lines = {}, []
+    for index, (label, members) in enumerate(groups):
+        factor = float(layer_decay) ** (top - index)
+        group_lr = [value * factor for value in lr] if isinstance(lr, (list, tuple)) else float(lr) * factor
+        first = group_lr[0] if isinstance(group_lr, list) else group_lr
+        lines.append(f"{label} ({len(members)} tensors) lr x {factor:.6g}, {first:.6g} at step 0")
+        by_name.update({param.name: group_lr for param in members})
+    lrs = [by_name[param.name] for param in net.trainable_params()]
+    return lrs, lines
 
 
 def _update(weight, new_weight, *states):
@@ -428,10 +468,16 @@ def _parameters(model_or_params):
     return params
 
 
-def _build(name, params, mask, lr, weight_decay, momentum, nesterov, loss_scale, schedule_decay, eps, options):
+# The optimizers that are MindSpore's own (parameter groups with their own lr: layer_decay); the others are
+# written out here and take one lr.
+MINDSPORE_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
+
+
+def _build(name, params, mask, lr, weight_decay, momentum, nesterov, loss_scale, schedule_decay, eps, options,
+           lr_groups=None):
     """The optimizer `name` (see create_optimizer); `options` are its OPTIMIZER_OPTIONS."""
-    if name in ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad"):
-        groups = weight_decay_groups(params, weight_decay, mask)
+    if name in MINDSPORE_OPTIMIZERS:
+        groups = weight_decay_groups(params, weight_decay, mask, lr_groups)
         if name in ("momentum", "nesterov") and not nesterov:
             return nn.Momentum(groups, lr, momentum, loss_scale=loss_scale)
         if name in ("sgd", "momentum", "nesterov"):
@@ -476,14 +522,16 @@ def create_optimizer(model_or_params, opt="adam", lr=1e-3, weight_decay=0, momen
     per-step list from create_scheduler. OPTIMIZERS_READING says which optimizers read momentum, nesterov and
     eps; schedule_decay is NAdam's. loss_scale divides the gradients. checkpoint_path: optimizer state loaded when
     the file exists. kwargs: the optimizer's own arguments (OPTIMIZER_OPTIONS), e.g. beta1=0.95 for adamw.
-    filter_bias_and_bn (keyword-only, older MindCV's flag): see resolve_weight_decay_filter. layer_decay is not
-    implemented yet and must stay None.
+    filter_bias_and_bn (keyword-only, older MindCV's flag): see resolve_weight_decay_filter. layer_decay: None,
+    or the per-stage lr factor (see layer_decay_lrs; needs the network, not a parameter list, and one of
+    MINDSPORE_OPTIMIZERS); each group's lr is logged.
     """
     name = str(opt).lower()
     if name not in OPTIMIZER_NAMES:
         raise InvalidInputError(f"unknown optimizer {opt!r}; valid names (any case): {', '.join(OPTIMIZER_NAMES)}")
-    refuse_unless_default("create_optimizer", "layer_decay", layer_decay, None,
-                          "layer-wise lr decay is not implemented yet")
+    lr_groups = None
+    if layer_decay is not None:
+        lr_groups = _layer_decay_groups(model_or_params, name, lr, layer_decay)
     if weight_decay < 0:
         raise InvalidInputError(f"weight_decay must be >= 0, got {weight_decay!r}")
     if not loss_scale > 0:
@@ -492,6 +540,21 @@ def create_optimizer(model_or_params, opt="adam", lr=1e-3, weight_decay=0, momen
     options = _options(name, kwargs)
     mask = decay_mask(params, resolve_weight_decay_filter(weight_decay_filter, filter_bias_and_bn))
     optimizer = _build(name, params, mask, lr, float(weight_decay), float(momentum), bool(nesterov),
-                       float(loss_scale), float(schedule_decay), float(eps), options)
+                       float(loss_scale), float(schedule_decay), float(eps), options, lr_groups)
     _restore(optimizer, checkpoint_path)
     return optimizer
+
+
+def _layer_decay_groups(model_or_params, name, lr, layer_decay):
+    """layer_decay_lrs of the network, after checking what layer_decay needs; logs each group's lr."""
+    if not isinstance(layer_decay, (int, float)) or isinstance(layer_decay, bool) or not layer_decay > 0:
+        raise InvalidInputError(f"layer_decay must be a number > 0 (or None: off), got {layer_decay!r}")
+    if not isinstance(model_or_params, nn.Cell):
+        raise InvalidInputError("create_optimizer: layer_decay needs the network (its stages name the groups), not a "
+                                "parameter list: pass the network itself")
+    if name not in MINDSPORE_OPTIMIZERS:
+        raise InvalidInputError(f"layer_decay is implemented for opt {', '.join(MINDSPORE_OPTIMIZERS)}; {name!r} "
+                                "takes one lr for all parameters: pick one of those or set layer_decay to null")
+    lrs, lines = layer_decay_lrs(model_or_params, lr, layer_decay)
+    _logger.info("layer_decay %s, per group: %s", layer_decay, "; ".join(lines))
+    return lrs
