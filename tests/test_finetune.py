@@ -64,8 +64,9 @@ def test_other_channel_mismatches_stay_a_strict_error_naming_both_shapes(tmp_pat
         create_model(MODEL, num_classes=10, in_channels=4, checkpoint_path=path)
 
 
-def test_mindcv_bit_names_shapes_and_outputs_equal_mindcv(tmp_path, pynative_mode):
-    """Oracle: MindCV 0.3.0's own BiT_resnet50, its parameters saved as MindCV saves them, loaded strictly here."""
+def test_mindcv_bit_checkpoint_loads_into_both_names_and_gives_mindcv_outputs(tmp_path, pynative_mode):
+    """Oracle: MindCV 0.3.0's own BiT_resnet50, its parameters saved as MindCV saves them, loaded strictly here
+    into BiT_resnet50 and, through the name mapping, into timm's resnetv2_50x1_bit."""
     require_oracles("mindcv")
     import mindcv.models
 
@@ -81,3 +82,6 @@ def test_mindcv_bit_names_shapes_and_outputs_equal_mindcv(tmp_path, pynative_mod
     x = rng.standard_normal((2, 3, 64, 64)).astype(np.float32)
     expected = _logits(theirs, x)
     assert relative_error(_logits(ours, x), expected)[0] < 1e-4
+    # timm's name of the same network reads MindCV's file through the name mapping (its StdConv eps is timm's).
+    timm_named = create_model("resnetv2_50x1_bit", num_classes=10, checkpoint_path=path)
+    assert relative_error(_logits(timm_named, x), expected)[0] < 1e-4

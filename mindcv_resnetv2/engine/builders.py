@@ -14,7 +14,7 @@ from ..checkpoint import CheckpointError, load_state_dict, read_checkpoint
 from ..data import create_dataset, create_loader, create_transforms, read_class_names
 from ..errors import InvalidInputError
 from ..models import create_model, get_default_cfg
-from ..models.registry import pretrained_weights_path
+from ..models.registry import checkpoint_entries, pretrained_weights_path
 from ..optim import create_loss, create_optimizer, create_scheduler
 from ..utils.backend import warn_once
 from .evaluation import Evaluator
@@ -96,8 +96,9 @@ def build_evaluation_network(cfg, num_classes, path, entries=None):
     classifier_name = get_default_cfg(cfg.model).get("classifier", "classifier")
     net = create_model(cfg.model, num_classes=num_classes, in_channels=cfg.in_channels)
     try:
-        load_state_dict(net, read_checkpoint(path) if entries is None else entries, source=path, use_ema=cfg.ema,
-                        num_classes_mismatch="error", classifier_name=classifier_name)
+        entries = checkpoint_entries(net, read_checkpoint(path) if entries is None else entries, path)
+        load_state_dict(net, entries, source=path, use_ema=cfg.ema, num_classes_mismatch="error",
+                        classifier_name=classifier_name)
     except CheckpointError as exc:
         raise CheckpointError(
             f"{exc} Evaluation needs every parameter from the checkpoint: use the recipe of the run that wrote "

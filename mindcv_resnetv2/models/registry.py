@@ -7,9 +7,10 @@ itself when `pretrained`, so MindCV's registry can hold our builders as they are
 """
 import difflib
 import fnmatch
+import os
 import sys
 
-from ..checkpoint import load_checkpoint, load_state_dict, read_checkpoint
+from ..checkpoint import load_state_dict, read_checkpoint
 from ..errors import InvalidInputError
 from ..unsupported import refuse_unless_default
 from .pretrained import weights_file
@@ -125,6 +126,13 @@ def fine_tuning_names(net):
     return dict(classifier_name=cfg.get("classifier", "classifier"), first_conv=cfg.get("first_conv", "conv1"))
 
 
+def checkpoint_entries(net, entries, source):
+    """Checkpoint `entries` under `net`'s parameter names: a network that reads another naming of its weights maps
+    them (ResNetV2.checkpoint_entries: MindCV's BiT names into timm's BiT nets); other entries are unchanged."""
+    rename = getattr(net, "checkpoint_entries", None)
+    return rename(entries, source) if rename else entries
+
+
 def load_pretrained(net, model_name):
     """Load the published weights of `model_name` into `net`: a new classifier if `net` has another class count,
     the first convolution adapted if it has 1 input channel (weights: 3) or N (weights: 1); see
@@ -173,5 +181,7 @@ def create_model(
         **kwargs,
     )
     if checkpoint_path:
-        load_checkpoint(net, checkpoint_path, use_ema=ema, **fine_tuning_names(net))
+        source = os.fspath(checkpoint_path)
+        entries = checkpoint_entries(net, read_checkpoint(source), source)
+        load_state_dict(net, entries, source=source, use_ema=ema, **fine_tuning_names(net))
     return net

@@ -23,8 +23,14 @@ timm's other ResNetV2 variants are presets of the same class with the paper layo
   for GroupNorm + ReLU, EvoNorm-S0 or FRN + TLU everywhere.
 
 Parameter names stay the same across norms: `bnK` is a block's K-th norm-act cell, whatever its kind.
+
+MindCV's own BiT networks (`BiT_resnet50`, `BiT_resnet50x3`, `BiT_resnet101`) are the BiT preset under MindCV's
+names (`gnK`, final `gn`, a 1x1-convolution classifier) and StdConv eps, so MindCV's checkpoints load unchanged; the
+timm-named BiT nets read those checkpoints too (`ResNetV2.checkpoint_entries`).
 """
 import functools
+import logging
+import re
 
 import numpy as np
 from mindspore import Tensor, nn, ops
@@ -36,6 +42,8 @@ from .norm_act import BatchNormAct2d, norm_act_layer
 from .pooling import AvgPool2x2Ceil, MaxPool3x3Pad1, ZeroPadMaxPool3x3
 from .std_conv import BIT_EPS, StdConv2d
 from .registry import load_pretrained, register_model
+
+_logger = logging.getLogger(__name__)
 
 BLOCK_TYPES = ("basic", "bottleneck")
 STEM_TYPES = ("mindcv", "paper", "cifar", "bit", "deep", "tiered")
@@ -293,6 +301,16 @@ class ResNetV2(nn.Cell):
             cell = param.name.split(".", 1)[0]
             groups[cell if cell in self.stage_names else "head" if cell in head_cells else "stem"].append(param)
         return list(groups.items())
+
+    def checkpoint_entries(self, entries, source):
+        """`entries` of a checkpoint under this network's names (registry.create_model calls it before loading).
+
+        A BiT network with timm's names reads the checkpoints of MindCV's BiT_resnet* (see _from_mindcv_bit_names);
+        any other file is returned as it is, for the strict load to judge.
+        """
+        if self.conv_head or self.final_norm_name != "norm" or not _is_mindcv_bit_checkpoint(entries):
+            return entries
+        return _from_mindcv_bit_names(entries, source)
 
     def forward_stem(self, x):
         """The stem up to its max-pool: feature level 0."""
@@ -600,6 +618,37 @@ default_cfgs.update({
     name: _cfg(url=f"{MINDCV_BIT_DOWNLOADS}{name}-{digest}.ckpt", layout="BiT, MindCV's names")
     for name, (_, _, _, digest) in MINDCV_BIT_VARIANTS.items()
 })
+
+# MindCV's BiT names -> timm's (ours): block norms gnK -> bnK, final norm gn -> norm; also under a prefix (ema.,
+# optimizer slots).
+_MINDCV_BIT_RENAMES = (
+    (re.compile(r"(^|\.)(layer\d+\.\d+\.)gn([123])\."), r"\1\2bn\3."),
+    (re.compile(r"(^|\.)gn\.(gamma|beta)$"), r"\1norm.\2"),
+)
+
+
+def _is_mindcv_bit_checkpoint(entries):
+    """A checkpoint of MindCV's BiT_resnet* (final GroupNorm `gn`, raw or EMA)."""
+    return "gn.gamma" in entries or "ema.gn.gamma" in entries
+
+
+def _from_mindcv_bit_names(entries, source):
+    """MindCV BiT_resnet* entries under the names of our timm-named BiT nets (resnetv2_50x1_bit ...): norms renamed,
+    the 1x1-convolution classifier (C, F, 1, 1) as a Dense weight (C, F); logged, with the one difference left:
+    these nets standardise kernels with timm's eps (1e-8), MindCV's with 1e-10."""
+    renamed = {}
+    for name, value in entries.items():
+        for pattern, replacement in _MINDCV_BIT_RENAMES:
+            name = pattern.sub(replacement, name)
+        if name.endswith("classifier.weight") and np.ndim(value) == 4 and np.shape(value)[2:] == (1, 1):
+            value = np.reshape(value, np.shape(value)[:2])
+        renamed[name] = value
+    _logger.warning(
+        "'%s' holds MindCV's BiT names: loaded under timm's (gnK -> bnK, gn -> norm, 1x1-conv classifier -> Dense). "
+        "This network standardises kernels with timm's eps %g where MindCV's uses %g, so logits differ slightly "
+        "(about 1e-5 relative); the models BiT_resnet50/50x3/101 give MindCV's exactly.", source, BIT_EPS,
+        MINDCV_BIT_EPS)
+    return renamed
 
 
 def _register_variant(name, depth, preset, description):
