@@ -328,6 +328,7 @@ def load_state_dict(
     first_conv: the name of the network's first convolution (its default_cfg's 'first_conv'), to adapt its
     kernel to another input channel count (`adapt_first_conv`); None: no adaptation.
     Other shape mismatches are always errors. What was loaded, ignored, adapted and dropped is logged.
+    Returns the names of the dropped classifier entries ([] when the checkpoint's classifier was loaded).
     """
     if num_classes_mismatch not in ("reinit", "error"):
         raise ValueError(f"num_classes_mismatch must be 'reinit' or 'error', got {num_classes_mismatch!r}.")
@@ -383,6 +384,7 @@ def load_state_dict(
         " (EMA weights)" if use_ema else "",
         len(ignored),
     )
+    return dropped
 
 
 def _ema_values(parts, targets, source):

@@ -1,5 +1,6 @@
 """Fine-tuning from any source: the first convolution adapted to another input channel count."""
 import logging
+import os
 
 import mindspore as ms
 import numpy as np
@@ -13,6 +14,7 @@ from mindcv_resnetv2.engine.builders import build_network
 from mindcv_resnetv2.models import create_model
 
 MODEL = "preact_resnet20_cifar"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _gray(seed=0):
@@ -85,3 +87,20 @@ def test_mindcv_bit_checkpoint_loads_into_both_names_and_gives_mindcv_outputs(tm
     # timm's name of the same network reads MindCV's file through the name mapping (its StdConv eps is timm's).
     timm_named = create_model("resnetv2_50x1_bit", num_classes=10, checkpoint_path=path)
     assert relative_error(_logits(timm_named, x), expected)[0] < 1e-4
+
+
+def test_zero_init_head_zeroes_a_replaced_classifier_and_keeps_the_backbone(tmp_path):
+    source, path = _saved(tmp_path, 3)
+    weights = {p.name: p.asnumpy() for p in source.get_parameters()}
+    cfg = parse_args(["-c", os.path.join(ROOT, "configs", "resnetv2", "bit_finetune.yaml"), "--model", MODEL,
+                      "--bit_hyperrule", "False", "--dataset", "synthetic", "--ckpt_path", path])
+    assert cfg.zero_init_head is True
+    net = build_network(cfg, num_classes=4, checkpoint_path=cfg.ckpt_path)
+    loaded = {p.name: p.asnumpy() for p in net.get_parameters()}
+    assert not loaded["classifier.weight"].any() and not loaded["classifier.bias"].any()
+    assert loaded["classifier.weight"].shape == (4, 64)
+    for name in weights:
+        if not name.startswith("classifier."):
+            np.testing.assert_array_equal(loaded[name], weights[name], err_msg=name)
+    kept = create_model(MODEL, num_classes=10, checkpoint_path=path, zero_init_head=True)  # same classes: loaded
+    np.testing.assert_array_equal(kept.classifier.weight.asnumpy(), weights["classifier.weight"])

@@ -19,7 +19,7 @@ EXPECTED = {
     "preact_resnet1001_cifar10.yaml": ["crop_padding", "warmup_mode"],
     "preact_resnet_fashion_mnist_cpu.yaml": ["device_target", "dataset", "crop_padding"],
     "resnetv2_cpu_quick.yaml": ["device_target", "dataset", "crop_padding"],
-    "bit_finetune.yaml": ["device_target", "bit_hyperrule"],
+    "bit_finetune.yaml": ["device_target", "bit_hyperrule", "zero_init_head"],
 }
 
 

@@ -174,6 +174,9 @@ KEYS = (
          "Initialise the model from this checkpoint (fine-tuning to another num_classes works). "
          "validate.py/infer.py/export.py: the weights to evaluate, which must fill every parameter (strict). "
          "A missing file is an error."),
+    Key("zero_init_head", Bool(), False, "model",
+        "(new) train.py: when the classifier of ckpt_path / pretrained is replaced (another num_classes), start the new one "
+        "at zero, weight and bias, as BiT's fine-tuning code does; false = the model's random initialisation."),
     # loss
     Key("loss", Str(LOSS_NAMES), "CE", "loss",
          "CE = softmax cross-entropy, BCE = binary cross-entropy, jsd = AugMix's loss (needs aug_splits): "

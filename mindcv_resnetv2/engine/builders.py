@@ -85,6 +85,7 @@ def build_network(cfg, num_classes, checkpoint_path="", load_weights=True):
         checkpoint_path=checkpoint_path if load_weights else "",
         drop_rate=cfg.drop_rate or 0.0,
         drop_path_rate=cfg.drop_path_rate or 0.0,
+        zero_init_head=cfg.zero_init_head,
     )
 
 

@@ -7,14 +7,18 @@ itself when `pretrained`, so MindCV's registry can hold our builders as they are
 """
 import difflib
 import fnmatch
+import logging
 import os
 import sys
+
+from mindspore.common import initializer as init
 
 from ..checkpoint import load_state_dict, read_checkpoint
 from ..errors import InvalidInputError
 from ..unsupported import refuse_unless_default
 from .pretrained import weights_file
 
+_logger = logging.getLogger(__name__)
 _entrypoints = {}
 _default_cfgs = {}
 
@@ -137,10 +141,21 @@ def load_pretrained(net, model_name):
     """Load the published weights of `model_name` into `net`: a new classifier if `net` has another class count,
     the first convolution adapted if it has 1 input channel (weights: 3) or N (weights: 1); see
     checkpoint.adapt_first_conv. Other channel counts fail on the shape, naming the parameter.
+    Returns the names of the dropped classifier entries ([] when the head was loaded).
     """
     path = pretrained_weights_path(model_name)
     entries = read_checkpoint(path, verify_hash=False)  # weights_file verified the download or the cached copy
-    load_state_dict(net, entries, source=path, **fine_tuning_names(net))
+    return load_state_dict(net, entries, source=path, **fine_tuning_names(net))
+
+
+def zero_classifier(net):
+    """Set the classifier's weight and bias to zero: a new head that starts from zero logits, as BiT's fine-tuning
+    code starts its new head (the backbone's features then decide the first gradients alone)."""
+    prefix = fine_tuning_names(net)["classifier_name"] + "."
+    zeroed = [param for param in net.get_parameters() if param.name.startswith(prefix)]
+    for param in zeroed:
+        param.set_data(init.initializer("zeros", param.shape, param.dtype))
+    _logger.info("zero_init_head: the new classifier starts at zero (%s).", ", ".join(p.name for p in zeroed))
 
 
 def create_model(
@@ -155,6 +170,7 @@ def create_model(
     drop_rate=0.0,
     drop_path_rate=0.0,
     features_only=False,
+    zero_init_head=False,
     **kwargs,
 ):
     """Build a registered model and, if asked, load weights strictly into it; MindCV 0.3.0's parameters and
@@ -163,8 +179,8 @@ def create_model(
     `pretrained` loads the registry's published weights (downloaded on first use); `checkpoint_path` loads a file
     (its EMA weights with `ema`); they are exclusive. Either may have another class count than `num_classes`: the
     classifier is then re-initialised (fine-tuning); or 1 input channel (network N) or 3 (network 1): the first
-    convolution is then adapted (checkpoint.adapt_first_conv). `auto_mapping` must stay False: names are matched
-    exactly.
+    convolution is then adapted (checkpoint.adapt_first_conv). `zero_init_head`: a classifier so replaced starts
+    at zero (zero_classifier). `auto_mapping` must stay False: names are matched exactly.
     """
     refuse_unless_default("create_model", "auto_mapping", auto_mapping, False,
                           "checkpoints load strictly by parameter name here; convert a timm or BiT file with "
@@ -172,7 +188,7 @@ def create_model(
     if pretrained and checkpoint_path:
         raise ValueError(f"pretrained=True and checkpoint_path='{checkpoint_path}' are exclusive: pick one")
     net = model_entrypoint(model_name)(
-        pretrained=pretrained,
+        pretrained=False,
         num_classes=num_classes,
         in_channels=in_channels,
         drop_rate=drop_rate,
@@ -180,8 +196,13 @@ def create_model(
         features_only=features_only,
         **kwargs,
     )
-    if checkpoint_path:
+    replaced = []
+    if pretrained:  # what the builder does with pretrained=True, here to learn whether the head was replaced
+        replaced = load_pretrained(net, model_name)
+    elif checkpoint_path:
         source = os.fspath(checkpoint_path)
         entries = checkpoint_entries(net, read_checkpoint(source), source)
-        load_state_dict(net, entries, source=source, use_ema=ema, **fine_tuning_names(net))
+        replaced = load_state_dict(net, entries, source=source, use_ema=ema, **fine_tuning_names(net))
+    if zero_init_head and replaced:
+        zero_classifier(net)
     return net
