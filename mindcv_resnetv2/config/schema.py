@@ -11,8 +11,7 @@ from typing import Any
 
 from ..amp import AMP_LEVELS
 from ..optim.loss import AUX_FACTOR_REASON, LOSS_NAMES
-from ..optim.optimizer import (FILTER_BIAS_AND_BN_MEANING, MINDSPORE_OPTIMIZERS, OPTIMIZER_NAMES, OPTIMIZERS_READING,
-                               WEIGHT_DECAY_FILTERS)
+from ..optim.optimizer import FILTER_BIAS_AND_BN_MEANING, OPTIMIZER_NAMES, OPTIMIZERS_READING, WEIGHT_DECAY_FILTERS
 from ..optim.scheduler import SCHEDULER_NAMES
 from ..data.constants import IMAGENET_MEAN_255, IMAGENET_STD_255
 from ..errors import InvalidInputError
@@ -193,8 +192,8 @@ KEYS = (
         f"Nesterov updates for opt {'/'.join(OPTIMIZERS_READING['nesterov'])}."),
     Key("layer_decay", Float(low=0.0, low_open=True), None, "optimizer",
         "Per-stage lr (MindCV's key and rule): groups stem (0), stage 1..S, head (S + 1: final norm and "
-        "classifier); group g gets the schedule's lr x layer_decay^(S + 1 - g), the head keeps lr; logged at the "
-        f"start. Opt {'/'.join(MINDSPORE_OPTIMIZERS)} only; null = off.", nullable=True),
+        "classifier); group g gets the schedule's lr x layer_decay^(S + 1 - g), the head keeps lr; any opt; each "
+        "group's lr is logged at the start; null = off.", nullable=True),
     Key("weight_decay_filter", Str(WEIGHT_DECAY_FILTERS), "disable", "optimizer",
          "Parameters exempt from weight decay: disable = none; auto = normalisation scales and shifts only "
          "(MindCV's auto leaves the choice to MindSpore, which exempts parameters named *gamma*/*beta* and decays "

@@ -171,20 +171,26 @@ def _update(weight, new_weight, *states):
 class _StepOptimizer(nn.Optimizer):
     """Base of the optimizers written out here: weight decay `weight_decay` on the parameters whose `decay_mask` is
     True, gradients divided by `loss_scale` (and, with `clip`, bounded to global norm CLIP_NORM, MindCV's option of
-    adamw and lion), and the per-step learning rate."""
+    adamw and lion), and the per-step learning rate: one for all, or per parameter its `lr_groups` entry
+    (layer_decay), as MindSpore's parameter groups with their own lr. Each step function takes its parameter's lr
+    from the hyper_map, so both cases run the same update."""
 
-    def __init__(self, params, learning_rate, weight_decay, decay_mask, loss_scale=1.0, clip=False):
+    def __init__(self, params, learning_rate, weight_decay, decay_mask, loss_scale=1.0, clip=False, lr_groups=None):
+        if lr_groups is not None:  # weight decay stays this class's own (decay_mask), so the groups carry 0
+            params = weight_decay_groups(list(params), 0.0, decay_mask, lr_groups)
         super().__init__(learning_rate, params, loss_scale=float(loss_scale))
         self.decay_mask = tuple(decay_mask)
         self.masked_weight_decay = float(weight_decay)
         self.clip = bool(clip)
 
     def begin_step(self, gradients):
-        """The gradients and this step's lr; advances global_step (which indexes the lr list)."""
+        """The gradients and this step's lr of each parameter; advances global_step (which indexes the lr lists)."""
         gradients = self.scale_grad(self.flatten_gradients(gradients))
         if self.clip:
             gradients = ops.clip_by_global_norm(gradients, CLIP_NORM)
         lr = self.get_lr()
+        if not self.is_group_lr:
+            lr = (lr,) * len(self.decay_mask)
         self.assignadd(self.global_step, self.global_step_increase_tensor)
         return gradients, lr
 
@@ -195,9 +201,9 @@ class _StepOptimizer(nn.Optimizer):
 _lars_update = C.MultitypeFuncGraph("lars_update")
 
 
-@_lars_update.register("Number", "Number", "Number", "Tensor", "Tensor", "Bool", "Bool", "Tensor", "Tensor",
+@_lars_update.register("Number", "Number", "Number", "Tensor", "Bool", "Tensor", "Bool", "Tensor", "Tensor",
                        "Tensor")
-def _lars_step(coefficient, eps, weight_decay, momentum, lr, nesterov, adapt, weight, moment, gradient):
+def _lars_step(coefficient, eps, weight_decay, momentum, nesterov, lr, adapt, weight, moment, gradient):
     """One LARS momentum step: with adapt, g' = (g + wd * w) * coefficient * |w| / (|g| + wd * |w| + eps)."""
     if adapt:
         weight_norm = ops.sqrt(ops.reduce_sum(weight * weight))
@@ -218,8 +224,8 @@ class Lars(_StepOptimizer):
     """
 
     def __init__(self, params, learning_rate, weight_decay, decay_mask, momentum=0.9, coefficient=0.001, eps=1e-8,
-                 use_nesterov=False, loss_scale=1.0):
-        super().__init__(params, learning_rate, weight_decay, decay_mask, loss_scale)
+                 use_nesterov=False, loss_scale=1.0, lr_groups=None):
+        super().__init__(params, learning_rate, weight_decay, decay_mask, loss_scale, lr_groups=lr_groups)
         self.coefficient = float(coefficient)
         self.eps = float(eps)
         self.use_nesterov = bool(use_nesterov)
@@ -230,17 +236,17 @@ class Lars(_StepOptimizer):
     def construct(self, gradients):
         gradients, lr = self.begin_step(gradients)
         return self.hyper_map(
-            F.partial(_lars_update, self.coefficient, self.eps, self.masked_weight_decay, self.momentum, lr,
+            F.partial(_lars_update, self.coefficient, self.eps, self.masked_weight_decay, self.momentum,
                       self.use_nesterov),
-            self.decay_mask, self._parameters, self.moments, gradients)
+            lr, self.decay_mask, self._parameters, self.moments, gradients)
 
 
 _adam_update = C.MultitypeFuncGraph("adam_update")
 
 
-@_adam_update.register("Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Number", "Bool", "Bool", "Tensor",
+@_adam_update.register("Tensor", "Tensor", "Tensor", "Tensor", "Number", "Bool", "Tensor", "Bool", "Tensor",
                        "Tensor", "Tensor", "Tensor")
-def _adam_step(beta1, beta2, eps, step, lr, weight_decay, layerwise, decay, weight, moment1, moment2, gradient):
+def _adam_step(beta1, beta2, eps, step, weight_decay, layerwise, lr, decay, weight, moment1, moment2, gradient):
     """One bias-corrected Adam step with decoupled weight decay (AdamW, Loshchilov & Hutter 2019); with
     `layerwise`, the step is rescaled to |w| / |step| per tensor (LAMB, You et al. 2020)."""
     new_moment1 = beta1 * moment1 + (1.0 - beta1) * gradient
@@ -271,8 +277,8 @@ class AdamW(_StepOptimizer):
     moment_prefix = "adam"
 
     def __init__(self, params, learning_rate, weight_decay, decay_mask, beta1=0.9, beta2=0.999, eps=1e-8,
-                 loss_scale=1.0, clip=False):
-        super().__init__(params, learning_rate, weight_decay, decay_mask, loss_scale, clip)
+                 loss_scale=1.0, clip=False, lr_groups=None):
+        super().__init__(params, learning_rate, weight_decay, decay_mask, loss_scale, clip, lr_groups)
         self.beta1 = ms.Tensor(beta1, ms.float32)
         self.beta2 = ms.Tensor(beta2, ms.float32)
         self.eps = ms.Tensor(eps, ms.float32)
@@ -284,9 +290,9 @@ class AdamW(_StepOptimizer):
         gradients, lr = self.begin_step(gradients)
         step = self.global_step.astype(ms.float32).reshape(())
         return self.hyper_map(
-            F.partial(_adam_update, self.beta1, self.beta2, self.eps, step, lr, self.masked_weight_decay,
+            F.partial(_adam_update, self.beta1, self.beta2, self.eps, step, self.masked_weight_decay,
                       self.layerwise),
-            self.decay_mask, self._parameters, self.moments1, self.moments2, gradients)
+            lr, self.decay_mask, self._parameters, self.moments1, self.moments2, gradients)
 
 
 class Lamb(AdamW):
@@ -301,8 +307,8 @@ class Lamb(AdamW):
 _lion_update = C.MultitypeFuncGraph("lion_update")
 
 
-@_lion_update.register("Tensor", "Tensor", "Tensor", "Number", "Bool", "Tensor", "Tensor", "Tensor")
-def _lion_step(beta1, beta2, lr, weight_decay, decay, weight, moment, gradient):
+@_lion_update.register("Tensor", "Tensor", "Number", "Tensor", "Bool", "Tensor", "Tensor", "Tensor")
+def _lion_step(beta1, beta2, weight_decay, lr, decay, weight, moment, gradient):
     """One Lion step: the sign of beta1 * m + (1 - beta1) * g, plus wd * w, times lr; then m moves by beta2."""
     direction = ops.sign(beta1 * moment + (1.0 - beta1) * gradient)
     if decay:
@@ -316,8 +322,8 @@ class Lion(_StepOptimizer):
     The moment is stored as `lion_m.*`."""
 
     def __init__(self, params, learning_rate, weight_decay, decay_mask, beta1=0.9, beta2=0.99, loss_scale=1.0,
-                 clip=False):
-        super().__init__(params, learning_rate, weight_decay, decay_mask, loss_scale, clip)
+                 clip=False, lr_groups=None):
+        super().__init__(params, learning_rate, weight_decay, decay_mask, loss_scale, clip, lr_groups)
         self.beta1 = ms.Tensor(beta1, ms.float32)
         self.beta2 = ms.Tensor(beta2, ms.float32)
         self.moments1 = self.zeros_like_parameters("lion_m")
@@ -325,16 +331,16 @@ class Lion(_StepOptimizer):
     @ms.jit
     def construct(self, gradients):
         gradients, lr = self.begin_step(gradients)
-        return self.hyper_map(F.partial(_lion_update, self.beta1, self.beta2, lr, self.masked_weight_decay),
-                              self.decay_mask, self._parameters, self.moments1, gradients)
+        return self.hyper_map(F.partial(_lion_update, self.beta1, self.beta2, self.masked_weight_decay),
+                              lr, self.decay_mask, self._parameters, self.moments1, gradients)
 
 
 _nadam_update = C.MultitypeFuncGraph("nadam_update")
 
 
-@_nadam_update.register("Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor",
-                        "Number", "Bool", "Tensor", "Tensor", "Tensor", "Tensor")
-def _nadam_step(beta1, beta2, eps, mu, mu_next, schedule, schedule_next, beta2_power, lr, weight_decay, decay,
+@_nadam_update.register("Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Number",
+                        "Tensor", "Bool", "Tensor", "Tensor", "Tensor", "Tensor")
+def _nadam_step(beta1, beta2, eps, mu, mu_next, schedule, schedule_next, beta2_power, weight_decay, lr, decay,
                 weight, moment1, moment2, gradient):
     """One NAdam step (Dozat, 2016) with L2 weight decay added to the gradient, as MindCV 0.3.0's NAdam."""
     if decay:
@@ -357,8 +363,8 @@ class NAdam(_StepOptimizer):
     """
 
     def __init__(self, params, learning_rate, weight_decay, decay_mask, beta1=0.9, beta2=0.999, eps=1e-8,
-                 schedule_decay=4e-3, loss_scale=1.0):
-        super().__init__(params, learning_rate, weight_decay, decay_mask, loss_scale)
+                 schedule_decay=4e-3, loss_scale=1.0, lr_groups=None):
+        super().__init__(params, learning_rate, weight_decay, decay_mask, loss_scale, lr_groups=lr_groups)
         self.beta1 = ms.Tensor(beta1, ms.float32)
         self.beta2 = ms.Tensor(beta2, ms.float32)
         self.eps = ms.Tensor(eps, ms.float32)
@@ -385,16 +391,16 @@ class NAdam(_StepOptimizer):
         ops.assign(self.beta2_power, beta2_power)
         return self.hyper_map(
             F.partial(_nadam_update, self.beta1, self.beta2, self.eps, mu, mu_next, schedule, schedule_next,
-                      beta2_power, lr, self.masked_weight_decay),
-            self.decay_mask, self._parameters, self.moments1, self.moments2, gradients)
+                      beta2_power, self.masked_weight_decay),
+            lr, self.decay_mask, self._parameters, self.moments1, self.moments2, gradients)
 
 
 _adan_update = C.MultitypeFuncGraph("adan_update")
 
 
-@_adan_update.register("Tensor", "Tensor", "Tensor", "Tensor", "Tensor", "Number", "Bool", "Tensor", "Tensor",
+@_adan_update.register("Tensor", "Tensor", "Tensor", "Tensor", "Number", "Tensor", "Bool", "Tensor", "Tensor",
                        "Tensor", "Tensor", "Tensor", "Tensor")
-def _adan_step(beta1, beta2, beta3, eps, lr, weight_decay, decay, weight, moment1, moment2, moment3,
+def _adan_step(beta1, beta2, beta3, eps, weight_decay, lr, decay, weight, moment1, moment2, moment3,
                stored_previous, gradient):
     """One Adan step, MindCV 0.3.0's rule: each beta weighs the new term (m = (1 - b1) m + b1 g), no bias
     correction, the gradient difference is 0 while the stored previous gradient sums to 0 (the first step), and
@@ -421,8 +427,8 @@ class Adan(_StepOptimizer):
     """
 
     def __init__(self, params, learning_rate, weight_decay, decay_mask, beta1=0.98, beta2=0.92, beta3=0.99,
-                 eps=1e-8, loss_scale=1.0):
-        super().__init__(params, learning_rate, weight_decay, decay_mask, loss_scale)
+                 eps=1e-8, loss_scale=1.0, lr_groups=None):
+        super().__init__(params, learning_rate, weight_decay, decay_mask, loss_scale, lr_groups=lr_groups)
         self.beta1 = ms.Tensor(beta1, ms.float32)
         self.beta2 = ms.Tensor(beta2, ms.float32)
         self.beta3 = ms.Tensor(beta3, ms.float32)
@@ -436,8 +442,8 @@ class Adan(_StepOptimizer):
     def construct(self, gradients):
         gradients, lr = self.begin_step(gradients)
         return self.hyper_map(
-            F.partial(_adan_update, self.beta1, self.beta2, self.beta3, self.eps, lr, self.masked_weight_decay),
-            self.decay_mask, self._parameters, self.moments1, self.moments2, self.moments3,
+            F.partial(_adan_update, self.beta1, self.beta2, self.beta3, self.eps, self.masked_weight_decay),
+            lr, self.decay_mask, self._parameters, self.moments1, self.moments2, self.moments3,
             self.previous_gradients, gradients)
 
 
@@ -468,8 +474,7 @@ def _parameters(model_or_params):
     return params
 
 
-# The optimizers that are MindSpore's own (parameter groups with their own lr: layer_decay); the others are
-# written out here and take one lr.
+# The optimizers that are MindSpore's own; the others are written out here (_StepOptimizer).
 MINDSPORE_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
 
 
@@ -497,7 +502,7 @@ def _build(name, params, mask, lr, weight_decay, momentum, nesterov, loss_scale,
         options.update(schedule_decay=schedule_decay)
     if name in _FIXED_EPS:
         options.update(eps=_FIXED_EPS[name])
-    return written(params, lr, weight_decay, mask, loss_scale=loss_scale, **options)
+    return written(params, lr, weight_decay, mask, loss_scale=loss_scale, lr_groups=lr_groups, **options)
 
 
 def _restore(optimizer, checkpoint_path):
@@ -523,15 +528,15 @@ def create_optimizer(model_or_params, opt="adam", lr=1e-3, weight_decay=0, momen
     eps; schedule_decay is NAdam's. loss_scale divides the gradients. checkpoint_path: optimizer state loaded when
     the file exists. kwargs: the optimizer's own arguments (OPTIMIZER_OPTIONS), e.g. beta1=0.95 for adamw.
     filter_bias_and_bn (keyword-only, older MindCV's flag): see resolve_weight_decay_filter. layer_decay: None,
-    or the per-stage lr factor (see layer_decay_lrs; needs the network, not a parameter list, and one of
-    MINDSPORE_OPTIMIZERS); each group's lr is logged.
+    or the per-stage lr factor (see layer_decay_lrs; needs the network, not a parameter list); each group's lr is
+    logged.
     """
     name = str(opt).lower()
     if name not in OPTIMIZER_NAMES:
         raise InvalidInputError(f"unknown optimizer {opt!r}; valid names (any case): {', '.join(OPTIMIZER_NAMES)}")
     lr_groups = None
     if layer_decay is not None:
-        lr_groups = _layer_decay_groups(model_or_params, name, lr, layer_decay)
+        lr_groups = _layer_decay_groups(model_or_params, lr, layer_decay)
     if weight_decay < 0:
         raise InvalidInputError(f"weight_decay must be >= 0, got {weight_decay!r}")
     if not loss_scale > 0:
@@ -545,16 +550,13 @@ def create_optimizer(model_or_params, opt="adam", lr=1e-3, weight_decay=0, momen
     return optimizer
 
 
-def _layer_decay_groups(model_or_params, name, lr, layer_decay):
+def _layer_decay_groups(model_or_params, lr, layer_decay):
     """layer_decay_lrs of the network, after checking what layer_decay needs; logs each group's lr."""
     if not isinstance(layer_decay, (int, float)) or isinstance(layer_decay, bool) or not layer_decay > 0:
         raise InvalidInputError(f"layer_decay must be a number > 0 (or None: off), got {layer_decay!r}")
     if not isinstance(model_or_params, nn.Cell):
         raise InvalidInputError("create_optimizer: layer_decay needs the network (its stages name the groups), not a "
                                 "parameter list: pass the network itself")
-    if name not in MINDSPORE_OPTIMIZERS:
-        raise InvalidInputError(f"layer_decay is implemented for opt {', '.join(MINDSPORE_OPTIMIZERS)}; {name!r} "
-                                "takes one lr for all parameters: pick one of those or set layer_decay to null")
     lrs, lines = layer_decay_lrs(model_or_params, lr, layer_decay)
     _logger.info("layer_decay %s, per group: %s", layer_decay, "; ".join(lines))
     return lrs
