@@ -191,9 +191,10 @@ KEYS = (
     Key("use_nesterov", Bool(), False, "optimizer",
         f"Nesterov updates for opt {'/'.join(OPTIMIZERS_READING['nesterov'])}."),
     Key("layer_decay", Float(low=0.0, low_open=True), None, "optimizer",
-        "Per-stage lr (MindCV's key and rule): groups stem (0), stage 1..S, head (S + 1: final norm and "
-        "classifier); group g gets the schedule's lr x layer_decay^(S + 1 - g), the head keeps lr; any opt; each "
-        "group's lr is logged at the start; null = off.", nullable=True),
+        "Per-stage lr: groups stem (0), stage 1..S, head (S + 1: final norm and classifier); group g gets the "
+        "schedule's lr x layer_decay^(S + 1 - g), the head keeps lr; any opt; each group's lr is logged at the "
+        "start; null = off. MindCV's key and scaling rule, but MindCV 0.3.0 finds no layers in a ResNet (all "
+        "parameters form its head), so there it changes nothing.", nullable=True),
     Key("weight_decay_filter", Str(WEIGHT_DECAY_FILTERS), "disable", "optimizer",
          "Parameters exempt from weight decay: disable = none; auto = normalisation scales and shifts only "
          "(MindCV's auto leaves the choice to MindSpore, which exempts parameters named *gamma*/*beta* and decays "
