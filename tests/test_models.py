@@ -43,7 +43,8 @@ def test_registry_lists_every_family():
     assert names.index("preact_resnet18") < names.index("preact_resnet101")  # natural order
     assert list_models("resnetv2_5*") == ["resnetv2_50", "resnetv2_50d", "resnetv2_50d_evos", "resnetv2_50d_frn",
                                           "resnetv2_50d_gn", "resnetv2_50t", "resnetv2_50x1_bit", "resnetv2_50x3_bit"]
-    assert list_models(pretrained=True) == ["resnetv2_50", "resnetv2_101"]
+    assert list_models(pretrained=True) == ["BiT_resnet50", "BiT_resnet50x3", "BiT_resnet101", "resnetv2_50",
+                                            "resnetv2_101"]  # MindCV's published checkpoints
     cfg = get_default_cfg("resnetv2_50")
     assert cfg["input_size"] == (3, 224, 224) and cfg["classifier"] == "classifier" and cfg["url"].endswith(".ckpt")
     assert get_default_cfg("preact_resnet110_cifar")["input_size"] == (3, 32, 32)
