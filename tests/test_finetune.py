@@ -10,7 +10,7 @@ from reference_nets import random_array, relative_error, require_oracles
 
 from mindcv_resnetv2.checkpoint import CheckpointError, save_checkpoint
 from mindcv_resnetv2.config import parse_args
-from mindcv_resnetv2.engine.builders import build_network
+from mindcv_resnetv2.engine.builders import build_evaluation_network, build_network
 from mindcv_resnetv2.models import create_model
 
 MODEL = "preact_resnet20_cifar"
@@ -84,9 +84,13 @@ def test_mindcv_bit_checkpoint_loads_into_both_names_and_gives_mindcv_outputs(tm
     x = rng.standard_normal((2, 3, 64, 64)).astype(np.float32)
     expected = _logits(theirs, x)
     assert relative_error(_logits(ours, x), expected)[0] < 1e-4
-    # timm's name of the same network reads MindCV's file through the name mapping (its StdConv eps is timm's).
+    # timm's name of the same network reads MindCV's file through the name mapping (its StdConv eps is timm's),
+    # for fine-tuning (create_model, as train.py --ckpt_path) and for evaluation (validate.py's network).
     timm_named = create_model("resnetv2_50x1_bit", num_classes=10, checkpoint_path=path)
     assert relative_error(_logits(timm_named, x), expected)[0] < 1e-4
+    cfg = parse_args(["--model", "resnetv2_50x1_bit", "--dataset", "synthetic", "--ckpt_path", path], entry="validate")
+    evaluated = build_evaluation_network(cfg, 10, path)
+    np.testing.assert_array_equal(evaluated(ms.Tensor(x)).asnumpy(), _logits(timm_named, x))
 
 
 def test_zero_init_head_zeroes_a_replaced_classifier_and_keeps_the_backbone(tmp_path):
