@@ -11,8 +11,10 @@ import argparse
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -43,6 +45,16 @@ def require_oracles(*modules):
     if os.environ.get(SKIP_ORACLES_ENV) == "1":
         pytest.skip(f"{message} (skipped because {SKIP_ORACLES_ENV}=1)")
     pytest.fail(f"{message}. To skip the reference-equivalence tests on purpose, set {SKIP_ORACLES_ENV}=1.")
+
+
+def factory_names(factory, variable):
+    """The names a MindCV factory builds, read from its source (MindCV keeps no list of them): every string the
+    factory compares `variable` with, alone (`opt == "adam"`) or in a list (`opt in ["sgd", "momentum"]`)."""
+    source = inspect.getsource(factory)
+    names = re.findall(rf'{variable} == "(\w+)"', source)
+    for group in re.findall(rf"{variable} in \[([^\]]*)\]", source):
+        names += re.findall(r'"(\w+)"', group)
+    return set(names)
 
 
 def random_array(name, shape, rng):

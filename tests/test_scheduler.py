@@ -1,8 +1,6 @@
 """Per-step learning-rate schedules: values at the steps where each schedule changes shape."""
-import inspect
 import logging
 import math
-import re
 
 import numpy as np
 import pytest
@@ -10,6 +8,7 @@ import pytest
 from mindcv_resnetv2.config import schema
 from mindcv_resnetv2.optim import create_scheduler
 from mindcv_resnetv2.optim.scheduler import SCHEDULER_NAMES
+from reference_nets import factory_names
 
 
 @pytest.mark.parametrize("name", SCHEDULER_NAMES)
@@ -221,17 +220,10 @@ def test_our_keys_change_mindcvs_meaning_only_when_set():
     assert ours[20] == pytest.approx(0.1)  # decayed to min_lr after decay_epochs 10
 
 
-def mindcv_scheduler_names():
-    """The names MindCV 0.3.0's create_scheduler builds, read from its source (it has no list of them)."""
-    source = inspect.getsource(pytest.importorskip("mindcv.scheduler.scheduler_factory").create_scheduler)
-    names = re.findall(r'scheduler == "(\w+)"', source)
-    for group in re.findall(r"scheduler in \[([^\]]*)\]", source):
-        names += re.findall(r'"(\w+)"', group)
-    return set(names)
-
-
 def test_every_mindcv_scheduler_is_offered():
-    assert mindcv_scheduler_names() == set(SCHEDULER_NAMES)
+    factory = pytest.importorskip("mindcv.scheduler.scheduler_factory").create_scheduler
+    mindcv_names = factory_names(factory, "scheduler")
+    assert mindcv_names == set(SCHEDULER_NAMES)
 
 
 # Arguments that change every schedule's shape (MindCV refuses warm-up with one_cycle and cyclic).

@@ -194,6 +194,11 @@ class _StepOptimizer(nn.Optimizer):
         self.assignadd(self.global_step, self.global_step_increase_tensor)
         return gradients, lr
 
+    def hold_constants(self, **values):
+        """Stores each hyperparameter as a float32 tensor attribute, the form the step functions take."""
+        for name, value in values.items():
+            setattr(self, name, ms.Tensor(value, ms.float32))
+
     def zeros_like_parameters(self, prefix):
         return self._parameters.clone(prefix=prefix, init="zeros")
 
@@ -229,7 +234,7 @@ class Lars(_StepOptimizer):
         self.coefficient = float(coefficient)
         self.eps = float(eps)
         self.use_nesterov = bool(use_nesterov)
-        self.momentum = ms.Tensor(momentum, ms.float32)
+        self.hold_constants(momentum=momentum)
         self.moments = self.zeros_like_parameters("moments")
 
     @ms.jit
@@ -279,9 +284,7 @@ class AdamW(_StepOptimizer):
     def __init__(self, params, learning_rate, weight_decay, decay_mask, beta1=0.9, beta2=0.999, eps=1e-8,
                  loss_scale=1.0, clip=False, lr_groups=None):
         super().__init__(params, learning_rate, weight_decay, decay_mask, loss_scale, clip, lr_groups)
-        self.beta1 = ms.Tensor(beta1, ms.float32)
-        self.beta2 = ms.Tensor(beta2, ms.float32)
-        self.eps = ms.Tensor(eps, ms.float32)
+        self.hold_constants(beta1=beta1, beta2=beta2, eps=eps)
         self.moments1 = self.zeros_like_parameters(self.moment_prefix + "_m")
         self.moments2 = self.zeros_like_parameters(self.moment_prefix + "_v")
 
@@ -324,8 +327,7 @@ class Lion(_StepOptimizer):
     def __init__(self, params, learning_rate, weight_decay, decay_mask, beta1=0.9, beta2=0.99, loss_scale=1.0,
                  clip=False, lr_groups=None):
         super().__init__(params, learning_rate, weight_decay, decay_mask, loss_scale, clip, lr_groups)
-        self.beta1 = ms.Tensor(beta1, ms.float32)
-        self.beta2 = ms.Tensor(beta2, ms.float32)
+        self.hold_constants(beta1=beta1, beta2=beta2)
         self.moments1 = self.zeros_like_parameters("lion_m")
 
     @ms.jit
@@ -365,10 +367,7 @@ class NAdam(_StepOptimizer):
     def __init__(self, params, learning_rate, weight_decay, decay_mask, beta1=0.9, beta2=0.999, eps=1e-8,
                  schedule_decay=4e-3, loss_scale=1.0, lr_groups=None):
         super().__init__(params, learning_rate, weight_decay, decay_mask, loss_scale, lr_groups=lr_groups)
-        self.beta1 = ms.Tensor(beta1, ms.float32)
-        self.beta2 = ms.Tensor(beta2, ms.float32)
-        self.eps = ms.Tensor(eps, ms.float32)
-        self.schedule_decay = ms.Tensor(schedule_decay, ms.float32)
+        self.hold_constants(beta1=beta1, beta2=beta2, eps=eps, schedule_decay=schedule_decay)
         self.moments1 = self.zeros_like_parameters("nadam_m")
         self.moments2 = self.zeros_like_parameters("nadam_v")
         self.mu_schedule = ms.Parameter(ms.Tensor([1.0], ms.float32), name="mu_schedule")
@@ -429,10 +428,7 @@ class Adan(_StepOptimizer):
     def __init__(self, params, learning_rate, weight_decay, decay_mask, beta1=0.98, beta2=0.92, beta3=0.99,
                  eps=1e-8, loss_scale=1.0, lr_groups=None):
         super().__init__(params, learning_rate, weight_decay, decay_mask, loss_scale, lr_groups=lr_groups)
-        self.beta1 = ms.Tensor(beta1, ms.float32)
-        self.beta2 = ms.Tensor(beta2, ms.float32)
-        self.beta3 = ms.Tensor(beta3, ms.float32)
-        self.eps = ms.Tensor(eps, ms.float32)
+        self.hold_constants(beta1=beta1, beta2=beta2, beta3=beta3, eps=eps)
         self.moments1 = self.zeros_like_parameters("adan_m")
         self.moments2 = self.zeros_like_parameters("adan_v")
         self.moments3 = self.zeros_like_parameters("adan_n")
