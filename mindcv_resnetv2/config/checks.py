@@ -8,7 +8,7 @@ from ..data.auto_augment import VIEW_POLICIES
 from ..errors import InvalidInputError
 from ..optim.optimizer import OPTIMIZERS_READING
 from ..optim.scheduler import min_lr_problem, schedule_overrun
-from .schema import KEY_BY_NAME, KEYS, NO_EFFECT, REFUSED, ConfigError
+from .schema import KEY_BY_NAME, KEYS, REFUSED, ConfigError
 
 _logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def check_config(cfg, entry="train"):
     _check_precision(cfg, errors)
     if entry in TRAINING_ENTRIES:
         _check_training(cfg, errors, warnings)
-    _check_compatibility_keys(cfg, errors, warnings)
+    _check_compatibility_keys(cfg, errors)
     for message in warnings:
         _logger.warning(message)
     if errors:
@@ -148,8 +148,8 @@ def _check_schedule_length(cfg, warnings):
             )
 
 
-def _check_compatibility_keys(cfg, errors, warnings):
-    """MindCV keys that mean nothing here: refused ones are errors (their help says why), others warn."""
+def _check_compatibility_keys(cfg, errors):
+    """MindCV keys that mean nothing here are errors when set (their help says why)."""
     for key in KEYS:
         value = getattr(cfg, key.name)
         if value == key.default:
@@ -157,5 +157,3 @@ def _check_compatibility_keys(cfg, errors, warnings):
         if key.role == REFUSED:
             errors.append(f"{key.name}: {value!r} cannot be used here: {key.help} Leave it at its default "
                           f"({key.default!r})")
-        elif key.role == NO_EFFECT:
-            warnings.append(f"{key.name} is accepted for MindCV compatibility but has no effect here ({key.help})")

@@ -1,6 +1,6 @@
 """The keys reference as markdown, generated from the schema so README and docs cannot drift from the code."""
 from .parser import format_value
-from .schema import ALIAS, GROUPS, KEYS, NO_EFFECT, REFUSED
+from .schema import ALIAS, GROUPS, KEYS, REFUSED
 
 
 def _cell(text):
@@ -22,8 +22,6 @@ def keys_markdown():
             meaning = key.help
             if key.role == ALIAS:
                 meaning = f"*Alias.* {meaning}"
-            elif key.role == NO_EFFECT:
-                meaning = f"*No effect; a warning is logged when set.* {meaning}"
             elif key.role == REFUSED:
                 meaning = f"*An error when set.* {meaning}"
             lines.append(

@@ -36,12 +36,12 @@ GROUPS = {
     "training": "Training loop",
     "checkpoint": "Checkpoints and resume",
     "logging": "Logs and metrics",
-    "compatibility": "Accepted for MindCV compatibility, no effect",
+    "compatibility": "MindCV keys refused here unless left at their default",
 }
 
-# What a key does here: used by the package, an older MindCV spelling of another key, accepted only so that
-# MindCV recipes load, or refused unless left at its default (its help says why it cannot mean anything here).
-USED, ALIAS, NO_EFFECT, REFUSED = "used", "alias", "no_effect", "refused"
+# What a key does here: used by the package, an older MindCV spelling of another key, or refused unless left at its
+# default (its help says why it cannot mean anything here), so that MindCV recipes that leave it alone still load.
+USED, ALIAS, REFUSED = "used", "alias", "refused"
 MODELARTS_REASON = ("it needs Huawei's moxing package inside a ModelArts job, which this package does not use; copy "
                     "the data in and the outputs out around train.py")
 MODELARTS_URL_REASON = "MindCV reads it only with enable_modelarts, which is refused here"
