@@ -3,6 +3,7 @@ normalisations and weight standardisation stay in float32, and a training step u
 
 MindSpore 2.8 runs float16 convolutions on CPU, so these are the float16 graphs Ascend runs.
 """
+import logging
 import os
 
 import mindspore as ms
@@ -12,9 +13,10 @@ from mindspore import nn, ops
 
 from mindcv_resnetv2.amp import auto_mixed_precision
 from mindcv_resnetv2.config import parse_args
-from mindcv_resnetv2.engine.builders import build_training
-from mindcv_resnetv2.engine.runtime import Runtime
+from mindcv_resnetv2.engine.builders import build_evaluation_network, build_training, effective_amp_level
+from mindcv_resnetv2.engine.runtime import Runtime, setup_runtime
 from mindcv_resnetv2.models import create_model, list_models
+from mindcv_resnetv2.utils import backend
 from engine_fixtures import REPO
 from test_timm_family import BIG, BIG_ORACLES_ENV
 
@@ -116,3 +118,25 @@ def test_o2_training_step_of_a_bit_net_lowers_the_loss_as_the_ascend_recipe_buil
     losses = [float(parts.step(images, labels).asnumpy()) for _ in range(8)]
     assert all(np.isfinite(losses)) and losses[-1] < 0.7 * losses[0], losses
     assert net.conv1.compute_dtype == ms.float16  # the float16 graph ran, not the CPU fallback
+
+
+def test_val_amp_level_is_what_validation_runs_and_falls_back_on_cpu_naming_the_key(tmp_path, monkeypatch, caplog):
+    """validate.py, infer and export build their network through build_evaluation_network, which applies
+    val_amp_level: on Ascend the level itself, on CPU float32 with a warning that names val_amp_level."""
+    monkeypatch.setattr(backend, "_warned", set())
+    caplog.set_level(logging.WARNING, logger="mindcv_resnetv2")
+    assert effective_amp_level("O2", "Ascend", "val_amp_level") == "O2"
+    path = str(tmp_path / "net.ckpt")
+    ms.save_checkpoint(create_model("preact_resnet20_cifar", num_classes=3), path)
+    cfg = parse_args(["--model", "preact_resnet20_cifar", "--val_amp_level", "O2"])
+    net = build_evaluation_network(cfg, 3, path)
+    assert [r.getMessage() for r in caplog.records if "val_amp_level O2" in r.getMessage()]
+    assert net.conv1.weight.dtype == ms.float32 and not net.training
+
+
+def test_jit_level_o2_on_cpu_runs_o0_with_a_warning(graph_mode, monkeypatch, caplog):
+    monkeypatch.setattr(backend, "_warned", set())
+    caplog.set_level(logging.WARNING, logger="mindcv_resnetv2")
+    runtime = setup_runtime(parse_args(["--jit_level", "O2", "--mode", "0", "--device_target", "CPU"]))
+    assert runtime.jit_level == "O0" and ms.get_context("jit_config")["jit_level"] == "O0"
+    assert [r for r in caplog.records if "jit_level O2" in r.getMessage()]
