@@ -33,7 +33,7 @@ import mindspore as ms
 import numpy as np
 
 from .errors import InvalidInputError, MissingFileError
-from .utils.files import atomic_output, file_digest, is_stream, write_text_atomic
+from .utils.files import atomic_output, file_digest, is_stream, new_file_mode, write_text_atomic
 from .utils.finite import host_array, nonfinite_names
 
 _logger = logging.getLogger(__name__)
@@ -445,13 +445,6 @@ def load_checkpoint(
     )
 
 
-def _current_umask():
-    """The process umask (reading it means setting it; it is restored at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _as_tensor(value):
     """A Parameter, Tensor, numpy array or Python number as something MindSpore can save."""
     if isinstance(value, (ms.Parameter, ms.Tensor)):
@@ -503,7 +496,7 @@ def save_checkpoint(params, path, extra=None, record=None):
     recorded = not is_stream(os.path.abspath(path))
     with atomic_output(path, what="checkpoint") as temporary, _without_mindspore_failure_line(temporary):
         ms.save_checkpoint(entries, temporary, format=fmt, **_crc(fmt))
-        os.chmod(temporary, 0o666 & ~_current_umask() | 0o600)
+        os.chmod(temporary, new_file_mode())
         digest = file_digest(temporary, "sha256")
         if recorded and os.path.lexists(record_path(path)):
             os.remove(record_path(path))

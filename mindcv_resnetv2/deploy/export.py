@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..models import make_onnx_exportable
 from ..utils.backend import device_target
-from ..utils.files import atomic_output, check_new_output, is_stream
+from ..utils.files import atomic_output, check_new_output, is_stream, new_file_mode
 from .network import load_trained_network, setup_single_device
 
 _logger = logging.getLogger(__name__)
@@ -138,14 +138,17 @@ def _export(net, input_shape, path, file_format):
     if file_format == "ONNX":
         make_onnx_exportable(net)  # pools MindSpore cannot convert switch to an equivalent form it can
     try:
-        ms.export(net, placeholder, file_name=path, file_format=file_format)
+        if file_format == "ONNX":  # named inputs and outputs (ms.export numbers them: the logits were "70")
+            ms.onnx.export(net, placeholder, file_name=path, input_names=["images"], output_names=["logits"])
+        else:
+            ms.export(net, placeholder, file_name=path, file_format=file_format)
     except RuntimeError as exc:
         reason = str(exc).strip().splitlines()[0]
         raise ExportError(
             f"MindSpore {ms.__version__} cannot export this network to {file_format}: {reason} "
             "Export MINDIR instead (supported for every model of this package)."
         ) from exc
-    os.chmod(path, os.stat(path).st_mode | stat.S_IWUSR)  # MindSpore writes read-only files (0400)
+    os.chmod(path, new_file_mode())  # MindSpore writes private read-only files (0400); checkpoints get this mode
 
 
 def _run_exported(path, file_format, sample):

@@ -45,6 +45,14 @@ def file_digest(path, algorithm="sha256"):
     return digest.hexdigest()
 
 
+def new_file_mode():
+    """The mode a new file gets under this process's umask (0644 under the usual 022), owner-writable in any case:
+    every file the package writes gets it, whatever mode the library that wrote it chose."""
+    mask = os.umask(0o022)  # reading the umask means setting it; it is restored at once
+    os.umask(mask)
+    return 0o666 & ~mask | 0o600
+
+
 def _free_space(folder):
     try:
         return f"{shutil.disk_usage(folder).free / 2**20:.1f} MiB free in {folder}"
