@@ -26,6 +26,22 @@ def test_image_folder_classes_sorted_and_labels(tmp_path):
     assert sorted(labels_of(ds)) == [0, 0, 1, 1, 2, 2]
 
 
+def test_imagefolder_is_another_name_of_the_imagenet_layout(tmp_path):
+    from mindcv_resnetv2.config import parse_args
+
+    root = make_image_folder(tmp_path, classes=("b", "a"), per_class=2)
+    assert parse_args(["--dataset", "imagefolder"]).dataset == "imagefolder"
+    assert create_dataset("imagefolder", root, "train", shuffle=False).class_names == ["a", "b"]
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_idx_class_names_of_a_folder_without_idx_files_name_the_folder(tmp_path, name):
+    """A recipe for Fashion-MNIST given an ImageFolder's data_dir: an error naming it, not ten class names."""
+    root = make_image_folder(tmp_path, per_class=1)
+    with pytest.raises(DatasetLayoutError, match=f"IDX file '{root}/train-labels-idx1-ubyte'"):
+        read_class_names(name, root, "train")
+
+
 def test_image_folder_reads_uppercase_extensions(tmp_path):
     root = make_image_folder(tmp_path, per_class=2, ext=".JPEG")
     assert create_dataset("imagenet", root, "train", shuffle=False).get_dataset_size() == 4

@@ -25,12 +25,13 @@ MINDCV_KEYS = frozenset("""
 """.split())
 
 # Where MindCV 0.3.0 accepts fewer values than our schema: the names its create_optimizer and create_scheduler
-# build, and the datasets its create_dataset reads itself (any other name is read as an ImageFolder, as imagenet).
+# build, and the datasets its create_dataset reads itself or as an ImageFolder under the same meaning (imagenet,
+# imagefolder; it reads any other name, fashion_mnist and synthetic too, as an ImageFolder).
 MINDCV_VALUES = {
     "opt": ("sgd", "momentum", "nesterov", "adam", "adamw", "lion", "nadam", "adan", "rmsprop", "adagrad", "lamb"),
     "scheduler": ("constant", "cosine_decay", "warmup_cosine_decay", "exponential_decay", "polynomial_decay",
                   "step_decay", "multi_step_decay", "one_cycle", "cyclic"),
-    "dataset": ("imagenet", "mnist", "cifar10", "cifar100"),
+    "dataset": ("imagenet", "imagefolder", "mnist", "cifar10", "cifar100"),
 }
 
 

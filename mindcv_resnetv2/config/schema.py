@@ -46,7 +46,7 @@ MODELARTS_REASON = ("it needs Huawei's moxing package inside a ModelArts job, wh
                     "the data in and the outputs out around train.py")
 MODELARTS_URL_REASON = "MindCV reads it only with enable_modelarts, which is refused here"
 
-DATASETS = ("imagenet", "cifar10", "cifar100", "mnist", "fashion_mnist", "synthetic")
+DATASETS = ("imagenet", "imagefolder", "cifar10", "cifar100", "mnist", "fashion_mnist", "synthetic")
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,8 @@ KEYS = (
          "Data-parallel training/validation over the devices msrun starts; False for one device."),
     # dataset
     Key("dataset", Str(DATASETS), "imagenet", "dataset",
-         "imagenet = an ImageFolder tree data_dir/<split>/<class>/<image>; synthetic = random images."),
+         "imagenet or imagefolder = an ImageFolder tree data_dir/<split>/<class>/<image> (any images, not only "
+         "ImageNet's); synthetic = random images."),
     Key("data_dir", Str(), "./", "dataset", "Root folder of the dataset."),
     Key("train_split", Str(), "train", "dataset", "Sub-folder (split) used for training."),
     Key("val_split", Str(), "val", "dataset", "Sub-folder (split) used for validation."),

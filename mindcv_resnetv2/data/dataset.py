@@ -70,7 +70,7 @@ def read_class_names(name, root, split="train", num_classes=None):
     if name in ("cifar10", "cifar100"):
         return sources.cifar_class_names(name, root)
     if name in ("mnist", "fashion_mnist"):
-        return sources.idx_class_names(name)
+        return sources.idx_class_names(name, root, split)
     if name == "synthetic":
         return [str(i) for i in range(num_classes or 10)]
     return sources.scan_image_folder(root, split)[0]
@@ -135,4 +135,4 @@ def _array_source(name, root, split, seed, training, in_channels, image_size, nu
         images, labels = sources.read_cifar(name, root, train_half)
     else:
         images, labels = sources.read_idx_pair(root, train_half)
-    return read_class_names(name, root), sources.ArraySource(images, labels, in_channels)
+    return read_class_names(name, root, split), sources.ArraySource(images, labels, in_channels)

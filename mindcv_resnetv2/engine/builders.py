@@ -11,7 +11,7 @@ from mindspore import Parameter, ops
 
 from ..amp import auto_mixed_precision
 from ..checkpoint import CheckpointError, load_state_dict, read_checkpoint
-from ..data import create_dataset, create_loader, create_transforms, read_class_names
+from ..data import create_dataset, create_loader, create_transforms, download_dataset, read_class_names
 from ..errors import InvalidInputError
 from ..models import create_model, get_default_cfg
 from ..models.registry import checkpoint_entries, pretrained_weights_path
@@ -25,6 +25,8 @@ _logger = logging.getLogger("mindcv_resnetv2")
 
 def resolve_classes(cfg, split):
     """(class names, num_classes): from the dataset, or from the recipe when it sets num_classes."""
+    if cfg.dataset_download:  # the names are read from the files the download brings (skipped when there)
+        download_dataset(cfg.dataset, cfg.data_dir)
     names = read_class_names(cfg.dataset, cfg.data_dir, split, num_classes=cfg.num_classes)
     num_classes = cfg.num_classes or len(names)
     if cfg.num_classes and len(names) != cfg.num_classes and cfg.dataset != "synthetic":
