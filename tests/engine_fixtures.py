@@ -7,7 +7,9 @@ import sys
 import numpy as np
 from PIL import Image
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import instrumented_train
+from instrumented_train import REPO
+
 COLOURS = ((220, 40, 40), (40, 200, 60), (50, 70, 230), (230, 210, 40))
 
 
@@ -50,37 +52,11 @@ def tiny_recipe_args(data_dir, ckpt_dir, epochs=2, **overrides):
     return argv
 
 
-def run_counted_train(argv, counts_path, timeout=600):
-    """train.py in a fresh interpreter that also writes to `counts_path` (JSON) the split of every dataset the run
-    creates and the class of every cell whose graph it compiles (a compilation, not a cached call)."""
-    return subprocess.run([sys.executable, os.path.abspath(__file__), counts_path] + list(argv), capture_output=True,
+def run_counted_train(argv, out_dir, timeout=600, **seams):
+    """train.py in a fresh interpreter that records in `out_dir` what the run did (tests/instrumented_train.py:
+    datasets, compiled graphs, device and host reads per epoch, final step state), with the given seams."""
+    return subprocess.run([sys.executable] + instrumented_train.command(out_dir, argv, **seams), capture_output=True,
                           text=True, timeout=timeout, cwd=REPO)
-
-
-def _counted_train(counts_path, argv):
-    from mindspore.common.api import _CellGraphExecutor
-
-    from mindcv_resnetv2.engine import builders, cli
-
-    counts = {"datasets": [], "compiled": []}
-    create_dataset, compile_graph = builders.create_dataset, _CellGraphExecutor.compile
-
-    def counting_create_dataset(*args, **kwargs):
-        counts["datasets"].append(kwargs["split"])
-        return create_dataset(*args, **kwargs)
-
-    def counting_compile(self, obj, *args, **kwargs):
-        phase, compiled = compile_graph(self, obj, *args, **kwargs)
-        if compiled:
-            counts["compiled"].append(type(obj).__name__)
-        return phase, compiled
-
-    builders.create_dataset, _CellGraphExecutor.compile = counting_create_dataset, counting_compile
-    try:
-        cli.main_train(argv)
-    finally:
-        with open(counts_path, "w") as handle:
-            json.dump(counts, handle)
 
 
 def run_entry(script, argv, timeout=600, **popen):
@@ -92,8 +68,3 @@ def run_entry(script, argv, timeout=600, **popen):
 def read_json(path):
     with open(path) as handle:
         return json.load(handle)
-
-
-if __name__ == "__main__":
-    sys.path.insert(0, REPO)
-    _counted_train(sys.argv[1], sys.argv[2:])

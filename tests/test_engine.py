@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from engine_fixtures import REPO, make_colour_folder, read_json, run_counted_train, run_entry, tiny_recipe_args
+from instrumented_train import compiled, read_record
 from mindcv_resnetv2.checkpoint import read_checkpoint, split_checkpoint
 from mindcv_resnetv2.engine.metrics import STEP_LOSS_FILE
 
@@ -26,10 +27,10 @@ def data_dir(tmp_path_factory):
 def trained(data_dir, tmp_path_factory):
     """One 3-epoch run shared by the tests that only read its outputs (train.py, counting datasets and graphs)."""
     ckpt_dir = str(tmp_path_factory.mktemp("run"))
-    counts = str(tmp_path_factory.mktemp("counts") / "counts.json")
-    result = run_counted_train(tiny_recipe_args(data_dir, ckpt_dir, epochs=3), counts)
+    records = str(tmp_path_factory.mktemp("record"))
+    result = run_counted_train(tiny_recipe_args(data_dir, ckpt_dir, epochs=3), records)
     assert result.returncode == 0, result.stdout + result.stderr
-    result.counts = read_json(counts)
+    result.record = read_record(records)
     return ckpt_dir, result
 
 
@@ -67,10 +68,10 @@ def test_training_learns_and_writes_its_outputs(trained):
 def test_a_run_builds_each_pipeline_and_the_training_graph_once(trained):
     """3 epochs, validating after each: one training and one validation dataset, one training-graph compilation
     (on Ascend the dataset sink is then built once too); validation compiles once per batch shape (8, then 1)."""
-    counts = trained[1].counts
-    assert sorted(counts["datasets"]) == ["train", "val"]
-    assert counts["compiled"].count("TrainStep") == 1
-    assert counts["compiled"].count("EvalStep") == 2
+    record = trained[1].record
+    assert sorted(record["datasets"]) == ["train", "val"]
+    assert compiled(record, "TrainStep") == 1
+    assert compiled(record, "EvalStep") == 2
 
 
 def test_resolved_recipe_repeats_the_run(trained, tmp_path):
