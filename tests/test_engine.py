@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine_fixtures import REPO, make_colour_folder, read_json, run_counted_train, run_entry, tiny_recipe_args
-from instrumented_train import compiled, read_record
+from instrumented_train import compiled, read_record, read_state, read_steps
 from mindcv_resnetv2.checkpoint import read_checkpoint, split_checkpoint
 from mindcv_resnetv2.engine.metrics import STEP_LOSS_FILE
 
@@ -72,6 +72,51 @@ def test_a_run_builds_each_pipeline_and_the_training_graph_once(trained):
     assert sorted(record["datasets"]) == ["train", "val"]
     assert compiled(record, "TrainStep") == 1
     assert compiled(record, "EvalStep") == 2
+
+
+def test_the_device_is_read_at_log_interval_and_epoch_end_only(data_dir, tmp_path):
+    """log_interval 2, 5 steps per epoch: the losses, optimizer step and loss scale come to the host after steps
+    2, 4 and 5 of each epoch, one transfer each, and the host reads no other tensor while the epoch trains."""
+    records = str(tmp_path / "record")
+    os.makedirs(records)
+    argv = tiny_recipe_args(data_dir, str(tmp_path / "run"), epochs=2, batch_size=4, num_samples=20, log_interval=2)
+    result = run_counted_train(argv, records)
+    assert result.returncode == 0, result.stdout + result.stderr
+    epochs = read_record(records)["epochs"]
+    assert [read_steps(epoch) for epoch in epochs] == [[2, 4, 5], [2, 4, 5]]
+    assert [[read["optimizer_step"] for read in epoch["reads"]] for epoch in epochs] == [[2, 4, 5], [7, 9, 10]]
+    assert [epoch["host_reads"] for epoch in epochs] == [3, 3]
+
+
+def test_sink_mode_makes_one_sink_per_run_with_the_recipes_jit_level_and_resumes_so(data_dir, tmp_path):
+    """dataset_sink_mode on a device that sinks (ms.data_sink emulated on CPU, tests/instrumented_train.py): one
+    data_sink per run, of one epoch's steps, compiled at the recipe's jit_level; one device read per epoch; the run
+    learns; a resumed run (its last checkpoint lost) makes its own single sink and finishes the epochs."""
+    ckpt_dir, records, resumed_records = (str(tmp_path / name) for name in ("run", "record", "resumed"))
+    os.makedirs(records)
+    os.makedirs(resumed_records)
+    argv = tiny_recipe_args(data_dir, ckpt_dir, epochs=3, dataset_sink_mode=True, jit_level="O1")
+    result = run_counted_train(argv, records, sink=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = read_record(records)
+    assert record["data_sink"] == [{"cell": "TrainStep", "sink_size": 3, "jit_level": "O1", "calls": 3}]
+    assert [read_steps(epoch) for epoch in record["epochs"]] == [[1], [1], [1]]  # one loss: the sink's last
+    assert [[read["optimizer_step"] for read in epoch["reads"]] for epoch in record["epochs"]] == [[3], [6], [9]]
+    assert [epoch["host_reads"] for epoch in record["epochs"]] == [1, 1, 1]
+    assert compiled(record, "TrainStep") == 1
+    rows = _metrics(ckpt_dir)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    assert float(rows[-1]["val_top1"]) > 100 / 3 + 10
+
+    os.remove(os.path.join(ckpt_dir, f"{MODEL}-3_3.ckpt"))  # as after a kill during epoch 3
+    resumed = run_counted_train(argv + ["--resume", "auto"], resumed_records, sink=True)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    record = read_record(resumed_records)
+    assert record["data_sink"] == [{"cell": "TrainStep", "sink_size": 3, "jit_level": "O1", "calls": 1}]
+    assert [[read["optimizer_step"] for read in epoch["reads"]] for epoch in record["epochs"]] == [[9]]
+    assert [int(r["epoch"]) for r in _metrics(ckpt_dir)] == [1, 2, 3]
+    assert os.path.isfile(os.path.join(ckpt_dir, f"{MODEL}-3_3.ckpt"))
 
 
 def test_resolved_recipe_repeats_the_run(trained, tmp_path):
@@ -161,7 +206,7 @@ def test_weights_gone_non_finite_under_a_finite_loss_stop_the_run_and_no_checkpo
     on the weights stops the run at that read, before any checkpoint could save them."""
     ckpt_dir = str(tmp_path / "nan")
     argv = tiny_recipe_args(data_dir, ckpt_dir, epochs=3, lr=1e30, nonfinite_patience=2, scheduler="constant",
-                            warmup_epochs=0)
+                            warmup_epochs=0, log_interval=2)  # the watch acts on the reads, after steps 2 and 3
     result = run_entry("train.py", argv)
     assert result.returncode == 1
     assert "weights became NaN/Inf in epoch 1" in result.stderr
