@@ -5,8 +5,9 @@ happens, kills every process it started (msrun puts each worker in its own sessi
 their environment, not by process group).
 
 Worker side (`python tests/msrun_utils.py <command> ...`, run by msrun or plainly):
-- `train-probe OUT_DIR TRAIN_ARGS...`: train.py's Trainer, recording which samples each loader of this rank reads
-  and, at the end, this rank's weights (rank 0 alone writes checkpoints, so the other ranks' weights are not on disk).
+- `train-probe OUT_DIR TRAIN_ARGS...`: train.py's Trainer, recording which samples each loader of this rank reads,
+  the graphs it compiles and, at the end, this rank's weights (rank 0 alone writes checkpoints, so the other ranks'
+  weights are not on disk).
 - `dp-step OUT_DIR RECIPE PART...`: two training steps of a BN-free toy network through the engine's build_training
   on a part of a fixed global batch: rank (under msrun: the rank's half), all, 0 or 1 (a half).
 """
@@ -21,6 +22,8 @@ import time
 import uuid
 
 import numpy as np
+
+from instrumented_train import count_compilations
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THIS_FILE = os.path.abspath(__file__)
@@ -244,7 +247,8 @@ def _train_probe(out_dir, train_args):
     from mindcv_resnetv2.data.loader import Loader
     from mindcv_resnetv2.engine.trainer import Trainer
 
-    reads = []
+    reads, graphs = [], {}
+    count_compilations(graphs)
     create_iterator = Loader.create_tuple_iterator
 
     def recording_create_iterator(loader, *args, **kwargs):
@@ -261,7 +265,7 @@ def _train_probe(out_dir, train_args):
     np.savez(os.path.join(out_dir, f"weights_rank{rank}.npz"),
              **{p.name: p.asnumpy() for p in trainer.net.get_parameters()})
     with open(os.path.join(out_dir, f"reads_rank{rank}.json"), "w") as handle:
-        json.dump({"rank": rank, "group_size": trainer.runtime.group_size, "reads": reads}, handle)
+        json.dump({"rank": rank, "group_size": trainer.runtime.group_size, "reads": reads, **graphs}, handle)
 
 
 DP_GLOBAL_BATCH = 8

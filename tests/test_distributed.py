@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 from data_fixtures import make_image_folder
+from instrumented_train import command as instrumented_command, compiled, read_record, read_state
 from msrun_utils import (THIS_FILE as MSRUN_UTILS, msrun_worker_pids, run_launch_script, run_msrun, run_python,
                          run_two_nodes)
 
@@ -99,6 +100,58 @@ def trained(workspace):
     return ckpt, probe, result
 
 
+# The accumulated run: batch 2, 2 micro-steps per update: 6 steps and 3 updates per epoch per rank, for 3 epochs.
+ACCUMULATED_UPDATES_PER_EPOCH = 3
+ACCUMULATED_EPOCHS = 3
+OVERFLOW_AT_UPDATE = 2  # on rank 1 only (tests/instrumented_train.py's overflow seam)
+
+
+@pytest.fixture(scope="module")
+def accumulated(workspace):
+    """3 epochs on 2 ranks with gradient accumulation, a dynamic loss scale of 1024 and drop_overflow_update, rank 1
+    reporting an overflow at its 2nd update, recorded per rank (tests/instrumented_train.py)."""
+    records = workspace / "accumulated_record"
+    records.mkdir()
+    argv = ["-c", workspace / "tiny.yaml", "--ckpt_save_dir", workspace / "accumulated", "--epoch_size",
+            ACCUMULATED_EPOCHS, "--batch_size", 2, "--gradient_accumulation_steps", 2, "--loss_scale_type", "dynamic",
+            "--loss_scale", 1024, "--drop_overflow_update", True]
+    result = run_msrun(instrumented_command(records, argv, overflow=[1, OVERFLOW_AT_UPDATE]),
+                       workspace / "accumulated_logs", timeout=240)
+    assert result.returncode == 0 and not result.timed_out, result.report()
+    return [read_record(records, rank) for rank in (0, 1)], [read_state(records, rank) for rank in (0, 1)]
+
+
+def test_an_overflow_on_one_rank_skips_that_update_on_every_rank(accumulated):
+    """The overflow flag is summed over the ranks before the skip decision: both ranks skip update 2, halve the
+    dynamic scale together and end with bitwise identical weights, optimizer state and scale."""
+    records, states = accumulated
+    updates = ACCUMULATED_UPDATES_PER_EPOCH * ACCUMULATED_EPOCHS
+    for state in states:
+        assert int(state["global_step"].reshape(-1)[0]) == updates - 1  # one update skipped
+        assert float(state["scale_sense"]) == 512.0  # 1024 halved once, not grown back (window 2000)
+    assert sorted(states[0]) == sorted(states[1])
+    for name in states[0]:
+        np.testing.assert_array_equal(states[0][name], states[1][name], err_msg=name)
+    for record in records:  # the device reads of epoch 1 (after each micro-step): the scale moved at update 2
+        reads = record["epochs"][0]["reads"]
+        assert [read["loss_scale"] for read in reads] == [1024.0] * 3 + [512.0] * 3
+        assert [read["optimizer_step"] for read in reads] == [0, 1, 1, 1, 1, 2]
+
+
+def test_a_distributed_accumulated_run_compiles_each_graph_once(accumulated):
+    """Over 3 epochs validating after each: the update step and the accumulation micro-step compile once each, and
+    only the update step all-reduces (once per update, not per micro-step); the sum over the ranks is one cell,
+    compiled once per vector length (BN statistics, evaluation sums); validation once per batch shape."""
+    records, _ = accumulated
+    for rank, record in enumerate(records):
+        assert compiled(record, "TrainStep", apply_update=True, all_reduce=True) == 1
+        assert compiled(record, "TrainStep", apply_update=False, all_reduce=False) == 1
+        assert compiled(record, "TrainStep") == 2
+        assert compiled(record, "_SumOverRanks") == 2
+        assert compiled(record, "FiniteCheck") == 1
+        assert compiled(record, "EvalStep") == (1, 2)[rank]  # rank 0's 4 images in batches of 2, rank 1's 2 + 1
+
+
 def _reads(probe, rank):
     with open(probe / f"reads_rank{rank}.json") as handle:
         return json.load(handle)
@@ -121,6 +174,18 @@ def test_ranks_read_disjoint_shards_with_their_own_augmentation(trained):
     val_shards = [set(x["indices"]) for x in val]
     assert sorted(len(s) for s in val_shards) == [3, 4]
     assert not val_shards[0] & val_shards[1] and val_shards[0] | val_shards[1] == set(range(VAL_IMAGES))
+
+
+def test_a_distributed_run_compiles_its_step_and_its_sum_over_ranks_once(trained):
+    """2 epochs validating after each: the training step (which all-reduces) compiles once, the sum over the ranks
+    once per vector length (BN statistics, evaluation sums) although it runs 4 times, each rank's one validation
+    batch shape once."""
+    _, probe, _ = trained
+    for rank in (0, 1):
+        record = _reads(probe, rank)
+        assert compiled(record, "TrainStep", all_reduce=True) == compiled(record, "TrainStep") == 1
+        assert compiled(record, "_SumOverRanks") == 2
+        assert compiled(record, "EvalStep") == 1
 
 
 def test_ranks_end_with_identical_weights_and_rank0_alone_writes_the_run(trained):
