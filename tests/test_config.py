@@ -217,6 +217,16 @@ def test_other_contradictions_are_errors():
         parse("--in_channels", "1")
 
 
+def test_sink_mode_with_a_short_last_batch_is_refused_with_the_recipe_naming_both_keys():
+    """A sink runs one graph over batches of one shape; refused when the recipe is read, before data or network
+    are built, on every device (a recipe means the same on CPU and Ascend)."""
+    with pytest.raises(ConfigError, match=r"dataset_sink_mode: True needs drop_remainder: True.*"
+                                          r"dataset_sink_mode: False"):
+        parse("--dataset_sink_mode", "True", "--drop_remainder", "False")
+    assert not parse("--dataset_sink_mode", "False", "--drop_remainder", "False").drop_remainder
+    assert parse("--dataset_sink_mode", "True", "--drop_remainder", "False", entry="validate").dataset_sink_mode
+
+
 def test_older_mindcv_spellings_become_current_keys(tmp_path):
     cfg = parse("-c", write_recipe(tmp_path, "filter_bias_and_bn: True\ndynamic_loss_scale: true\n"))
     assert (cfg.weight_decay_filter, cfg.loss_scale_type) == ("norm_and_bias", "dynamic")
