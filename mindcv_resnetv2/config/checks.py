@@ -70,6 +70,14 @@ def _check_precision(cfg, errors):
 
 
 def _check_training(cfg, errors, warnings):
+    if cfg.dataset_sink_mode and not cfg.drop_remainder:
+        # A sink runs one compiled graph over batches of one shape; refused on every device, so a recipe means the
+        # same on CPU (which feeds step by step) as on Ascend.
+        errors.append(
+            "dataset_sink_mode: True needs drop_remainder: True (a sink runs one graph over batches of one shape; "
+            "a short last batch would recompile it every epoch). Set drop_remainder: True, or dataset_sink_mode: "
+            "False to feed batches step by step."
+        )
     if cfg.ckpt_save_policy == "top_k" and not cfg.val_while_train:
         errors.append(
             "ckpt_save_policy top_k keeps the checkpoints with the best validation accuracy, so it needs "

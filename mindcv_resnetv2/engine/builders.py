@@ -232,17 +232,10 @@ SINK_DEVICES = ("Ascend", "GPU")
 def use_sink(cfg, device):
     """Whether each epoch runs as one dataset sink on the device (Ascend/GPU, no gradient accumulation).
 
-    A sink runs one compiled graph over batches of one shape: a short last batch (drop_remainder False) would
-    recompile the graph every epoch or stall the device queue, so that combination is refused on every device.
+    A sink with a short last batch (drop_remainder False) is refused when the recipe is read (config.checks).
     """
     if not cfg.dataset_sink_mode:
         return False
-    if not cfg.drop_remainder:
-        raise InvalidInputError(
-            "dataset_sink_mode: True needs drop_remainder: True (a sink runs one graph over batches of one shape; "
-            "a short last batch would recompile it every epoch). Set drop_remainder: True, or dataset_sink_mode: "
-            "False to feed batches step by step."
-        )
     if cfg.gradient_accumulation_steps > 1:
         warn_once("sink_accum", "dataset_sink_mode is off with gradient_accumulation_steps > 1 (the step alternates "
                   "between two graphs).")
