@@ -64,13 +64,14 @@ def _canonical(name):
     return name.lower().replace("-", "_")
 
 
-def read_class_names(name, root, split="train", num_classes=None):
-    """Class names, index = label, without building a pipeline (e.g. to write them next to checkpoints)."""
+def read_class_names(name, root, split="train", num_classes=None, require_files=True):
+    """Class names, index = label, without building a pipeline (e.g. to write them next to checkpoints);
+    ``require_files=False`` names MNIST/Fashion-MNIST classes without their files on disk."""
     name = _canonical(name)
     if name in ("cifar10", "cifar100"):
         return sources.cifar_class_names(name, root)
     if name in ("mnist", "fashion_mnist"):
-        return sources.idx_class_names(name, root, split)
+        return sources.idx_class_names(name, root, split, require_files)
     if name == "synthetic":
         return [str(i) for i in range(num_classes or 10)]
     return sources.scan_image_folder(root, split)[0]

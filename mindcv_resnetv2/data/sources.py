@@ -157,11 +157,13 @@ def read_idx_pair(root, training):
     return images[..., None], labels
 
 
-def idx_class_names(name, root, split):
+def idx_class_names(name, root, split, require_files=True):
     """The class names of an MNIST-style dataset whose `split` has its label file in `root`: a data_dir holding
-    something else (an ImageFolder given to a Fashion-MNIST recipe) is an error naming the file looked for."""
-    prefix = "train" if is_training_split(name, split) else "t10k"
-    _idx_path(root, f"{prefix}-labels-idx1-ubyte")
+    something else (an ImageFolder given to a Fashion-MNIST recipe) is an error naming the file looked for.
+    ``require_files=False`` gives the names without the files (inference on a machine without the dataset)."""
+    if require_files:
+        prefix = "train" if is_training_split(name, split) else "t10k"
+        _idx_path(root, f"{prefix}-labels-idx1-ubyte")
     return FASHION_MNIST_CLASSES if name == "fashion_mnist" else [str(i) for i in range(10)]
 
 

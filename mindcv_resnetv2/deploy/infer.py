@@ -83,9 +83,9 @@ def _found_names(cfg, checkpoint_path):
 
 
 def _dataset_names(cfg):
-    """The recipe dataset's class names, or None when the data is not on this machine."""
+    """The recipe dataset's class names, or None when the data is not on this machine (and its names are not fixed)."""
     try:
-        return read_class_names(cfg.dataset, cfg.data_dir, cfg.val_split)
+        return read_class_names(cfg.dataset, cfg.data_dir, cfg.val_split, require_files=False)
     except (OSError, ValueError):
         return None
 
