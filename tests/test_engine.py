@@ -63,6 +63,7 @@ def test_training_learns_and_writes_its_outputs(trained):
     assert open(os.path.join(ckpt_dir, "class_names.txt")).read().split() == ["class_0", "class_1", "class_2"]
     assert "trainable parameters" in result.stdout and "batches per epoch" in result.stdout
     assert os.stat(os.path.join(ckpt_dir, f"{MODEL}-3_3.ckpt")).st_mode & 0o200  # owner can write
+    assert "fine-tuning a new classifier" not in result.stdout + result.stderr  # from scratch: no lr advice
 
 
 def test_a_run_builds_each_pipeline_and_the_training_graph_once(trained):
@@ -188,6 +189,7 @@ def test_fine_tune_to_another_class_count(trained, tmp_path):
     result = run_entry("train.py", argv)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "classifier" in result.stdout + result.stderr  # the re-initialisation is logged
+    assert "fine-tuning a new classifier at lr 0.05, 1.6 per 256 images" in result.stdout  # lr 0.05 at batch 8
     weights = _weights(os.path.join(str(tmp_path / "finetune"), f"{MODEL}-1_2.ckpt"))
     assert weights["classifier.weight"].shape == (2, 64)
 

@@ -108,3 +108,35 @@ def test_zero_init_head_zeroes_a_replaced_classifier_and_keeps_the_backbone(tmp_
             np.testing.assert_array_equal(loaded[name], weights[name], err_msg=name)
     kept = create_model(MODEL, num_classes=10, checkpoint_path=path, zero_init_head=True)  # same classes: loaded
     np.testing.assert_array_equal(kept.classifier.weight.asnumpy(), weights["classifier.weight"])
+
+
+def _build_run_warnings(caplog, tmp_path, *argv, initial_weights):
+    from mindcv_resnetv2.engine.builders import build_run
+    from mindcv_resnetv2.engine.runtime import Runtime
+
+    cfg = parse_args(["--model", MODEL, "--dataset", "synthetic", "--image_resize", "32", "--num_parallel_workers",
+                      "1", "--val_while_train", "False", "--dataset_sink_mode", "False", *argv])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mindcv_resnetv2"):
+        build_run(cfg, Runtime("CPU"), 4, initial_weights=initial_weights)
+    return [r.getMessage() for r in caplog.records if "fine-tuning a new classifier" in r.getMessage()]
+
+
+def test_a_new_head_at_a_from_scratch_lr_is_warned_with_the_rule_and_a_suggestion(tmp_path, caplog):
+    """SGD's rule is per 256 images per update: lr 0.1 at 2 x 32 images (accumulated) is 0.4 per 256; lr 0.01 at
+    256 is 0.01 (silent), as is training from scratch at lr 0.1 and the same lr with layer_decay."""
+    _, path = _saved(tmp_path, 3)  # 10 classes: the 4-class run replaces the head
+    sgd = ["--opt", "momentum", "--batch_size", "32"]
+    warned = _build_run_warnings(caplog, tmp_path, *sgd, "--lr", "0.1", "--gradient_accumulation_steps", "2",
+                                 initial_weights=path)
+    assert len(warned) == 1
+    assert "lr 0.1, 0.4 per 256 images (lr x 256 / 64 images per update)" in warned[0]
+    assert "--lr 0.01" in warned[0] and "--layer_decay" in warned[0]
+    assert _build_run_warnings(caplog, tmp_path, "--opt", "momentum", "--batch_size", "256", "--lr", "0.01",
+                               initial_weights=path) == []
+    assert _build_run_warnings(caplog, tmp_path, *sgd, "--lr", "0.1", initial_weights="") == []  # from scratch
+    assert _build_run_warnings(caplog, tmp_path, *sgd, "--lr", "0.1", "--layer_decay", "0.7",
+                               initial_weights=path) == []
+    adam = _build_run_warnings(caplog, tmp_path, "--opt", "adamw", "--lr", "0.001", initial_weights=path)
+    assert len(adam) == 1 and "above the 0.0005 warned at for the adaptive optimizer adamw" in adam[0]
+    assert _build_run_warnings(caplog, tmp_path, "--opt", "adamw", "--lr", "0.0001", initial_weights=path) == []

@@ -16,6 +16,7 @@ from ..errors import InvalidInputError
 from ..models import create_model, get_default_cfg
 from ..models.registry import checkpoint_entries, pretrained_weights_path
 from ..optim import create_loss, create_optimizer, create_scheduler
+from ..optim.fine_tune_lr import large_fine_tune_lr_warning
 from ..utils.backend import warn_once
 from .evaluation import Evaluator
 from .train_step import LossScaling, NetWithLoss, TrainStep, ema_parameters, ema_update_counter
@@ -304,7 +305,8 @@ def build_run(cfg, runtime, num_classes, initial_weights=""):
     """Everything a training run is made of, built from the recipe before its first step.
 
     initial_weights: the checkpoint the network starts from ('' = pretrained or random; None = none at all, as a
-    resumed run restores its own). The loaders are the run's only ones: the trainer moves the training loader from
+    resumed run restores its own). A new classifier on those weights at a from-scratch lr is warned about
+    (optim.fine_tune_lr). The loaders are the run's only ones: the trainer moves the training loader from
     epoch to epoch and iterates the validation loader (None without val_while_train) at every validation.
     """
     train_loader = build_train_loader(cfg, runtime, num_classes)
@@ -320,6 +322,11 @@ def build_run(cfg, runtime, num_classes, initial_weights=""):
     updates_per_epoch = steps_per_epoch // accumulate
     net = build_network(cfg, num_classes, checkpoint_path=initial_weights or "",
                         load_weights=initial_weights is not None)
+    if net.replaced_classifier:
+        advice = large_fine_tune_lr_warning(cfg.opt, cfg.lr, cfg.batch_size * runtime.group_size * accumulate,
+                                            cfg.layer_decay)
+        if advice:
+            _logger.warning("%s", advice)
     training = build_training(cfg, net, updates_per_epoch, runtime)
     # The EMA, or a val_amp_level other than the training's, is evaluated in a network of its own (the trainer
     # copies the weights in before each validation), so the trained weights and their precision stay untouched.

@@ -181,6 +181,8 @@ def create_model(
     classifier is then re-initialised (fine-tuning); or 1 input channel (network N) or 3 (network 1): the first
     convolution is then adapted (checkpoint.adapt_first_conv). `zero_init_head`: a classifier so replaced starts
     at zero (zero_classifier). `auto_mapping` must stay False: names are matched exactly.
+    The network's `replaced_classifier` lists the loaded weights' classifier entries it dropped (empty when the
+    head was loaded or no weights were): train.py's learning-rate advice for a new head reads it.
     """
     refuse_unless_default("create_model", "auto_mapping", auto_mapping, False,
                           "checkpoints load strictly by parameter name here; convert a timm or BiT file with "
@@ -205,4 +207,5 @@ def create_model(
         replaced = load_state_dict(net, entries, source=source, use_ema=ema, **fine_tuning_names(net))
     if zero_init_head and replaced:
         zero_classifier(net)
+    net.replaced_classifier = tuple(replaced)
     return net
