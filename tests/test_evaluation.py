@@ -1,5 +1,5 @@
 """Evaluation metrics against an independent NumPy top-k on known logits: EvalStep's per-batch sums and the
-Evaluator's percentages over a split (uneven last batch, ties, fewer classes than 5)."""
+Evaluator's percentages and confusion matrix over a split (uneven last batch, ties, fewer classes than 5)."""
 import gc
 import types
 import weakref
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mindspore import nn
 
-from mindcv_resnetv2.engine.evaluation import EvalStep, Evaluator
+from mindcv_resnetv2.engine.evaluation import CONFUSION_CLASS_LIMIT, EvalStep, Evaluator
 
 ONE_DEVICE = types.SimpleNamespace(group_size=1)
 
@@ -78,9 +78,16 @@ def test_eval_step_counts_top1_and_top5_as_numpy_does(graph_mode):
     assert loss == pytest.approx(numpy_cross_entropy_sum(logits, labels), rel=1e-5)
 
 
+def numpy_confusion(logits, labels, num_classes):
+    counts = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(counts, (labels, logits.argmax(axis=1)), 1)
+    return counts
+
+
 @pytest.mark.parametrize("num_classes", [10, 5, 3])
-def test_evaluator_reports_numpy_top1_and_top5_over_uneven_batches(num_classes, graph_mode):
-    """Random logits (no ties) over 13 samples in batches of 4; with fewer than 5 classes top-5 is top-all."""
+def test_evaluator_reports_numpy_top1_top5_and_confusion_matrix_over_uneven_batches(num_classes, graph_mode):
+    """Random logits (no ties) over 13 samples in batches of 4; with fewer than 5 classes top-5 is top-all. The
+    confusion matrix counts every sample once, [label, argmax], the last batch of 1 included."""
     rng = np.random.default_rng(num_classes)
     logits = rng.standard_normal((13, num_classes)).astype(np.float32)
     labels = rng.integers(0, num_classes, 13).astype(np.int32)
@@ -97,6 +104,21 @@ def test_evaluator_reports_numpy_top1_and_top5_over_uneven_batches(num_classes, 
     if num_classes < 5:
         assert metrics["top5"] == 100.0
     assert metrics["loss"] == pytest.approx(numpy_cross_entropy_sum(logits, labels) / 13, rel=1e-5)
+    confusion = metrics["confusion"]
+    assert confusion.dtype == np.int64 and confusion.shape == (num_classes, num_classes)
+    np.testing.assert_array_equal(confusion, numpy_confusion(logits, labels, num_classes))
+    assert np.trace(confusion) == pytest.approx(metrics["top1"] * 13 / 100)
+
+
+def test_evaluator_counts_no_confusion_matrix_above_its_class_limit(graph_mode):
+    classes = CONFUSION_CLASS_LIMIT + 1
+    logits = np.zeros((3, classes), np.float32)
+    labels = np.array([0, 7, classes - 1], np.int32)
+    logits[[0, 1, 2], [0, 7, 5]] = 1.0  # two top-1 hits
+    loader = ms.dataset.NumpySlicesDataset({"image": logits, "label": labels}, shuffle=False).batch(2)
+    metrics = Evaluator(Logits(), classes)(loader, ONE_DEVICE)
+    assert "confusion" not in metrics
+    assert metrics["top1"] == pytest.approx(200 / 3) and metrics["num_samples"] == 3
 
 
 def test_evaluator_keeps_running_sums_not_the_batches_or_their_outputs(graph_mode):
@@ -116,5 +138,5 @@ def test_evaluator_keeps_running_sums_not_the_batches_or_their_outputs(graph_mod
     evaluator.step = recording_step
     assert evaluator(loader, ONE_DEVICE)["num_samples"] == 13
     gc.collect()
-    assert len(seen) == 4 * 5  # 4 batches: images, labels and the step's 3 sums each
+    assert len(seen) == 4 * 6  # 4 batches: images, labels, the step's 3 sums and its count matrix each
     assert [ref() for ref in seen if ref() is not None] == []

@@ -1,6 +1,8 @@
-"""Exact evaluation: summed loss and correct counts over every sample of the split, summed over ranks.
+"""Exact evaluation: summed loss, correct counts and the confusion matrix over every sample of the split, summed
+over ranks.
 
-The per-batch sums accumulate on the device (float32: counts exact up to 2^24 per rank) and are read once.
+The per-batch sums and the count matrix (true class x top-1 prediction) accumulate on the device (float32: counts
+exact up to 2^24 per rank), are read once and summed over ranks in one all-reduce.
 
 Metrics are sums, not means of per-batch or per-rank accuracies, so an uneven last batch or an uneven split
 across ranks counts every image exactly once. The all-reduce is float32 (CPU collectives have no int32): counts
@@ -20,6 +22,9 @@ from mindspore import Tensor, nn, ops
 from ..errors import InvalidInputError
 
 EXACT_COUNT_LIMIT = 2 ** 24  # largest n such that every integer up to n is exact in float32
+# Above this many classes no confusion matrix is counted: it would take num_classes^2 floats on the device (4096: 64
+# MiB; ImageNet-21k's 21843: 1.9 GB) and in the all-reduce.
+CONFUSION_CLASS_LIMIT = 4096
 
 
 class _SumOverRanks(nn.Cell):
@@ -62,12 +67,14 @@ def average_statistics_over_ranks(net, runtime):
 
 
 class EvalStep(nn.Cell):
-    """Per-batch sums for exact metrics: (loss sum, top-1 correct, top-k correct) as float32 scalars."""
+    """Per-batch sums for exact metrics: (loss sum, top-1 correct, top-k correct) as float32 scalars, and with
+    `confusion` the batch's count matrix [true class, top-1 prediction] (float32, classes x classes)."""
 
-    def __init__(self, net, top_k=5):
+    def __init__(self, net, top_k=5, confusion=False):
         super().__init__(auto_prefix=False)
         self.net = net
         self.top_k = top_k
+        self.confusion = confusion
         self.ce = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="sum")
 
     def construct(self, images, labels):
@@ -76,37 +83,57 @@ class EvalStep(nn.Cell):
         loss = self.ce(logits, labels)
         _, top = ops.topk(logits, self.top_k)
         hits = ops.cast(ops.equal(top, ops.expand_dims(labels, 1)), ms.float32)
-        return loss, hits[:, 0].sum(), hits.sum()
+        if not self.confusion:
+            return loss, hits[:, 0].sum(), hits.sum()
+        classes = logits.shape[1]
+        predicted = ops.one_hot(top[:, 0], classes, ops.ones((), ms.float32), ops.zeros((), ms.float32))
+        # Row l sums the one-hot predictions of the samples labelled l: a sum of 0/1 values, exact.
+        return loss, hits[:, 0].sum(), hits.sum(), ops.unsorted_segment_sum(predicted, labels, classes)
 
 
 class Evaluator:
-    """Evaluates a network on a loader; build once per network so the eval graph compiles once."""
+    """Evaluates a network on a loader; build once per network so the eval graph compiles once.
+
+    The result holds top1, top5 (%), loss (mean), num_samples and, up to CONFUSION_CLASS_LIMIT classes,
+    `confusion`: int64 counts [true class, predicted class] over the whole split (all ranks)."""
 
     def __init__(self, net, num_classes):
         self.net = net
-        self.step = EvalStep(net, top_k=min(5, num_classes))
+        self.num_classes = num_classes
+        self.confusion = num_classes <= CONFUSION_CLASS_LIMIT
+        self.step = EvalStep(net, top_k=min(5, num_classes), confusion=self.confusion)
 
     def __call__(self, loader, runtime):
         self.net.set_train(False)
-        # Summed on the device (loss sum, top-1 hits, top-k hits) and read once at the end: no host wait per batch.
-        total, samples = None, 0
+        # Summed on the device (loss sum, top-1 hits, top-k hits; the count matrix) and read once at the end: no
+        # host wait per batch.
+        total, matrix, samples = None, None, 0
         for images, labels in loader.create_tuple_iterator():
-            batch = ops.stack(self.step(images, labels))
+            outputs = self.step(images, labels)
+            batch = ops.stack(outputs[:3])
             total = batch if total is None else total + batch
+            if self.confusion:
+                matrix = outputs[3] if matrix is None else matrix + outputs[3]
             samples += images.shape[0]
         sums = np.zeros(3) if total is None else total.asnumpy().astype(np.float64)
-        loss_sum, top1, topk, count = sum_over_ranks(np.append(sums, samples), runtime)
+        cells = self.num_classes ** 2 if self.confusion else 0
+        counts = np.zeros(cells) if matrix is None else matrix.asnumpy().reshape(-1).astype(np.float64)
+        reduced = sum_over_ranks(np.concatenate([sums, [samples], counts]), runtime)  # one all-reduce
+        loss_sum, top1, topk, count = reduced[:4]
         if count == 0:
             raise InvalidInputError("evaluation saw no samples: the validation split (or this rank's shard) is empty")
         if runtime.group_size > 1 and count > EXACT_COUNT_LIMIT:
             raise InvalidInputError(f"{count:.0f} validation samples over {runtime.group_size} ranks: counts above "
                                     f"{EXACT_COUNT_LIMIT} are not exact in the float32 all-reduce; use num_samples")
-        return {
+        result = {
             "top1": 100.0 * top1 / count,
             "top5": 100.0 * topk / count,
             "loss": loss_sum / count,
             "num_samples": int(round(count)),
         }
+        if self.confusion:
+            result["confusion"] = np.rint(reduced[4:]).astype(np.int64).reshape(self.num_classes, self.num_classes)
+        return result
 
 
 def copy_weights(source_params, target_net):
