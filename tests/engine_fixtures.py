@@ -1,4 +1,5 @@
 """A tiny learnable ImageFolder and a runner for the entry points, for end-to-end tests."""
+import csv
 import json
 import os
 import subprocess
@@ -68,3 +69,15 @@ def run_entry(script, argv, timeout=600, **popen):
 def read_json(path):
     with open(path) as handle:
         return json.load(handle)
+
+
+def read_confusion(folder):
+    """(class names, int matrix [true, predicted]) of the confusion_matrix.csv in `folder`; its header and first
+    column must name the same classes."""
+    from mindcv_resnetv2.engine.per_class import CONFUSION_CSV, CORNER
+
+    with open(os.path.join(folder, CONFUSION_CSV), newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    assert header[0] == CORNER and header[1:] == [row[0] for row in rows], header
+    return header[1:], np.array([row[1:] for row in rows], np.int64)
+

@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 from data_fixtures import make_image_folder
+from engine_fixtures import read_confusion
 from instrumented_train import command as instrumented_command, compiled, read_record, read_state
 from msrun_utils import (THIS_FILE as MSRUN_UTILS, msrun_worker_pids, run_launch_script, run_msrun, run_python,
                          run_two_nodes)
@@ -225,14 +226,16 @@ def _validate_line(text, where):
 
 
 def test_validate_under_msrun_on_an_uneven_split_equals_one_process(workspace, trained):
-    """scripts/run_distribute_eval.sh on 2 workers (4 + 3 images) prints the one-process numbers."""
+    """scripts/run_distribute_eval.sh on 2 workers (4 + 3 images) prints the one-process numbers and writes the
+    one-process confusion matrix, which is also the one the distributed training wrote after its last validation."""
     ckpt, _, _ = trained
     checkpoint = ckpt / LAST_CHECKPOINT
     single = run_python(["validate.py", "-c", workspace / "tiny.yaml", "--ckpt_path", checkpoint, "--distribute",
-                         "False"])
+                         "False", "--confusion_matrix_dir", workspace / "matrix_one"])
     assert single.returncode == 0, single.report()
     data = workspace / "data"
-    result = run_launch_script("run_distribute_eval.sh", [workspace / "tiny.yaml", data, checkpoint],
+    result = run_launch_script("run_distribute_eval.sh", [workspace / "tiny.yaml", data, checkpoint,
+                                                          "--confusion_matrix_dir", workspace / "matrix_two"],
                                workspace / "validate_logs", timeout=180)
     assert result.returncode == 0, result.report()
     one = _validate_line(single.output, "one-process output")
@@ -242,6 +245,11 @@ def test_validate_under_msrun_on_an_uneven_split_equals_one_process(workspace, t
     assert 0 <= one["top1"] <= one["top5"] <= 100
     assert (one["top1"], one["top5"]) == (two["top1"], two["top5"])
     assert two["loss"] == pytest.approx(one["loss"], abs=1.01e-4)  # printed with 4 decimals
+    classes, matrix = read_confusion(workspace / "matrix_one")
+    assert classes == ["a", "b", "c"] and matrix.sum(axis=1).tolist() == [3, 2, 2]
+    assert 100 * np.trace(matrix) / VAL_IMAGES == pytest.approx(one["top1"], abs=1e-3)
+    for other in (workspace / "matrix_two", ckpt):
+        np.testing.assert_array_equal(read_confusion(other)[1], matrix, err_msg=str(other))
     # validation during the distributed training evaluated exactly the model in the checkpoint
     with open(ckpt / "metrics.csv") as handle:
         row = list(csv.DictReader(handle))[-1]

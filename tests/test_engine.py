@@ -9,10 +9,12 @@ import time
 import numpy as np
 import pytest
 
-from engine_fixtures import REPO, make_colour_folder, read_json, run_counted_train, run_entry, tiny_recipe_args
+from engine_fixtures import (REPO, make_colour_folder, read_confusion, read_json, run_counted_train, run_entry,
+                             tiny_recipe_args)
 from instrumented_train import compiled, read_record, read_state, read_steps
 from mindcv_resnetv2.checkpoint import read_checkpoint, split_checkpoint
 from mindcv_resnetv2.engine.metrics import STEP_LOSS_FILE
+from mindcv_resnetv2.engine.per_class import CONFUSION_CSV, CONFUSION_PNG, PER_CLASS_CSV
 
 pytestmark = pytest.mark.slow
 MODEL = "preact_resnet20_cifar"
@@ -43,6 +45,12 @@ def _weights(path):
     return split_checkpoint(read_checkpoint(path)).model
 
 
+def _confusion(folder):
+    classes, matrix = read_confusion(folder)
+    assert classes == ["class_0", "class_1", "class_2"]
+    return matrix
+
+
 def test_training_learns_and_writes_its_outputs(trained):
     ckpt_dir, result = trained
     rows = _metrics(ckpt_dir)
@@ -58,8 +66,13 @@ def test_training_learns_and_writes_its_outputs(trained):
     assert float(rows[-1]["val_top1"]) > 100 / 3 + 10  # clearly above chance on 9 validation images
     assert all(0 <= float(r["val_top1"]) <= float(r["val_top5"]) <= 100 for r in rows)  # percentages
     for name in (f"{MODEL}-1_3.ckpt", f"{MODEL}-3_3.ckpt", f"{MODEL}_best.ckpt", "recipe.yaml", "class_names.txt",
-                 "learning_curves.png", "train_rank0.log"):
+                 "learning_curves.png", "train_rank0.log", CONFUSION_CSV, PER_CLASS_CSV, CONFUSION_PNG):
         assert os.path.isfile(os.path.join(ckpt_dir, name)), name
+    # the last validation's confusion matrix: every validation image once, its diagonal the logged top-1
+    matrix = _confusion(ckpt_dir)
+    assert matrix.sum(axis=1).tolist() == [3, 3, 3]
+    assert 100 * np.trace(matrix) / 9 == pytest.approx(float(rows[-1]["val_top1"]), abs=1e-3)
+    assert "Per-class top-1 accuracy" in result.stdout and "class_0: " in result.stdout
     assert open(os.path.join(ckpt_dir, "class_names.txt")).read().split() == ["class_0", "class_1", "class_2"]
     assert "trainable parameters" in result.stdout and "batches per epoch" in result.stdout
     assert os.stat(os.path.join(ckpt_dir, f"{MODEL}-3_3.ckpt")).st_mode & 0o200  # owner can write
@@ -129,7 +142,10 @@ def test_resolved_recipe_repeats_the_run(trained, tmp_path):
 
 
 def test_validate_reports_the_whole_split_as_json(trained, data_dir, tmp_path):
+    """The last checkpoint, in batches of 4 (uneven), as JSON; its confusion matrix goes into its run folder and
+    equals the one training wrote after its last validation (the same model)."""
     ckpt_dir, _ = trained
+    from_training = _confusion(ckpt_dir)
     out = str(tmp_path / "metrics.json")
     argv = tiny_recipe_args(data_dir, ckpt_dir) + ["--ckpt_path", os.path.join(ckpt_dir, f"{MODEL}-3_3.ckpt"),
                                                      "--batch_size", "4", "--metrics_json", out]
@@ -137,6 +153,12 @@ def test_validate_reports_the_whole_split_as_json(trained, data_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     metrics = read_json(out)
     assert metrics["num_samples"] == 9  # 9 images in batches of 4: none dropped or repeated
+    assert [(c["class"], c["total"]) for c in metrics["per_class"]] == [("class_0", 3), ("class_1", 3), ("class_2", 3)]
+    assert sum(c["correct"] for c in metrics["per_class"]) == round(metrics["top1"] * 9 / 100)
+    assert metrics["confusion_matrix"] == os.path.join(ckpt_dir, CONFUSION_CSV)
+    np.testing.assert_array_equal(_confusion(ckpt_dir), from_training)
+    assert [c["correct"] for c in metrics["per_class"]] == np.diag(from_training).tolist()
+    assert "Per-class top-1 accuracy" in result.stdout
     assert 0 <= metrics["top1"] <= metrics["top5"] <= 100
     last = _metrics(ckpt_dir)[-1]
     assert metrics["top1"] == pytest.approx(float(last["val_top1"]), abs=1e-3)

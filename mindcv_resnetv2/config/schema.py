@@ -290,18 +290,28 @@ KEYS = (
          "MindCV's way to resume: with ckpt_path, the same as resume: <ckpt_path>.", role=ALIAS),
     Key("overwrite", Bool(), False, "checkpoint",
          "(new) Allow a new run into a ckpt_save_dir that holds another run's checkpoints; export.py: replace an "
-         "existing output file."),
+         "existing output file; validate.py: replace existing files in confusion_matrix_dir."),
     # logging
     Key("log_interval", Int(low=1), 100, "logging", "Log the training loss every this many steps."),
     Key("metrics_file", Str(), "metrics.csv", "logging",
          "(new) Per-epoch metrics table (one row per epoch); relative paths are inside ckpt_save_dir."),
-    Key("plot", Bool(), True, "logging", "(new) Write a PNG of loss and accuracy curves at the end of the run."),
+    Key("plot", Bool(), True, "logging",
+        "(new) Draw PNGs (needs matplotlib): train.py the loss and accuracy curves and the final validation's "
+        "confusion matrix at the end of the run; validate.py the confusion matrix."),
     Key("tensorboard_dir", Str(), "", "logging",
          "(new) Also write TensorBoard event files to this folder (relative paths are inside ckpt_save_dir): the "
          "training loss of every step, the lr at every log point and each epoch's metrics.csv row; view them with "
          "tensorboard --logdir. Needs the tensorboard extra (pip install -e \".[tensorboard]\"). '' = don't."),
     Key("metrics_json", Str(), "", "logging",
-         "(new) validate.py: also write top-1, top-5, loss and the image count to this JSON file. '' = don't."),
+         "(new) validate.py: also write top-1, top-5, loss, the image count and each class's correct/images/accuracy "
+         "(per_class) to this JSON file. '' = don't."),
+    Key("confusion_matrix_dir", Str(), "", "logging",
+        "(new) validate.py: write confusion_matrix.csv (counts; rows = true class, columns = predicted, headed by "
+        "the class names), per_class_accuracy.csv and confusion_matrix.png into this folder; an existing file there "
+        "is replaced only in a training run folder (holding recipe.yaml) or with --overwrite True. '' = the "
+        "checkpoint's folder when it is a training run folder this process may write (replacing the files the run "
+        "wrote at its end), else none. train.py with val_while_train writes them into ckpt_save_dir after its last "
+        "validation."),
     # compatibility
     Key("aux_factor", Float(low=0.0), 0.0, "compatibility",
         f"Auxiliary-head loss weight. Refused unless 0.0: {AUX_FACTOR_REASON}.", role=REFUSED),

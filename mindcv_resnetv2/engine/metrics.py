@@ -1,4 +1,4 @@
-"""The metrics files of a run and the learning-curve PNG drawn from them.
+"""The metrics files of a run, the learning-curve PNG drawn from them, and the PNG helper of every plot.
 
 metrics.csv has one row per epoch; the training-loss file (``STEP_LOSS_FILE``) has one row per log interval, so
 that the curve of a short run (the two-epoch quick start) shows how the loss fell within each epoch.
@@ -94,27 +94,45 @@ def _column(rows, key, x_key="epoch"):
 
 
 def plot_metrics(metrics_path, png_path, title="", steps_path=None):
-    """Loss and accuracy (val top-1/top-5) against epoch, side by side; returns png_path.
+    """Loss and accuracy (val top-1/top-5) against epoch, side by side; returns png_path (None: see draw_png).
 
     The training loss is drawn per log interval from `steps_path` when that file has rows (else per epoch from
-    metrics.csv), the validation loss per epoch. The plot is an extra: if matplotlib is missing or fails, one
-    warning is logged and None returned, so a run that trained and saved its checkpoints never fails on it.
+    metrics.csv), the validation loss per epoch.
+    """
+    def draw(plt):
+        steps = MetricsFile(steps_path, STEP_FIELDS).rows() if steps_path else []
+        return _draw_curves(plt, MetricsFile(metrics_path).rows(), steps, title)
+
+    return draw_png(draw, png_path, "Learning curves", metrics_path)
+
+
+def draw_png(draw, png_path, what, results_path):
+    """Save the matplotlib figure `draw(pyplot)` returns to `png_path` (atomically); returns png_path.
+
+    A plot is an extra: if matplotlib is missing or drawing fails, one warning naming `what` and the file that
+    holds the same results (`results_path`) is logged and None returned, so a run that trained and saved its
+    checkpoints, or an evaluation that measured its numbers, never fails on it.
     """
     try:
-        steps = MetricsFile(steps_path, STEP_FIELDS).rows() if steps_path else []
-        return _draw(MetricsFile(metrics_path).rows(), steps, png_path, title)
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig = draw(plt)
+        try:
+            with atomic_output(png_path, what="plot") as temporary:
+                fig.savefig(temporary, dpi=100, format="png")
+        finally:
+            plt.close(fig)
+        return png_path
     except Exception as exc:  # noqa: BLE001 - any plotting failure (import, backend, fonts, disk) is only a warning
-        _logger.warning("Learning curves not drawn (%s: %s); the run's results are in %s. Install the plot extra "
-                        "(pip install -e \".[plot]\") to get them.", type(exc).__name__, exc, metrics_path)
+        _logger.warning("%s not drawn (%s: %s); the results are in %s. Install the plot extra "
+                        "(pip install -e \".[plot]\") to get them.", what, type(exc).__name__, exc, results_path)
         return None
 
 
-def _draw(rows, step_rows, png_path, title):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _draw_curves(plt, rows, step_rows, title):
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
     x, y = _column(step_rows, "train_loss", "progress")
     if len(x) > len(rows) and all(math.isfinite(v) for v in y):
@@ -138,9 +156,4 @@ def _draw(rows, step_rows, png_path, title):
     acc_ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    try:
-        with atomic_output(png_path, what="plot") as temporary:
-            fig.savefig(temporary, dpi=100, format="png")
-    finally:
-        plt.close(fig)
-    return png_path
+    return fig

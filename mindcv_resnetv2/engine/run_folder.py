@@ -122,6 +122,11 @@ def _locked_message(directory, path, holder):
             f"(if no such run exists, delete '{path}').")
 
 
+def is_run_folder(directory):
+    """Whether `directory` is a training run's folder (train.py wrote its RECIPE_FILE there)."""
+    return os.path.isfile(os.path.join(directory, RECIPE_FILE))
+
+
 def read_train_state(path):
     """The `train_state` saved with a training checkpoint ({} for a plain weights file).
 
@@ -199,7 +204,7 @@ def check_resume_matches(resume_path, directory, model, num_classes):
     classes it was trained with.
     """
     recipe = os.path.join(directory, RECIPE_FILE)
-    if os.path.isfile(recipe):
+    if is_run_folder(directory):
         saved_model = load_recipe(recipe).get("model")
         if saved_model and saved_model != model:
             raise ResumeError(

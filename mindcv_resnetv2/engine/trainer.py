@@ -5,8 +5,9 @@ A run builds its training and validation pipelines once. Before each epoch the t
 sampler's `epoch_indices`), MindSpore's C++ augmentation, the keyed Python ops (random erasing) and MixUp/CutMix are
 functions of (seed, epoch, rank) alone: a resumed run starts the loader at its resume epoch and sees exactly the
 batches the uninterrupted run saw; with the optimizer state, loss scale and EMA restored from the checkpoint, it
-ends with the same weights. Rank 0 alone writes checkpoints, the resolved recipe, metrics and the plot; every rank
-logs to its own file in ckpt_save_dir.
+ends with the same weights. Rank 0 alone writes checkpoints, the resolved recipe, metrics, the plots and, after the
+last validation, the per-class accuracy and confusion matrix (engine.per_class); every rank logs to its own file in
+ckpt_save_dir.
 
 Dataset sink mode (Ascend/GPU): one `ms.data_sink` per run, created at the first epoch the run trains and under
 that epoch's seed; each call trains one whole epoch (sink_size = batches per epoch). Inside the sink MindSpore runs
@@ -30,6 +31,7 @@ from ..models.summary import count_parameters
 from ..utils.files import WriteError, check_writable_target, write_text_atomic
 from .builders import build_run, resolve_training_classes
 from .device_reads import DeviceReads
+from . import per_class
 from .evaluation import average_statistics_over_ranks, copy_weights
 from .metrics import STEP_FIELDS, STEP_LOSS_FILE, MetricsFile, finite_mean, interval_rows, plot_metrics
 from .progress import Progress
@@ -342,6 +344,9 @@ class Trainer:
                     self._save(epoch, metrics, row)
                 metrics_file.append(epoch=epoch + 1, **row)
             last = dict(metrics or {}, train_loss=train_loss, epoch=epoch + 1)
+        if self.main and "top1" in last:  # the last epoch always validates (with val_while_train)
+            per_class.report(last, self.class_names, self.directory, f"{cfg.model} after epoch {last['epoch']} on "
+                             f"{cfg.val_split}{' (EMA)' if self.ema is not None else ''}", plot=cfg.plot)
         if self.main and cfg.plot and os.path.isfile(metrics_file.path):
             png = plot_metrics(metrics_file.path, os.path.join(self.directory, "learning_curves.png"), cfg.model,
                                step_file.path)
