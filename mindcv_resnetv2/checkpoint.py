@@ -588,8 +588,8 @@ def restore_training_checkpoint(path, net, optimizer=None, ema=None):
             found.append(f"it has {len(unexpected)} unexpected entries the run does not: {_name_list(unexpected)}")
         raise CheckpointError(
             f"Cannot resume from '{path}': {'; '.join(found)}. A run resumes only from a checkpoint of the same "
-            "model, class count, optimizer, EMA and gradient-accumulation settings (strict); to start from its "
-            "weights with other settings, use --ckpt_path instead of --resume."
+            "model, class count, optimizer, freezing (freeze_backbone, freeze_stages), EMA and gradient-accumulation "
+            "settings (strict); to start from its weights with other settings, use --ckpt_path instead of --resume."
         )
     values = {name: entries[name] for name in targets}
     _check_shapes(targets, values, path)

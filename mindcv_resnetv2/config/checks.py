@@ -87,6 +87,7 @@ def _check_training(cfg, errors, warnings):
     if problem:
         errors.append(problem)
     _check_optimizer(cfg, errors, warnings)
+    _check_freezing(cfg, errors, warnings)
     _check_aug_splits(cfg, errors)
     _check_schedule_length(cfg, warnings)
     if cfg.cutmix_prob != 1.0 and cfg.mixup == 0 and cfg.cutmix == 0:
@@ -96,6 +97,15 @@ def _check_training(cfg, errors, warnings):
             f"val_interval {cfg.val_interval} is longer than epoch_size {cfg.epoch_size}, so no validation runs; "
             f"lower val_interval"
         )
+
+
+def _check_freezing(cfg, errors, warnings):
+    if cfg.freeze_backbone and cfg.freeze_stages:
+        errors.append(f"freeze_backbone already freezes every stage; freeze_stages {cfg.freeze_stages} beside it "
+                      f"would mean less: set freeze_stages: 0, or freeze_backbone: False")
+    if (cfg.freeze_backbone or cfg.freeze_stages) and not (cfg.ckpt_path or cfg.pretrained or cfg.resume):
+        warnings.append("freeze_backbone / freeze_stages without ckpt_path, pretrained or resume freezes randomly "
+                        "initialised layers; give the weights to fine-tune with --ckpt_path")
 
 
 def _check_aug_splits(cfg, errors):

@@ -177,6 +177,13 @@ KEYS = (
     Key("zero_init_head", Bool(), False, "model",
         "(new) train.py: when the classifier of ckpt_path / pretrained is replaced (another num_classes), start the new one "
         "at zero, weight and bias, as BiT's fine-tuning code does; false = the model's random initialisation."),
+    Key("freeze_backbone", Bool(), False, "model",
+        "(new) train.py: a linear probe: only the classifier (and its dropout) trains; every other cell keeps its "
+        "weights and BatchNorm statistics bit for bit, runs in inference mode (BN on its moving statistics) and "
+        "gets no optimizer state or weight decay. MindCV 0.3.0 has no freezing key."),
+    Key("freeze_stages", Int(low=0), 0, "model",
+        "(new) train.py: freeze the stem and the first N stages as freeze_backbone freezes the backbone (the CIFAR "
+        "nets have 3 stages, the ImageNet nets 4); 0 = none. The start-of-run summary names the frozen cells."),
     # loss
     Key("loss", Str(LOSS_NAMES), "CE", "loss",
          "CE = softmax cross-entropy, BCE = binary cross-entropy, jsd = AugMix's loss (needs aug_splits): "

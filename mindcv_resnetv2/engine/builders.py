@@ -75,12 +75,13 @@ def weights_path(cfg):
 
 
 def build_network(cfg, num_classes, checkpoint_path="", load_weights=True):
-    """The recipe's model with its initial weights (pretrained / checkpoint_path, loaded strictly).
+    """The recipe's model with its initial weights (pretrained / checkpoint_path, loaded strictly), frozen where
+    freeze_backbone / freeze_stages say (before any optimizer is built on its trainable parameters).
 
     load_weights=False: randomly initialised, for a network whose weights are about to be overwritten (a resumed
     run, the EMA copy), so published weights are neither read nor downloaded for nothing.
     """
-    return create_model(
+    net = create_model(
         cfg.model,
         pretrained=load_weights and cfg.pretrained and not checkpoint_path,
         num_classes=num_classes,
@@ -90,6 +91,9 @@ def build_network(cfg, num_classes, checkpoint_path="", load_weights=True):
         drop_path_rate=cfg.drop_path_rate or 0.0,
         zero_init_head=cfg.zero_init_head,
     )
+    if cfg.freeze_backbone or cfg.freeze_stages:
+        net.freeze(num_stages=cfg.freeze_stages, backbone=cfg.freeze_backbone)
+    return net
 
 
 def build_evaluation_network(cfg, num_classes, path, entries=None):

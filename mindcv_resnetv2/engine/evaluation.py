@@ -51,10 +51,15 @@ def sum_over_ranks(values, runtime):
 
 
 def average_statistics_over_ranks(net, runtime):
-    """Replace every rank's non-trainable float parameters (BN running mean/variance) by their mean over ranks."""
+    """Replace every rank's non-trainable float parameters (BN running mean/variance) by their mean over ranks.
+
+    The frozen cells' parameters (ResNetV2.freeze) are left out: training never changes them, and a mean of equal
+    values over ranks need not give the value back bit for bit."""
     if runtime.group_size <= 1:
         return
-    stats = [p for p in net.get_parameters() if not p.requires_grad and p.dtype in (ms.float32, ms.float16)]
+    frozen = {id(p) for p in net.frozen_parameters()} if hasattr(net, "frozen_parameters") else set()
+    stats = [p for p in net.get_parameters()
+             if not p.requires_grad and p.dtype in (ms.float32, ms.float16) and id(p) not in frozen]
     if not stats:
         return
     values = [p.asnumpy() for p in stats]

@@ -160,6 +160,12 @@ class Trainer:
             f"amp {cfg.amp_level}, loss scale {cfg.loss_scale} ({'dynamic' if self.scaling.dynamic else 'fixed'}), "
             f"EMA {'on, decay ' + str(cfg.ema_decay) if cfg.ema else 'off'}, sink {'on' if self.sink else 'off'}",
         ]
+        frozen = getattr(self.net, "frozen_cells", ())
+        if frozen:
+            how = "freeze_backbone" if cfg.freeze_backbone else f"freeze_stages {cfg.freeze_stages}"
+            fixed = sum(int(p.size) for p in self.net.frozen_parameters())
+            lines.append(f"frozen by {how}: {', '.join(frozen)}, in inference mode; their {fixed:,} parameters (BN "
+                         f"statistics included) stay fixed, {count_parameters(self.net):,} are trained")
         if self.resume_path:
             lines.append(f"resume from {self.resume_path} at epoch {self.start_epoch}")
         return "\n".join("  " + line for line in lines)

@@ -37,6 +37,7 @@ from mindspore import Tensor, nn, ops
 from mindspore.common import initializer as init
 
 from ..data.constants import CIFAR10_MEAN_255, CIFAR10_STD_255, IMAGENET_MEAN_255, IMAGENET_STD_255
+from ..errors import InvalidInputError
 from .layers import DropPath, symmetric_padding
 from .norm_act import BatchNormAct2d, norm_act_layer
 from .pooling import AvgPool2x2Ceil, MaxPool3x3Pad1, ZeroPadMaxPool3x3
@@ -194,6 +195,7 @@ class ResNetV2(nn.Cell):
         if len(layers) != len(widths):
             raise ValueError(f"layers {tuple(layers)} and widths {tuple(widths)} must have the same length")
         num_stages = len(layers)
+        self.frozen_cells = ()  # see freeze()
         self.features_only = features_only
         self.num_classes = num_classes
         self.drop_rate = drop_rate
@@ -291,16 +293,54 @@ class ResNetV2(nn.Cell):
                 cell.weight.set_data(init.initializer(weight_init, cell.weight.shape, cell.weight.dtype))
                 cell.bias.set_data(init.initializer("zeros", cell.bias.shape, cell.bias.dtype))
 
+    def depth_group(self, cell_name):
+        """The group of top-level cell `cell_name` by depth, which layer_decay and freezing share: "stem" (every
+        cell before the first stage), a stage name, or "head" (the final norm-act, dropout and classifier)."""
+        if cell_name in self.stage_names:
+            return cell_name
+        head_cells = {"dropout", "classifier"} | ({self.final_norm_name} if self.final_norm_name else set())
+        return "head" if cell_name in head_cells else "stem"
+
     def lr_groups(self):
-        """The trainable parameters by depth, for layer-wise lr decay: [("stem", [...]), ("layer1", [...]), ...,
-        ("head", [...])]. The stem is everything before the first stage (its convolutions and norms); the head is
-        the final norm-act before pooling (paper and BiT layouts) and the classifier."""
-        head_cells = {"classifier"} | ({self.final_norm_name} if self.final_norm_name else set())
+        """The trainable parameters by depth_group, for layer-wise lr decay: [("stem", [...]), ("layer1", [...]),
+        ..., ("head", [...])]."""
         groups = {name: [] for name in ("stem",) + self.stage_names + ("head",)}
         for param in self.trainable_params():
-            cell = param.name.split(".", 1)[0]
-            groups[cell if cell in self.stage_names else "head" if cell in head_cells else "stem"].append(param)
+            groups[self.depth_group(param.name.split(".", 1)[0])].append(param)
         return list(groups.items())
+
+    def freeze(self, num_stages=0, backbone=False):
+        """Fix part of the network for fine-tuning: the stem and the first `num_stages` stages (0: nothing), or,
+        with `backbone`, every cell but the dropout and classifier (a linear probe). Their parameters stop being
+        trainable (so an optimizer built afterwards holds no state for them) and they run in inference mode, BN on
+        its moving statistics, which stay as they are, and drop-path off, also under set_train(True) (see
+        add_flags_recursive). Returns the frozen cells' names."""
+        stages = len(self.stage_names)
+        if not 0 <= num_stages <= stages:
+            raise InvalidInputError(f"freeze_stages {num_stages}: this network has {stages} stages "
+                                    f"({', '.join(self.stage_names)}); give 0 to {stages}")
+        frozen_groups = ("stem",) + self.stage_names[:num_stages] if num_stages else ()
+        self.frozen_cells = tuple(
+            name for name in self.name_cells()
+            if (name not in ("dropout", "classifier") if backbone else self.depth_group(name) in frozen_groups))
+        for param in self.frozen_parameters():
+            param.requires_grad = False
+        for name in self.frozen_cells:
+            getattr(self, name).set_train(False)
+        return self.frozen_cells
+
+    def frozen_parameters(self):
+        """Every parameter of the frozen cells (weights and BN statistics), none when nothing is frozen."""
+        return [param for name in self.frozen_cells for param in getattr(self, name).get_parameters()]
+
+    def add_flags_recursive(self, **flags):
+        """Cell's, then the frozen cells back in inference mode: set_train(True) on this network or on any cell
+        holding it (the training step, the loss wrapper) passes through here, so freezing survives it."""
+        super().add_flags_recursive(**flags)
+        if flags.get("training"):
+            for name in self.frozen_cells:
+                getattr(self, name).add_flags_recursive(training=False)
+        return self
 
     def checkpoint_entries(self, entries, source):
         """`entries` of a checkpoint under this network's names (registry.create_model calls it before loading).
