@@ -108,7 +108,7 @@ def _record_epochs(record):
     from mindcv_resnetv2.engine.trainer import Trainer
 
     epochs, inside = record["epochs"], []
-    train_epoch, read = Trainer._train_epoch, DeviceReads.read
+    train_epoch, read = Trainer.train_epoch, DeviceReads.read
 
     def recorded_train_epoch(trainer, epoch):
         epochs.append({"epoch": epoch, "reads": [], "host_reads": 0})
@@ -133,7 +133,7 @@ def _record_epochs(record):
             return original(tensor, *args, **kwargs)
         return host_read
 
-    Trainer._train_epoch, DeviceReads.read = recorded_train_epoch, recorded_read
+    Trainer.train_epoch, DeviceReads.read = recorded_train_epoch, recorded_read
     for name in ("asnumpy", "_item"):
         setattr(Tensor, name, counting(name))
 

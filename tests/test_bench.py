@@ -1,7 +1,9 @@
 """The benchmark command: every figure is printed and written, options reach the recipe, bad options are named."""
 import json
+import logging
 import math
 import os
+import statistics
 
 import mindspore as ms
 import numpy as np
@@ -24,7 +26,8 @@ TABLE_ROWS = [
     "plain TrainOneStepCell + Momentum", "ours / plain (median of rounds)",
     "training, fixed batch (alternating with the pipeline)", "training fed by the data pipeline, sink off",
     "training fed by the data pipeline, sink on", "pipeline / fixed batch", "Conv2D", "Conv2DBackpropFilter",
-    "all ops",
+    "all ops", "train.py's epoch loop (its logged img/s)", "training, fixed batch (alternating with the epochs)",
+    "train.py loop / fixed batch (median of rounds)",
 ]
 
 
@@ -35,9 +38,10 @@ def _positive(value):
 @pytest.mark.slow
 def test_command_prints_and_writes_every_figure(tmp_path, capsys):
     out = tmp_path / "bench.json"
+    handlers = logging.getLogger("mindcv_resnetv2").handlers[:]
     main(["--model", "preact_resnet20_cifar", "--num_classes", "10", "--batch_size", "2", "--image_size", "32",
           "--steps", "2", "--warmup", "1", "--matmul_size", "128", "--baseline", "--pipeline", "--profile",
-          "--json", str(out)])
+          "--train_loop", "2", "--num_samples", "4", "--json", str(out)])
     table = capsys.readouterr().out
     for row in TABLE_ROWS:
         assert f"| {row} |" in table, row
@@ -66,6 +70,14 @@ def test_command_prints_and_writes_every_figure(tmp_path, capsys):
     assert (result["pipeline"]["sink on"] is None) == (device_target() == "CPU")
     assert (result["model"], result["batch_size"], result["image_size"], result["mode"]) == (
         "preact_resnet20_cifar", 2, 32, "graph")
+    # train.py's loop: 2 timed epochs of 2 steps (num_samples 4, batch 2), each followed by 2 fixed-batch steps
+    loop = result["train_loop"]
+    for part in ("train.py epoch", "fixed batch"):
+        assert len(loop[part]["epoch_times_s"]) == 2 and _positive(loop[part]["img_per_s"])
+        assert loop[part]["img_per_s"] == pytest.approx(4 / statistics.median(loop[part]["epoch_times_s"]))
+    assert loop["loop_to_fixed"] == pytest.approx(paired_ratio(loop["fixed batch"]["epoch_times_s"],
+                                                               loop["train.py epoch"]["epoch_times_s"]))
+    assert logging.getLogger("mindcv_resnetv2").handlers == handlers  # the trainer's log handlers are gone
 
     # The profile covers the real step: its convolutions and their two gradients (the stem's input gradient is
     # not needed) and BatchNorm; its figures follow from the op table and from each other. How long anything
@@ -96,6 +108,7 @@ def test_options_reach_the_recipe_and_defaults_do_not_override_a_recipe():
 @pytest.mark.parametrize("argv, named", [
     (["--steps", "0"], "steps"),
     (["--warmup", "0"], "warmup"),
+    (["--train_loop", "-1"], "train_loop"),
     (["--threads", "0"], "threads"),
     (["--inter_op_parallel_num", "0"], "inter_op_parallel_num"),
     (["--dispatch_threads", "0"], "dispatch_threads"),

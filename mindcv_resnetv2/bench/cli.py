@@ -34,6 +34,10 @@ def build_parser():
     parser.add_argument("--profile", action="store_true",
                         help="also profile our step per MindSpore op type (CPU): where the time goes, and the "
                              "GFLOP/s of the convolution and matmul kernels alone")
+    parser.add_argument("--train_loop", type=int, default=0, metavar="EPOCHS",
+                        help="also time EPOCHS epochs of train.py's loop (the Trainer on the recipe's data: the "
+                             "figure train.py logs as img/s), each followed by as many fixed-batch steps of the "
+                             "same step; the first, compiling epoch is not timed (default: 0 = off)")
     parser.add_argument("--pipeline_workers", type=int, default=2, help="pipeline workers (default: 2)")
     parser.add_argument("--matmul_size", type=int, default=2048, help="side of the peak matmul (default: 2048)")
     parser.add_argument("--threads", type=int,
@@ -60,7 +64,7 @@ def parse(argv=None):
     try:
         options = BenchOptions(steps=args.steps, warmup=args.warmup, baseline=args.baseline, pipeline=args.pipeline,
                                profile=args.profile, pipeline_workers=args.pipeline_workers,
-                               matmul_size=args.matmul_size)
+                               matmul_size=args.matmul_size, train_loop=args.train_loop)
     except ValueError as err:
         parser.error(str(err))
     for name in ("threads", "inter_op_parallel_num", "dispatch_threads"):

@@ -44,6 +44,11 @@ def format_table(result):
         lines.append(f"| {label} | {value} |")
     if "pipeline_to_fixed" in result:
         lines.append(f"| pipeline / fixed batch | {result['pipeline_to_fixed']:.3f} |")
+    if "train_loop" in result:
+        loop = result["train_loop"]
+        lines.append(f"| train.py's epoch loop (its logged img/s) | {_rate(loop['train.py epoch'])} |")
+        lines.append(f"| training, fixed batch (alternating with the epochs) | {_rate(loop['fixed batch'])} |")
+        lines.append(f"| train.py loop / fixed batch (median of rounds) | {loop['loop_to_fixed']:.3f} |")
     if "profile" in result:
         lines += ["", *_profile_lines(result["profile"], result["steps"])]
     return "\n".join(lines)

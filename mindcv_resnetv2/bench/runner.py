@@ -21,6 +21,7 @@ from .pipeline import pipeline_rates
 from .profile import profile_ops, summarize_profile
 from .shapes import layer_calls, training_memory_estimate
 from .steps import eval_step, fixed_batch, our_train_step, plain_train_step
+from .train_loop import train_loop_rates
 
 _logger = logging.getLogger("mindcv_resnetv2")
 
@@ -39,11 +40,14 @@ class BenchOptions:
     profile: bool = False
     pipeline_workers: int = 2
     matmul_size: int = 2048
+    train_loop: int = 0  # timed train.py epochs; 0 = off
 
     def __post_init__(self):
         for name in ("steps", "warmup", "pipeline_workers", "matmul_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.train_loop < 0:
+            raise ValueError(f"train_loop must be >= 0, got {self.train_loop}")
 
 
 def _step_figures(times, batch_size):
@@ -131,6 +135,8 @@ def run_benchmark(cfg, options=None):
                                             options.warmup, options.pipeline_workers)
         fed = result["pipeline"]
         result["pipeline_to_fixed"] = fed["sink off"]["img_per_s"] / fed["fixed batch"]["img_per_s"]
+    if options.train_loop:
+        result["train_loop"] = train_loop_rates(cfg, options.train_loop)
     if options.profile:
         _add_profile(result, calls["train"], options.steps)
     result["load_average_end"] = os.getloadavg()[0]

@@ -161,6 +161,22 @@ def log_to_files(message, *args):
             handler.handle(record)
 
 
+@contextlib.contextmanager
+def logging_restored():
+    """Our logger as it was after the block: a Trainer run in-process (the benchmark's train.py loop, a test) sets
+    it up for its run folder and console; the caller's handlers, propagation and level come back."""
+    logger = logging.getLogger("mindcv_resnetv2")
+    kept = logger.handlers[:], logger.propagate, logger.level
+    try:
+        yield
+    finally:
+        for handler in logger.handlers:
+            if handler not in kept[0]:
+                handler.close()
+        logger.handlers[:], logger.propagate = kept[0], kept[1]
+        logger.setLevel(kept[2])
+
+
 def setup_logging(log_file=None, console=True, level=logging.INFO):
     """Log to the console (rank 0 only) and, when given, to a per-rank file opened for appending."""
     logger = logging.getLogger("mindcv_resnetv2")

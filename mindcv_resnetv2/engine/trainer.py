@@ -76,12 +76,13 @@ class Trainer:
             self._check_inputs()
             self._build()
         except BaseException:
-            self._release()
+            self.release()
             if created:  # a run that failed before its work leaves no empty run folder behind
                 _discard_log(log_file, created, self.main)
             raise
 
-    def _release(self):
+    def release(self):
+        """Give the run folder free (run() does so when it ends; a caller driving train_epoch itself must)."""
         if self.lock is not None:
             self.lock.release()
 
@@ -170,8 +171,9 @@ class Trainer:
             lines.append(f"resume from {self.resume_path} at epoch {self.start_epoch}")
         return "\n".join("  " + line for line in lines)
 
-    def _train_epoch(self, epoch):
-        """Train one epoch; its losses, one per step (one per epoch in sink mode).
+    def train_epoch(self, epoch):
+        """Train one epoch; its losses, one per step (one per epoch in sink mode). Its duration is the epoch's
+        "img/s" in the log and metrics.csv (the benchmark's --train_loop times it too).
 
         The steps run without waiting for the device: their losses stay on it until the next read (every
         log_interval steps and at the epoch's end), which fetches them, the optimizer's step, the loss scale and
@@ -291,7 +293,7 @@ class Trainer:
             raise
         finally:
             self.tensorboard.close()
-            self._release()
+            self.release()
 
     def _interrupted_message(self):
         latest = find_latest(self.directory) if os.path.isdir(self.directory) else None
@@ -319,7 +321,7 @@ class Trainer:
         last = {}
         for epoch in range(self.start_epoch, cfg.epoch_size):
             start = time.time()
-            losses = self._train_epoch(epoch)
+            losses = self.train_epoch(epoch)
             epoch_time = time.time() - start
             train_loss = finite_mean(losses)
             # Every rank: BN running statistics are per rank; validate and save their mean (a collective).
