@@ -208,6 +208,28 @@ def test_ranks_end_with_identical_weights_and_rank0_alone_writes_the_run(trained
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["1", "2"]
 
 
+def test_a_distributed_fine_tune_with_frozen_stages_keeps_them_bit_for_bit_on_every_rank(workspace, trained):
+    """freeze_stages 1 under msrun from the trained run's checkpoint: the stem and layer1 (weights and BN statistics,
+    which the ranks' statistics averaging leaves alone) end as they came on both ranks; the rest trains."""
+    ckpt, _, _ = trained
+    probe = workspace / "frozen_probe"
+    probe.mkdir()
+    result = run_msrun([MSRUN_UTILS, "train-probe", probe, "-c", workspace / "tiny.yaml", "--ckpt_save_dir",
+                        workspace / "frozen", "--ckpt_path", ckpt / LAST_CHECKPOINT, "--freeze_stages", 1,
+                        "--val_while_train", False], workspace / "frozen_logs", timeout=240)
+    assert result.returncode == 0 and not result.timed_out, result.report()
+    assert "frozen by freeze_stages 1: conv1, layer1" in result.log("worker_0.log")
+    source = read_checkpoint(ckpt / LAST_CHECKPOINT)
+    weights = [np.load(probe / f"weights_rank{r}.npz") for r in (0, 1)]
+    frozen = [n for n in weights[0].files if n.split(".", 1)[0] in ("conv1", "layer1")]
+    assert any("moving_mean" in n for n in frozen) and any("weight" in n for n in frozen), frozen
+    for name in weights[0].files:
+        np.testing.assert_array_equal(weights[0][name], weights[1][name], err_msg=name)
+        if name in frozen:
+            np.testing.assert_array_equal(weights[0][name], source[name], err_msg=name)
+    assert not np.array_equal(weights[0]["layer2.0.conv1.weight"], source["layer2.0.conv1.weight"])
+
+
 def test_console_is_rank0_and_every_rank_logs_to_its_file(trained):
     ckpt, _, result = trained
     assert "epoch 2/2: train loss" in result.log("worker_0.log")
