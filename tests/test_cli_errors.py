@@ -27,7 +27,7 @@ def _exit_status(capsys, main, argv):
 def test_a_user_error_is_one_line(capsys, tmp_path):
     status, err = _exit_status(capsys, cli.main_train, LAUNCH_MISTAKE + ["--ckpt_save_dir", str(tmp_path / "run")])
     assert status == 1
-    assert err.startswith("train: error: distribute is True") and "Traceback" not in err
+    assert err.startswith("train.py: error: distribute is True") and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
 
 
@@ -36,7 +36,7 @@ def test_debug_flag_shows_the_traceback_of_a_user_error(capsys, tmp_path):
                                LAUNCH_MISTAKE + ["--ckpt_save_dir", str(tmp_path / "run"), "--debug"])
     assert status == 1
     assert "Traceback" in err and "LaunchError" in err and "runtime.py" in err
-    assert err.strip().splitlines()[-1].startswith("train: error: distribute is True")
+    assert err.strip().splitlines()[-1].startswith("train.py: error: distribute is True")
 
 
 def test_debug_variable_shows_the_traceback_of_a_recipe_error(capsys, monkeypatch):

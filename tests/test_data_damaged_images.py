@@ -306,7 +306,7 @@ def test_a_cut_jpeg_is_one_line_naming_it(damaged_folder, tmp_path, script, crop
     split = "val" if script == "validate.py" else "train"
     bad = os.path.join(damaged_folder, split, "class_1", "cut.jpg")
     assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
-    errors = [line for line in result.stderr.splitlines() if line.startswith(script[:-3] + ": error:")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith(script + ": error:")]
     assert len(errors) == 1 and repr(bad) in errors[0] and "inside its header" in errors[0], result.stderr[-2000:]
 
 
@@ -320,6 +320,6 @@ def test_a_text_file_named_jpg_is_one_line_from_train_py(tmp_path):
     result = run_entry("train.py", tiny_recipe_args(root, str(tmp_path / "run"), epochs=1, batch_size=2), timeout=300)
     assert result.returncode == 1, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
-    assert errors == [f"train: error: cannot read image {text!r} (not an image MindSpore decodes: it starts with "
+    assert errors == [f"train.py: error: cannot read image {text!r} (not an image MindSpore decodes: it starts with "
                       f"b'this fol', not a JPEG, PNG, BMP or TIFF signature). Replace or delete it; `python -m "
                       f"mindcv_resnetv2.data.check ROOT` lists every unreadable image file of a dataset"], result.stderr

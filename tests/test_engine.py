@@ -1,6 +1,7 @@
 """End to end through train.py and validate.py on a tiny generated ImageFolder, in graph mode as users run it."""
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -201,6 +202,9 @@ def test_resume_of_a_finished_run_trains_nothing_more(trained, data_dir):
     result = run_entry("train.py", tiny_recipe_args(data_dir, ckpt_dir, epochs=3) + ["--resume", "auto"])
     assert result.returncode == 0, result.stderr
     assert _metrics(ckpt_dir) == before
+    # one line saying so, not the start-of-training summary of a run that does not train
+    assert "Training " not in result.stdout, result.stdout
+    assert re.search(r"nothing to train: .* holds all 3 epochs of this recipe", result.stdout), result.stdout
 
 
 def test_fine_tune_to_another_class_count(trained, tmp_path):

@@ -307,7 +307,7 @@ def test_infer_script_help_and_error_status():
     failed = subprocess.run([sys.executable, os.path.join(REPO, "infer.py"), "--input", "/nonexistent/x.jpg",
                              "--ckpt_path", ""], capture_output=True, text=True, timeout=300)
     assert failed.returncode == 1
-    assert "infer: error: input '/nonexistent/x.jpg' does not exist" in failed.stderr
+    assert "infer.py: error: input '/nonexistent/x.jpg' does not exist" in failed.stderr
 
 
 def test_tool_options_do_not_shadow_recipe_keys():

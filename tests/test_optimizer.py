@@ -378,3 +378,15 @@ def test_checkpoint_path_restores_the_optimizer_state(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="mindcv_resnetv2.optim.optimizer"):
         fresh = create_optimizer(oracle_params(), "nadam", checkpoint_path=str(tmp_path / "missing.ckpt"))
     assert int(fresh.global_step.asnumpy()[0]) == 0 and "missing.ckpt does not exist" in caplog.text
+
+
+@pytest.mark.parametrize("opt, use_nesterov, expected", [
+    ("momentum", True, True), ("nesterov", True, True), ("sgd", True, True), ("lars", True, True),
+    ("momentum", False, False), ("adamw", True, False), ("rmsprop", True, False),
+])
+def test_the_run_summary_names_nesterov_only_where_the_optimizer_makes_nesterov_updates(opt, use_nesterov, expected):
+    from types import SimpleNamespace
+
+    from mindcv_resnetv2.optim.optimizer import uses_nesterov
+
+    assert uses_nesterov(SimpleNamespace(opt=opt, use_nesterov=use_nesterov)) is expected

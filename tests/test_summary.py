@@ -86,7 +86,7 @@ def test_a_missing_tensorboard_is_one_line_before_training(tmp_path, monkeypatch
     assert exit_info.value.code == 1
     message = capsys.readouterr().err.strip()
     assert len(message.splitlines()) == 1
-    assert message.startswith("train: error: tensorboard_dir is set but the tensorboard package cannot be imported")
+    assert message.startswith("train.py: error: tensorboard_dir is set but the tensorboard package cannot be imported")
     assert 'pip install -e ".[tensorboard]"' in message
     assert not ckpt_dir.exists()  # nothing was trained or left behind
 

@@ -59,6 +59,7 @@ class _ArgumentParser(argparse.ArgumentParser):
 def build_argument_parser(entry="train"):
     """The command-line parser: -c/--config plus one --key per recipe key, grouped by topic, defaults in the help."""
     parser = _ArgumentParser(
+        prog=f"{entry}.py",  # as the user typed it, whether run as a script or through the package
         description=_DESCRIPTIONS[entry] + " Keys come from the defaults, then the recipe (-c), then --key value.",
         usage="%(prog)s [-h] [-c RECIPE.yaml] [--key VALUE ...]",
         allow_abbrev=False,

@@ -33,12 +33,12 @@ def run_entry(entry, action, argv):
         cfg = parse_args(argv, entry=entry, exit_on_error=not debug)
         return action(cfg)
     except TrainingInterrupted as exc:
-        print(f"{entry}: {exc}", file=sys.stderr)
+        print(f"{entry}.py: {exc}", file=sys.stderr)
         sys.exit(INTERRUPTED_STATUS)
     except UserError as exc:
         if debug:
             traceback.print_exc()
-        print(f"{entry}: error: {exc}", file=sys.stderr)
+        print(f"{entry}.py: error: {exc}", file=sys.stderr)
         sys.exit(2 if isinstance(exc, ConfigError) else 1)
 
 

@@ -28,6 +28,7 @@ from ..checkpoint import restore_training_checkpoint, save_training_checkpoint
 from ..config import save_config
 from ..errors import UserError
 from ..models.summary import count_parameters
+from ..optim.optimizer import uses_nesterov
 from ..utils.files import WriteError, check_writable_target, write_text_atomic
 from .builders import build_run, resolve_training_classes
 from .device_reads import DeviceReads
@@ -154,7 +155,8 @@ class Trainer:
             f"batch {cfg.batch_size} x {rt.group_size} devices",
             f"model {cfg.model}: {count_parameters(self.net):,} trainable parameters "
             f"({count_parameters(self.net, trainable_only=False):,} with BN statistics)",
-            f"optimizer {cfg.opt} (momentum {cfg.momentum}, weight decay {cfg.weight_decay}, filter "
+            f"optimizer {cfg.opt} (momentum {cfg.momentum}{', Nesterov' if uses_nesterov(cfg) else ''}, weight decay "
+            f"{cfg.weight_decay}, filter "
             f"{cfg.weight_decay_filter}), loss {cfg.loss} (label smoothing {cfg.label_smoothing})",
             f"schedule {cfg.scheduler}: lr {cfg.lr} -> {self.lr[-1]:.4g}, warm-up {cfg.warmup_epochs} epochs, "
             f"{cfg.epoch_size} epochs, {self.updates_per_epoch} updates per epoch",
@@ -289,7 +291,7 @@ class Trainer:
         except KeyboardInterrupt:
             raise TrainingInterrupted(self._interrupted_message()) from None
         except Exception as exc:
-            log_to_files("train: error: %s", exc)  # a late failure belongs in the run's log too
+            log_to_files("train.py: error: %s", exc)  # a late failure belongs in the run's log too
             raise
         finally:
             self.tensorboard.close()
@@ -316,7 +318,11 @@ class Trainer:
             metrics_file.resume_at(self.start_epoch, resumed)
             step_file.resume_at(self.start_epoch)
             self.tensorboard.open(self.start_epoch * self.steps_per_epoch + 1, self.start_epoch + 1)
-            _logger.info("Training %s\n%s", cfg.model, self.summary())
+            if self.start_epoch < cfg.epoch_size:
+                _logger.info("Training %s\n%s", cfg.model, self.summary())
+            else:
+                _logger.info("nothing to train: %s holds all %d epochs of this recipe (%s); give a larger epoch_size "
+                             "to train on", self.directory, cfg.epoch_size, self.resume_path)
         run_start = time.time()
         last = {}
         for epoch in range(self.start_epoch, cfg.epoch_size):

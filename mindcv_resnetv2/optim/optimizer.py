@@ -472,6 +472,9 @@ def _parameters(model_or_params):
 
 # The optimizers that are MindSpore's own; the others are written out here (_StepOptimizer).
 MINDSPORE_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
+def uses_nesterov(cfg):
+    """Whether the recipe's optimizer makes Nesterov updates (use_nesterov on an optimizer that has them)."""
+    return bool(cfg.use_nesterov) and cfg.opt in OPTIMIZERS_READING["nesterov"]
 
 
 def _build(name, params, mask, lr, weight_decay, momentum, nesterov, loss_scale, schedule_decay, eps, options,
