@@ -2,6 +2,7 @@
 bit for bit as it came (graph mode, through train.py's Trainer), holds no optimizer state, and stays frozen on
 resume."""
 import os
+import re
 import shutil
 
 import mindspore as ms
@@ -78,9 +79,14 @@ def test_linear_probe_trains_only_the_classifier_in_graph_mode(data_dir, source,
     assert "195 are trained" in summary
 
 
-def test_freeze_stages_1_keeps_stem_and_stage_1_and_trains_the_rest(data_dir, source, tmp_path, graph_mode):
+def test_freeze_stages_1_keeps_stem_and_stage_1_and_trains_the_rest(data_dir, source, tmp_path, graph_mode, capsys):
+    """With layer_decay too: the frozen groups have no parameters left, the trained stages get their decayed lr."""
     path, start = source
-    cli.main_train(_args(data_dir, tmp_path / "run", path, "--freeze_stages", "1"))
+    cli.main_train(_args(data_dir, tmp_path / "run", path, "--freeze_stages", "1", "--layer_decay", "0.5"))
+    summary = capsys.readouterr().out
+    assert "frozen by freeze_stages 1: conv1, layer1" in summary
+    assert re.search(r"layer_decay 0.5, per group: stem \(0 tensors\).*; layer1 \(0 tensors\).*; layer2 \([1-9]\d* "
+                     r"tensors\) lr x 0.25.*; layer3 \([1-9]\d* tensors\) lr x 0.5", summary), summary
     saved = _checkpoint(tmp_path / "run", 1).model
     for name, value in saved.items():
         if _frozen(name, 1):

@@ -20,6 +20,7 @@ EXPECTED = {
     "preact_resnet_fashion_mnist_cpu.yaml": ["device_target", "dataset", "crop_padding"],
     "resnetv2_cpu_quick.yaml": ["device_target", "dataset", "crop_padding"],
     "bit_finetune.yaml": ["device_target", "bit_hyperrule", "zero_init_head"],
+    "preact_resnet_digits_finetune_cpu.yaml": ["device_target", "crop_padding", "plot"],
 }
 
 
