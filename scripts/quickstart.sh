@@ -7,14 +7,16 @@
 #   bash scripts/quickstart.sh --epoch_size 1     # extra arguments go to train.py (any recipe key)
 #
 # Running it again continues an interrupted run (--resume auto) and, once the run is complete, only validates.
-# RUN_DIR chooses the run folder (default ./ckpt/preact_resnet_fashion_mnist_cpu), PYTHON the interpreter, and
-# DATA_DIR a folder that already holds the four Fashion-MNIST IDX files (then nothing is installed with apt).
+# Python packages go into the project's .venv (created on first use), or into the virtual env that is active, or
+# into $PYTHON's environment when PYTHON is set (scripts/python_env.sh): the user's own Python is left alone.
+# RUN_DIR chooses the run folder (default ./ckpt/preact_resnet_fashion_mnist_cpu) and DATA_DIR a folder that
+# already holds the four Fashion-MNIST IDX files (then nothing is installed with apt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RECIPE=configs/resnetv2/preact_resnet_fashion_mnist_cpu.yaml
 RUN_DIR=${RUN_DIR:-./ckpt/preact_resnet_fashion_mnist_cpu}
-PYTHON=${PYTHON:-python}
+source scripts/python_env.sh
 
 DATA_DIR=${DATA_DIR:-}
 if [ -z "$DATA_DIR" ]; then
