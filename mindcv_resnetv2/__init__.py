@@ -10,7 +10,7 @@ check_cpu_convolution_speed()
 
 from .data import create_dataset, create_loader, create_transforms  # noqa: E402
 from .models import create_model, is_model, list_models, model_entrypoint, register_model  # noqa: E402
-from .mindcv_bridge import register_with_mindcv  # noqa: E402
+from .mindcv import register_with_mindcv  # noqa: E402
 from .optim import create_loss, create_optimizer, create_scheduler  # noqa: E402
 
 __all__ = [

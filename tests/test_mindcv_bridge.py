@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from reference_nets import require_oracles
 
-from mindcv_resnetv2.mindcv_bridge import register_with_mindcv
+from mindcv_resnetv2.mindcv import register_with_mindcv
 from mindcv_resnetv2.models import ResNetV2, create_model, list_models, model_entrypoint
 
 # One model per family (MindCV layout, paper layout, CIFAR) with its input size and number of feature levels.

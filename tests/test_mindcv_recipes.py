@@ -6,7 +6,7 @@ import pytest
 
 from mindcv_resnetv2.config import KEYS, load_recipe
 from mindcv_resnetv2.config.__main__ import main
-from mindcv_resnetv2.config.mindcv_compat import MINDCV_KEYS, is_our_key, mindcv_incompatibilities
+from mindcv_resnetv2.mindcv.recipes import MINDCV_KEYS, is_our_key, mindcv_incompatibilities
 
 RECIPES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "resnetv2")
 # recipe -> the entries MindCV 0.3.0 would reject or misread (the README's recipes table says the same)

@@ -9,7 +9,7 @@ from mindspore import nn
 
 from mindcv_resnetv2.models import create_model
 from mindcv_resnetv2.optim import create_optimizer, create_scheduler
-from mindcv_resnetv2.config.mindcv_compat import MINDCV_VALUES
+from mindcv_resnetv2.mindcv.recipes import MINDCV_VALUES
 from mindcv_resnetv2.optim.optimizer import (OPTIMIZER_NAMES, OPTIMIZER_OPTIONS, OPTIMIZERS_READING, decay_mask,
                                              resolve_weight_decay_filter)
 from reference_nets import factory_names

@@ -4,7 +4,7 @@
 validate.py can read the recipe: exit 0 if so, 1 listing the keys and values that are ours, 2 for a bad recipe."""
 import sys
 
-from .mindcv_compat import MINDCV_VERSION, mindcv_incompatibilities
+from ..mindcv.recipes import MINDCV_VERSION, mindcv_incompatibilities
 from .parser import format_config, load_recipe, parse_args
 from .reference import keys_markdown
 from .schema import ConfigError

@@ -8,6 +8,8 @@ import os
 import runpy
 import sys
 
+from .registry import register_with_mindcv
+
 USAGE = (
     "usage: python -m mindcv_resnetv2.mindcv SCRIPT [ARGS...]\n"
     "Runs a MindCV script (e.g. path/to/mindcv/train.py) with mindcv_resnetv2's models registered in MindCV's\n"
@@ -36,8 +38,6 @@ def main(argv=None):
         reason = "is a directory" if os.path.isdir(script) else "does not exist"
         return _fail(f"script '{script}' {reason} (cwd {os.getcwd()}); give the path of a MindCV script, "
                      "e.g. path/to/mindcv/train.py")
-    from ..mindcv_bridge import register_with_mindcv
-
     try:
         register_with_mindcv()
     except ImportError as exc:

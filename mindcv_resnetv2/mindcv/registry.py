@@ -3,7 +3,7 @@
 Our builders already have MindCV's entry-point signature and live in a module with `default_cfgs`, which is what
 MindCV's registry reads, so they are registered there as they are.
 """
-from .models import list_models, model_entrypoint
+from ..models import list_models, model_entrypoint
 
 __all__ = ["register_with_mindcv"]
 

@@ -6,7 +6,7 @@ factories know it. A recipe is compatible when every key is one of MindCV 0.3.0'
 and dataset name is one its factories build. Of the keys MindCV lacks, our own are those the schema marks
 "(new)"; the others are spellings of other MindCV releases that this project also reads.
 """
-from .schema import KEY_BY_NAME
+from ..config.schema import KEY_BY_NAME
 
 MINDCV_VERSION = "0.3.0"
 NEW_MARK = "(new)"
