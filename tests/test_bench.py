@@ -4,6 +4,8 @@ import logging
 import math
 import os
 import statistics
+import subprocess
+import sys
 
 import mindspore as ms
 import numpy as np
@@ -217,3 +219,27 @@ def test_memory_estimate_counts_each_saved_activation_once_from_the_real_shapes(
     assert estimate["parameters_mb"] == pytest.approx((32 + 28) * 4 / 2 ** 20)
     assert estimate["activations_mb"] == pytest.approx(80 * 1024 * 4 / 2 ** 20)
     assert estimate["total_mb"] == pytest.approx(estimate["parameters_mb"] + estimate["activations_mb"])
+
+
+def _data_pipeline(*args):
+    """Stdout lines of `python -m mindcv_resnetv2.bench.data_pipeline` on 8 small generated images."""
+    result = subprocess.run([sys.executable, "-m", "mindcv_resnetv2.bench.data_pipeline", "--images", "8",
+                             "--width", "64", "--height", "48", "--size", "32", "--batch-size", "4", *args],
+                            check=True, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    return result.stdout.splitlines()
+
+
+def test_data_pipeline_command_prints_every_figure():
+    lines = _data_pipeline()
+    assert lines[0].startswith(f"cores: {os.cpu_count()}")
+    rows = [line.split() for line in lines[2:]]
+    assert [(r[0], r[1]) for r in rows] == [("train", "1"), ("train", "2"), ("eval", "1"), ("eval", "2")]
+    assert all(float(v.rstrip("x")) > 0 for r in rows for v in r[2:])
+
+
+def test_data_pipeline_file_check_prints_the_check_cost_and_a_median_row():
+    lines = _data_pipeline("--file-check", "--repeats", "1", "--workers", "1")
+    assert lines[1].startswith("file check alone: ") and "us/file cached" in lines[1]
+    rows = [line.split() for line in lines[3:]]
+    assert [(r[0], r[1]) for r in rows] == [("train", "1"), ("train", "median"), ("eval", "1"), ("eval", "median")]
+    assert all(float(v.rstrip("x")) > 0 for r in rows for v in r[2:])

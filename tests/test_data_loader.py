@@ -191,14 +191,3 @@ def test_check_of_a_missing_root_is_one_line(tmp_path, capsys):
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "nowhere" in err and "is not a directory" in err
-
-
-def test_bench_command_prints_every_figure():
-    result = subprocess.run([sys.executable, "-m", "mindcv_resnetv2.data.bench", "--images", "8", "--width", "64",
-                             "--height", "48", "--size", "32", "--batch-size", "4"],
-                            check=True, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
-    lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"cores: {os.cpu_count()}")
-    rows = [line.split() for line in lines[2:]]
-    assert [(r[0], r[1]) for r in rows] == [("train", "1"), ("train", "2"), ("eval", "1"), ("eval", "2")]
-    assert all(float(v.rstrip("x")) > 0 for r in rows for v in r[2:])

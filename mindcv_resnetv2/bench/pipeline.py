@@ -6,8 +6,8 @@ import tempfile
 
 import mindspore as ms
 
-from ..data.bench import empty_check_cache, make_image_folder
 from ..engine.builders import build_loader
+from .image_folder import empty_check_cache, make_image_folder
 from .measure import interleaved, median, time_calls, warm_up
 
 # ImageNet-like source images: the decode and random-resized-crop cost of real photos.

@@ -1,4 +1,4 @@
-"""``python -m mindcv_resnetv2.data.bench``: images/s of the train and eval pipelines alone, versus plain PIL.
+"""``python -m mindcv_resnetv2.bench.data_pipeline``: images/s of the train and eval pipelines alone, versus plain PIL.
 
 Generates a JPEG ImageFolder with ImageNet-like image sizes in a temporary folder, then times one epoch of
 (a) this package's MindSpore pipelines (recipe defaults: random-resized-crop fused with decode, flip, colour jitter
@@ -11,7 +11,6 @@ first build of a dataset: the worst case; later epochs of a run pay nothing), al
 alone per file.
 """
 import argparse
-import contextlib
 import math
 import os
 import random
@@ -22,24 +21,13 @@ from multiprocessing import Pool
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from .constants import IMAGENET_MEAN_255, IMAGENET_STD_255
-from .dataset import create_dataset
-from .file_check import CACHE_VARIABLE, refuse_damaged_files, split_files
-from .loader import create_loader
-from .transforms import create_transforms
-
-
-def make_image_folder(root, num_images, width, height, num_classes=4, seed=0):
-    """A JPEG ImageFolder of smooth random images (JPEG sizes and decode cost like photos, unlike pure noise)."""
-    rng = np.random.default_rng(seed)
-    for i in range(num_images):
-        folder = os.path.join(root, "train", f"class_{i % num_classes}")
-        os.makedirs(folder, exist_ok=True)
-        coarse = Image.fromarray(rng.integers(0, 256, (height // 16, width // 16, 3), dtype=np.uint8))
-        image = np.asarray(coarse.resize((width, height), Image.BICUBIC), dtype=np.int16)
-        image = np.clip(image + rng.integers(-12, 13, image.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(image).save(os.path.join(folder, f"img_{i:05d}.jpg"), quality=90)
-    return root
+from ..data.constants import IMAGENET_MEAN_255, IMAGENET_STD_255
+from ..data.dataset import create_dataset
+from ..data.file_check import refuse_damaged_files, split_files
+from ..data.loader import create_loader
+from ..data.transforms import create_transforms
+from .image_folder import empty_check_cache, make_image_folder
+from .measure import median, time_repeated
 
 
 def pipeline_rate(root, training, size, workers, batch_size, check_files=True):
@@ -103,32 +91,13 @@ def pil_rate(files, training, workers, batch_size):
     return len(files) / (time.perf_counter() - start)
 
 
-@contextlib.contextmanager
-def empty_check_cache():
-    """The file check's cache in a new empty folder for the duration (every build checks every file)."""
-    previous = os.environ.get(CACHE_VARIABLE)
-    with tempfile.TemporaryDirectory(prefix="check_cache_") as cache:
-        os.environ[CACHE_VARIABLE] = cache
-        try:
-            yield
-        finally:
-            os.environ.pop(CACHE_VARIABLE)
-            if previous is not None:
-                os.environ[CACHE_VARIABLE] = previous
-
-
 def check_cost(root):
     """(us per file the first time, us per file cached) of the file check on ``root``'s train split, in the
     current cache (an empty one for the first figure to be a first time)."""
     split = os.path.join(root, "train")
     classes = sorted(os.listdir(split))
     files = len(split_files(split, classes))
-    times = []
-    for _ in range(2):
-        start = time.perf_counter()
-        refuse_damaged_files(split, classes)
-        times.append((time.perf_counter() - start) * 1e6 / files)
-    return times
+    return [seconds * 1e6 / files for seconds in time_repeated(lambda: refuse_damaged_files(split, classes), 2)]
 
 
 def compare_file_check(root, size, worker_counts, batch_size, repeats):
@@ -150,7 +119,7 @@ def compare_file_check(root, size, worker_counts, batch_size, repeats):
                             check_cost(root)  # fills this cache
                         rate = pipeline_rate(root, training, size, workers, batch_size, check_files=mode != "without")
                     rates[mode].append(rate)
-            rows = list(zip(*(rates[mode] for mode in modes))) + [tuple(np.median(rates[mode]) for mode in modes)]
+            rows = list(zip(*(rates[mode] for mode in modes))) + [tuple(median(rates[mode]) for mode in modes)]
             for index, (plain, cached_rate, first_rate) in enumerate(rows):
                 label = "median" if index == repeats else workers
                 print(f"{'train' if training else 'eval':<10}{label:>8}{plain:>15.1f}{cached_rate:>14.1f}"
