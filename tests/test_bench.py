@@ -243,3 +243,42 @@ def test_data_pipeline_file_check_prints_the_check_cost_and_a_median_row():
     rows = [line.split() for line in lines[3:]]
     assert [(r[0], r[1]) for r in rows] == [("train", "1"), ("train", "median"), ("eval", "1"), ("eval", "median")]
     assert all(float(v.rstrip("x")) > 0 for r in rows for v in r[2:])
+
+
+def test_op_profile_and_the_bench_package_import_without_torch():
+    script = ("import sys; import mindcv_resnetv2.bench, mindcv_resnetv2.bench.op_profile; "
+              "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+
+
+def test_op_profile_parses_every_subcommand():
+    from mindcv_resnetv2.bench.op_profile import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["ops", "--net", "resnetv2_50_64"]).step_rounds == 6
+    knobs = parser.parse_args(["knobs", "--batch_sizes", "64,128", "--jit_levels", "O0,O1"])
+    assert (knobs.net, knobs.batch_sizes, knobs.jit_levels, knobs.rounds) == ("quickstart", "64,128", "O0,O1", 8)
+    assert parser.parse_args(["ab"]).rounds == 15
+    assert parser.parse_args(["evalmem", "--batches", "3"]).batches == 3
+    assert parser.parse_args(["fed", "--workers", "1"]).workers == 1
+    with pytest.raises(SystemExit):
+        parser.parse_args(["ops", "--net", "nonexistent"])
+
+
+def test_op_profile_times_each_op_alone_and_builds_the_torch_twin(pynative_mode):
+    """`ops` on a tiny input: every op type of the step at one of its shapes, MindSpore and PyTorch, and the PyTorch
+    twin of the network (its parameter count must equal ours)."""
+    pytest.importorskip("torch")
+    from mindcv_resnetv2.bench.op_profile import OP_TYPES, op_shapes, time_ops_alone
+    from mindcv_resnetv2.bench.torch_twin import torch_twin
+    from mindcv_resnetv2.models import create_model
+
+    net = create_model("preact_resnet20_cifar", num_classes=10, in_channels=1)
+    shapes = op_shapes(net, 2, 8)
+    assert set(shapes) == set(OP_TYPES)
+    one_each = {op_type: dict([next(iter(shapes[op_type].items()))]) for op_type in OP_TYPES}
+    results = time_ops_alone(one_each, 1)
+    for op_type in OP_TYPES:
+        ms_total, torch_total, rows = results[op_type]
+        assert _positive(ms_total) and _positive(torch_total) and len(rows) == 1
+    torch_twin(net, 1, 10)

@@ -1,7 +1,7 @@
 """The layers one forward pass of the real network runs, with the shapes it runs them at.
 
-Recorded by PyNative forward hooks at batch 1 (every shape here scales with the batch), so the per-op timing script
-(scripts/op_profile.py) times each kernel at exactly the shapes of the training step, and the benchmark estimates
+Recorded by PyNative forward hooks at batch 1 (every shape here scales with the batch), so the per-op profiler
+(bench/op_profile.py) times each kernel at exactly the shapes of the training step, and the benchmark estimates
 the activations the backward pass keeps from the same shapes.
 """
 import dataclasses

@@ -1,24 +1,23 @@
-"""Development script (not part of the package): where our training step's time goes, op type by op type, against
-the same ops alone at the same shapes in MindSpore and in PyTorch, and the whole step against PyTorch's.
+"""Development profiler: where our training step's time goes, op type by op type, against the same ops alone at
+the same shapes in MindSpore and in PyTorch, and the whole step against PyTorch's.
 
-    python scripts/op_profile.py ops --net quickstart      # preact_resnet20_cifar, 128 x 1 x 28 x 28
-    python scripts/op_profile.py ops --net resnetv2_50_64  # resnetv2_50, 64 x 3 x 64 x 64
-    python scripts/op_profile.py ab                        # A/B of conv/BN/ReLU variants on one block
-    python scripts/op_profile.py evalmem --net quickstart --batches 50
-    python scripts/op_profile.py knobs --net quickstart --batch_sizes 64,128,256 --jit_levels O0,O1
-    python scripts/op_profile.py fed --workers 2            # the quick-start step fed by its real loader
+    python -m mindcv_resnetv2.bench.op_profile ops --net quickstart      # preact_resnet20_cifar, 128 x 1 x 28 x 28
+    python -m mindcv_resnetv2.bench.op_profile ops --net resnetv2_50_64  # resnetv2_50, 64 x 3 x 64 x 64
+    python -m mindcv_resnetv2.bench.op_profile ab                        # A/B of conv/BN/ReLU variants on one block
+    python -m mindcv_resnetv2.bench.op_profile evalmem --net quickstart --batches 50
+    python -m mindcv_resnetv2.bench.op_profile knobs --net quickstart --batch_sizes 64,128,256 --jit_levels O0,O1
+    python -m mindcv_resnetv2.bench.op_profile fed --workers 2            # the quick-start step fed by its real loader
 
 `ops`: (a) our step per op type from the bench's profiler; (b) every Conv2D, Conv2DBackpropInput,
 Conv2DBackpropFilter, BatchNorm, BatchNormGrad, ReLU and ReluGrad shape the step runs (from the network's own
 layer calls), each op alone in a compiled MindSpore cell and in PyTorch (2 threads), alternating one call of each per
 round, median per shape times the number of layers of that shape; (c) our whole step alternating with a PyTorch
-step of the same architecture (SGD momentum). Needs torch (`pip install torch`); PyTorch imports after MindSpore.
+step of the same architecture (SGD momentum, bench/torch_twin.py). Only `ops` needs torch (`pip install torch`),
+imported when it starts, after MindSpore. Measured tables: docs/measurements.md.
 """
 import argparse
 import collections
 import os
-import statistics
-import sys
 
 import mindspore as ms
 import numpy as np
@@ -26,18 +25,13 @@ from mindspore import Tensor, mint, nn, ops
 from mindspore.ops import operations as P
 from mindspore.ops.operations import _grad_ops as G
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from mindcv_resnetv2.bench.cli import parse  # noqa: E402
-from mindcv_resnetv2.bench.measure import interleaved, paired_ratio, warm_up  # noqa: E402
-from mindcv_resnetv2.bench.profile import profile_ops  # noqa: E402
-from mindcv_resnetv2.bench.shapes import layer_calls  # noqa: E402
-from mindcv_resnetv2.bench.steps import fixed_batch, our_train_step  # noqa: E402
-from mindcv_resnetv2.engine.builders import build_network  # noqa: E402
-from mindcv_resnetv2.engine.runtime import setup_runtime  # noqa: E402
-
-import torch  # noqa: E402  (imported after MindSpore, the order every figure in the README was measured with)
-import torch.nn.functional as F  # noqa: E402
+from ..engine.builders import build_network
+from ..engine.runtime import setup_runtime
+from .cli import parse
+from .measure import interleaved, median, paired_ratio, time_calls, warm_up
+from .profile import profile_ops
+from .shapes import layer_calls
+from .steps import fixed_batch, our_train_step
 
 NETS = {
     "quickstart": ["-c", "configs/resnetv2/preact_resnet_fashion_mnist_cpu.yaml"],
@@ -50,14 +44,17 @@ THREADS = 2
 
 
 # ---------------------------------------------------------------- timing
-def ms_sync(out):
-    """The output, which the timing loop (bench.measure) fetches to the host: the wait for MindSpore's kernels
-    (ms.runtime.synchronize is not supported on CPU in 2.8). The copy is in the figure: well under 1 ms here."""
-    return out
+def import_torch():
+    """PyTorch on THREADS threads, imported only by the subcommand that compares with it, after MindSpore (the
+    order the figures in docs/measurements.md were measured with)."""
+    import torch
+
+    torch.set_num_threads(THREADS)
+    return torch
 
 
 def median_ms(times):
-    return 1000.0 * statistics.median(times)
+    return 1000.0 * median(times)
 
 
 # ---------------------------------------------------------------- the shapes the step runs, grouped
@@ -143,7 +140,11 @@ def _normal(shape, seed=0):
 
 
 def op_pair(op_type, key):
-    """(MindSpore call, PyTorch call) of `op_type` alone at shape `key`, each returning after the work is done."""
+    """(MindSpore call, PyTorch call) of `op_type` alone at shape `key`. PyTorch's returns after the work is done;
+    MindSpore's returns its output, which the timing loop (bench.measure) fetches to the host to wait for the
+    kernels (ms.runtime.synchronize is not supported on CPU in MindSpore 2.8), the copy included in the figure."""
+    torch = import_torch()
+    import torch.nn.functional as F
     if op_type.startswith("Conv2D"):
         x_shape, out_channels, kernel, stride, pad_mode, pad, group = key
         w_shape = (out_channels, x_shape[1] // group, kernel, kernel)
@@ -156,15 +157,15 @@ def op_pair(op_type, key):
         conv_args = (None, (stride, stride), (torch_pad, torch_pad), (1, 1), False, (0, 0), group)
         if op_type == "Conv2D":
             cell = _Op(P.Conv2D(out_channels, kernel, **common))
-            return (lambda: ms_sync(cell(mx, mw)),
+            return (lambda: cell(mx, mw),
                     lambda: F.conv2d(tx, tw, None, stride, torch_pad, 1, group))
         if op_type == "Conv2DBackpropInput":
             cell = _Op(P.Conv2DBackpropInput(out_channels, kernel, **common), x_shape)
-            return (lambda: ms_sync(cell(mdy, mw)),
+            return (lambda: cell(mdy, mw),
                     lambda: torch.ops.aten.convolution_backward(tdy, tx, tw, *conv_args, (True, False, False)))
         common["stride"] = (stride, stride)
         cell = _Op(G.Conv2DBackpropFilter(out_channels, kernel, pad_list=(pad,) * 4, **common), w_shape)
-        return (lambda: ms_sync(cell(mdy, mx)),
+        return (lambda: cell(mdy, mx),
                 lambda: torch.ops.aten.convolution_backward(tdy, tx, tw, *conv_args, (False, True, False)))
     x, dy = _normal(key), _normal(key, 2)
     channels = key[1]
@@ -174,26 +175,27 @@ def op_pair(op_type, key):
     tmean, tvar = torch.zeros(channels), torch.ones(channels)
     if op_type == "BatchNorm":
         cell = _BatchNormTrain(channels)
-        return (lambda: ms_sync(cell(mx, mgamma, mbeta)),
+        return (lambda: cell(mx, mgamma, mbeta),
                 lambda: torch.ops.aten.native_batch_norm(tx, tgamma, tbeta, tmean, tvar, True, 0.1, 1e-5))
     if op_type == "BatchNormGrad":
         _, saved_mean, saved_inv, reserve, _ = _BatchNormTrain(channels)(mx, mgamma, mbeta)
         _, t_mean, t_inv = torch.ops.aten.native_batch_norm(tx, tgamma, tbeta, tmean, tvar, True, 0.1, 1e-5)
         cell = _BatchNormGrad()
-        return (lambda: ms_sync(cell(mdy, mx, mgamma, saved_mean, saved_inv, reserve)),
+        return (lambda: cell(mdy, mx, mgamma, saved_mean, saved_inv, reserve),
                 lambda: torch.ops.aten.native_batch_norm_backward(tdy, tx, tgamma, tmean, tvar, t_mean, t_inv,
                                                                   True, 1e-5, (True, True, True)))
     if op_type == "ReLU":
         cell = _Relu()
-        return lambda: ms_sync(cell(mx)), lambda: torch.relu(tx)
+        return lambda: cell(mx), lambda: torch.relu(tx)
     cell = _Op(G.ReluGrad())
     y = np.maximum(x, 0)
     my, ty = Tensor(y), torch.from_numpy(y)
-    return lambda: ms_sync(cell(mdy, my)), lambda: torch.ops.aten.threshold_backward(tdy, ty, 0)
+    return lambda: cell(mdy, my), lambda: torch.ops.aten.threshold_backward(tdy, ty, 0)
 
 
 def time_ops_alone(shapes, rounds):
     """{op type: (MindSpore ms per step, PyTorch ms per step, [per-shape rows])}: per-shape medians x layer count."""
+    torch = import_torch()
     results = {}
     with torch.no_grad():
         for op_type in OP_TYPES:
@@ -202,8 +204,7 @@ def time_ops_alone(shapes, rounds):
             for key, count in shapes[op_type].items():
                 ms_call, torch_call = op_pair(op_type, key)
                 for call in (ms_call, torch_call):
-                    call()
-                    call()
+                    warm_up(call, 2)
                 ms_times, torch_times = interleaved([ms_call, torch_call], rounds)
                 rows.append((key, count, median_ms(ms_times), median_ms(torch_times)))
                 ms_total += count * median_ms(ms_times)
@@ -216,108 +217,15 @@ def launch_overhead_ms(rounds):
     """Wall time of a compiled MindSpore cell doing (almost) nothing: ReLU of one float."""
     cell = _Relu()
     one = Tensor(np.ones((1,), np.float32))
-    call = lambda: ms_sync(cell(one))  # noqa: E731
-    call()
-    return median_ms(interleaved([call], rounds)[0])
-
-
-# ---------------------------------------------------------------- the whole step in PyTorch
-class TorchPreActBlock(torch.nn.Module):
-    def __init__(self, block, in_ch, width, stride, shortcut_norm):
-        super().__init__()
-        bottleneck = block == "bottleneck"
-        out_ch = width * 4 if bottleneck else width
-        self.bn1 = torch.nn.BatchNorm2d(in_ch)
-        if bottleneck:
-            convs = [(in_ch, width, 1, 1), (width, width, 3, stride), (width, out_ch, 1, 1)]
-        else:
-            convs = [(in_ch, width, 3, stride), (width, width, 3, 1)]
-        self.convs = torch.nn.ModuleList(torch.nn.Conv2d(i, o, k, s, k // 2, bias=False) for i, o, k, s in convs)
-        self.bns = torch.nn.ModuleList(torch.nn.BatchNorm2d(o) for _, o, _, _ in convs[:-1])
-        self.down = None
-        if stride != 1 or in_ch != out_ch:
-            layers = [torch.nn.Conv2d(in_ch, out_ch, 1, stride, bias=False)]
-            if shortcut_norm:
-                layers.append(torch.nn.BatchNorm2d(out_ch))
-            self.down = torch.nn.Sequential(*layers)
-        self.out_ch = out_ch
-
-    def forward(self, x):
-        pre = F.relu(self.bn1(x))
-        shortcut = self.down(pre) if self.down is not None else x
-        out = self.convs[0](pre)
-        for bn, conv in zip(self.bns, self.convs[1:]):
-            out = conv(F.relu(bn(out)))
-        return out + shortcut
-
-
-class TorchPreActResNet(torch.nn.Module):
-    """The same layout as our ResNetV2 presets: stem "cifar" (3x3 conv), "mindcv" (7x7/2 conv-BN-ReLU, 3x3/2 max
-    pool) or "paper" (7x7/2 conv, 3x3/2 max pool); pre-activation blocks; optional final BN-ReLU."""
-
-    def __init__(self, stem, block, layers, widths, stem_channels, shortcut_norm, final_norm, in_ch, classes):
-        super().__init__()
-        if stem == "cifar":
-            self.stem = torch.nn.Conv2d(in_ch, stem_channels, 3, 1, 1, bias=False)
-        else:
-            parts = [torch.nn.Conv2d(in_ch, stem_channels, 7, 2, 3, bias=False)]
-            if stem == "mindcv":
-                parts += [torch.nn.BatchNorm2d(stem_channels), torch.nn.ReLU()]
-            parts.append(torch.nn.MaxPool2d(3, 2, 1))
-            self.stem = torch.nn.Sequential(*parts)
-        blocks, ch = [], stem_channels
-        for index, (depth, width) in enumerate(zip(layers, widths)):
-            for i in range(depth):
-                blocks.append(TorchPreActBlock(block, ch, width, 2 if index and not i else 1, shortcut_norm))
-                ch = blocks[-1].out_ch
-        self.blocks = torch.nn.Sequential(*blocks)
-        self.norm = torch.nn.BatchNorm2d(ch) if final_norm else None
-        self.fc = torch.nn.Linear(ch, classes)
-
-    def forward(self, x):
-        x = self.blocks(self.stem(x))
-        if self.norm is not None:
-            x = F.relu(self.norm(x))
-        return self.fc(x.mean((2, 3)))
-
-
-def torch_twin(net, in_channels, num_classes):
-    """The PyTorch network of `net`'s layout, read from our network's own structure; parameter counts must agree."""
-    from mindcv_resnetv2.models.resnetv2 import PreActBlock
-
-    stages = [getattr(net, name) for name in net.stage_names]
-    first = [stage[0] for stage in stages]
-    block = "bottleneck" if first[0].is_bottleneck else "basic"
-    widths = [unit.conv1.out_channels for unit in first]
-    layers = [sum(1 for cell in stage.cells() if isinstance(cell, PreActBlock)) for stage in stages]
-    stem = "cifar" if net.max_pool is None else ("mindcv" if net.stem_norm else "paper")
-    shortcut_norm = any(len(unit.down_sample) > 1 for unit in first if unit.down_sample is not None)
-    twin = TorchPreActResNet(stem, block, layers, widths, net.conv1.out_channels, shortcut_norm,
-                             net.norm is not None, in_channels, num_classes)
-    ours = sum(int(p.size) for p in net.trainable_params())
-    theirs = sum(p.numel() for p in twin.parameters())
-    if ours != theirs:
-        raise RuntimeError(f"the PyTorch twin has {theirs:,} parameters, ours {ours:,}: layouts differ")
-    return twin
-
-
-def torch_step(twin, cfg, images, labels):
-    optimizer = torch.optim.SGD(twin.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                                nesterov=bool(cfg.use_nesterov))
-    x, y = torch.from_numpy(images.asnumpy()), torch.from_numpy(labels.asnumpy().astype(np.int64))
-    twin.train()
-
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(twin(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-    return step
+    _, times = time_calls(lambda: cell(one), rounds)
+    return median_ms(times)
 
 
 # ---------------------------------------------------------------- ops: the per-op table
 def ops_table(net_name, rounds, step_rounds):
+    from .torch_twin import torch_step, torch_twin
+
+    torch = import_torch()
     cfg, _, _ = parse(NETS[net_name])
     runtime = setup_runtime(cfg)
     num_classes = cfg.num_classes or 1000
@@ -360,8 +268,8 @@ def ops_table(net_name, rounds, step_rounds):
     print(f"| all op types (profiled steps' wall) | {sum(op_ms.values()):.1f} ({profiled_wall:.1f}) | | | | | |")
     ratio = paired_ratio(ours_times, theirs_times)
     print(f"| **whole training step** (ours vs PyTorch {cfg.opt} step, same layout) | {median_ms(ours_times):.1f} "
-          f"({cfg.batch_size / statistics.median(ours_times):.1f} img/s) | | {median_ms(theirs_times):.1f} "
-          f"({cfg.batch_size / statistics.median(theirs_times):.1f} img/s) | | {ratio:.2f} (median of rounds) | |")
+          f"({cfg.batch_size / median(ours_times):.1f} img/s) | | {median_ms(theirs_times):.1f} "
+          f"({cfg.batch_size / median(theirs_times):.1f} img/s) | | {ratio:.2f} (median of rounds) | |")
     print("\nPer shape (ms per call, MindSpore / PyTorch):")
     for op_type in OP_TYPES:
         for key, count, ms_ms, torch_ms in sorted(alone[op_type][2], key=lambda r: -r[1] * r[2]):
@@ -445,8 +353,8 @@ def ab_table(rounds):
 # ---------------------------------------------------------------- evalmem: evaluation holds one batch
 def eval_memory(net_name, batches):
     """Peak RSS after evaluating 1 batch, then after `batches` batches, with the Evaluator validate.py runs."""
-    from mindcv_resnetv2.bench.measure import peak_memory_mb
-    from mindcv_resnetv2.engine.evaluation import Evaluator
+    from ..engine.evaluation import Evaluator
+    from .measure import peak_memory_mb
 
     cfg, _, _ = parse(NETS[net_name])
     runtime = setup_runtime(cfg)
@@ -516,8 +424,8 @@ def knobs_table(net_name, batch_sizes, jit_levels, rounds):
     print("|---|---|---|---|---|")
     first_rate = [labels[0][0] / t for t in times[0]]
     for (batch_size, level), series in zip(labels, times):
-        relative = statistics.median([batch_size / t / r for t, r in zip(series, first_rate)])
-        print(f"| {batch_size} | {level} | {median_ms(series):.0f} | {batch_size / statistics.median(series):.1f} "
+        relative = median([batch_size / t / r for t, r in zip(series, first_rate)])
+        print(f"| {batch_size} | {level} | {median_ms(series):.0f} | {batch_size / median(series):.1f} "
               f"| {relative:.3f} |")
 
 
@@ -525,7 +433,7 @@ def knobs_table(net_name, batch_sizes, jit_levels, rounds):
 def fed_table(workers, rounds, data_dir):
     """The quick-start step fed by the real Fashion-MNIST loader with `workers` pipeline workers, alternating with
     the same step on a fixed batch: does the loader (its threads share the 2 cores) slow the step?"""
-    from mindcv_resnetv2.engine.builders import build_train_loader
+    from ..engine.builders import build_train_loader
 
     cfg, _, _ = parse(NETS["quickstart"] + ["--num_parallel_workers", str(workers), "--data_dir", data_dir])
     runtime = setup_runtime(cfg)
@@ -545,8 +453,9 @@ def fed_table(workers, rounds, data_dir):
           f"(median of rounds) {ratio:.3f}")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m mindcv_resnetv2.bench.op_profile",
+                                     description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     ops_parser = sub.add_parser("ops", help="the per-op table of one network")
     ops_parser.add_argument("--net", choices=sorted(NETS), default="quickstart")
@@ -566,8 +475,11 @@ def main(argv=None):
     fed_parser.add_argument("--workers", type=int, default=2)
     fed_parser.add_argument("--rounds", type=int, default=30)
     fed_parser.add_argument("--data_dir", default="/usr/share/datasets/fashion-mnist")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(THREADS)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     if args.command == "ops":
         ops_table(args.net, args.rounds, args.step_rounds)
     elif args.command == "fed":
