@@ -282,3 +282,17 @@ def test_op_profile_times_each_op_alone_and_builds_the_torch_twin(pynative_mode)
         ms_total, torch_total, rows = results[op_type]
         assert _positive(ms_total) and _positive(torch_total) and len(rows) == 1
     torch_twin(net, 1, 10)
+
+
+def test_std_conv_plain_variant_has_no_weight_standardised_convolution_and_needs_a_variant():
+    from mindcv_resnetv2.bench import std_conv
+    from mindcv_resnetv2.models import is_model
+    from mindcv_resnetv2.models.std_conv import StdConv2d
+
+    net = std_conv.resnetv2_50x1_bit_plain_convs(num_classes=10)
+    assert not any(isinstance(cell, StdConv2d) for _, cell in net.cells_and_names())
+    assert any(isinstance(cell, nn.Conv2d) for _, cell in net.cells_and_names())
+    assert not is_model(std_conv.PLAIN)  # registered only when the plain variant is benchmarked
+    with pytest.raises(SystemExit) as exited:
+        std_conv.main(["resnet"])
+    assert "python -m mindcv_resnetv2.bench.std_conv plain" in str(exited.value.code)
