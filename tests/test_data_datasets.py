@@ -8,10 +8,11 @@ import threading
 import numpy as np
 import pytest
 
-from mindcv_resnetv2.data import (DatasetLayoutError, DownloadError, create_dataset, create_loader,
-                                  create_transforms, download_dataset, read_class_names)
+from mindcv_resnetv2.data import (DatasetLayoutError, create_dataset, create_loader, create_transforms,
+                                  download_dataset, read_class_names)
 from mindcv_resnetv2.data import download as download_module
 from mindcv_resnetv2.data.sharding import epoch_indices
+from mindcv_resnetv2.utils.download import DownloadError
 from data_fixtures import collect, labels_of, make_image_folder, write_cifar, write_idx, write_mnist
 
 FASHION = "/usr/share/datasets/fashion-mnist"

@@ -1,4 +1,5 @@
-"""Fetch CIFAR-10/100 (binary), MNIST and Fashion-MNIST with an MD5 check (utils.download does the fetching).
+"""The datasets ``download=True`` fetches: CIFAR-10/100 (binary), MNIST and Fashion-MNIST, their URLs and MD5 sums,
+and the layout they are unpacked into (utils.download does the fetching and its checks).
 
 The URL table can be redirected without code changes: ``MINDCV_RESNETV2_DATA_MIRROR=<base URL>`` makes every file
 ``<base URL>/<file name>`` (a local ``file://`` folder or an internal HTTP mirror). The MD5 sums are those of the
@@ -9,8 +10,7 @@ import os
 import tarfile
 
 from ..errors import InvalidInputError
-from ..utils.download import TIMEOUT_SECONDS, download_file
-from ..utils.download import DownloadError  # noqa: F401  (the data package's error name for failed downloads)
+from ..utils.download import TIMEOUT_SECONDS, download_file, mirrored_url
 from .sources import CIFAR_DIRS
 
 _logger = logging.getLogger(__name__)
@@ -39,28 +39,23 @@ DOWNLOADS = {
 }
 
 
-def resolve_url(url, mirror=None):
-    """``url`` or, with a mirror (argument or env var), ``<mirror>/<file name>``."""
-    mirror = mirror or os.environ.get(MIRROR_ENV)
-    return f"{mirror.rstrip('/')}/{url.rsplit('/', 1)[-1]}" if mirror else url
-
-
-def fetch(url, destination, md5, timeout=TIMEOUT_SECONDS):
-    """Download ``url`` to ``destination`` (skipped when a file with the right MD5 is there); verify the MD5."""
-    hint = (f"Without network access, download the file elsewhere and place it at {destination!r}, or set "
-            f"{MIRROR_ENV} to a folder/URL that holds it")
-    return download_file(url, destination, md5, "md5", timeout, offline_hint=hint)
-
-
 def download_dataset(name, root, mirror=None, timeout=TIMEOUT_SECONDS):
-    """Fetch dataset ``name`` into ``root`` in the layout ``create_dataset`` reads (archives are extracted)."""
+    """Fetch dataset ``name`` into ``root`` in the layout ``create_dataset`` reads (archives are extracted).
+
+    Files come from ``mirror``, else the mirror in MINDCV_RESNETV2_DATA_MIRROR, else upstream; a file already in
+    ``root`` with the right MD5 is kept without touching the network.
+    """
     if name not in DOWNLOADS:
         raise InvalidInputError(f"download=True supports {sorted(DOWNLOADS)}, not {name!r}; "
                                 "place ImageFolder data by hand")
     os.makedirs(root, exist_ok=True)
+    mirror = mirror or os.environ.get(MIRROR_ENV)
     for url, md5 in DOWNLOADS[name]:
         file_name = url.rsplit("/", 1)[-1]
-        path = fetch(resolve_url(url, mirror), os.path.join(root, file_name), md5, timeout)
+        destination = os.path.join(root, file_name)
+        hint = (f"Without network access, download the file elsewhere and place it at {destination!r}, or set "
+                f"{MIRROR_ENV} to a folder/URL that holds it")
+        path = download_file(mirrored_url(url, mirror), destination, md5, "md5", timeout, offline_hint=hint)
         if file_name.endswith(".tar.gz") and not os.path.isdir(os.path.join(root, CIFAR_DIRS[name])):
             _logger.info("extracting %s", path)
             with tarfile.open(path, "r:gz") as archive:
