@@ -2,8 +2,9 @@
 
 `create_model` is the single entry point that train, validate, infer and the benchmarks use to build a network,
 so pretrained-weight and checkpoint handling live here once. Every registered builder has the signature MindCV and
-timm use, `name(pretrained=False, num_classes=1000, in_channels=3, **kwargs)`, and loads the published weights
-itself when `pretrained`, so MindCV's registry can hold our builders as they are.
+timm use, `name(pretrained=False, num_classes=N, in_channels=3, **kwargs)` with N its default cfg's num_classes
+(1000, 10 for the CIFAR nets), and loads the published weights itself when `pretrained`, so MindCV's registry can
+hold our builders as they are.
 """
 import difflib
 import fnmatch
@@ -160,7 +161,7 @@ def zero_classifier(net):
 
 def create_model(
     model_name,
-    num_classes=1000,
+    num_classes=None,
     pretrained=False,
     in_channels=3,
     checkpoint_path="",
@@ -174,7 +175,8 @@ def create_model(
     **kwargs,
 ):
     """Build a registered model and, if asked, load weights strictly into it; MindCV 0.3.0's parameters and
-    defaults, this project's after them (keyword-only).
+    defaults, this project's after them (keyword-only), except `num_classes`: None (the default) is the model's
+    own default cfg's class count (10 for the CIFAR nets) where MindCV's create_model says 1000 for every model.
 
     `pretrained` loads the registry's published weights (downloaded on first use); `checkpoint_path` loads a file
     (its EMA weights with `ema`); they are exclusive. Either may have another class count than `num_classes`: the
@@ -189,9 +191,10 @@ def create_model(
                           "python -m mindcv_resnetv2.convert")
     if pretrained and checkpoint_path:
         raise ValueError(f"pretrained=True and checkpoint_path='{checkpoint_path}' are exclusive: pick one")
+    if num_classes is not None:  # else the entry point's default
+        kwargs["num_classes"] = num_classes
     net = model_entrypoint(model_name)(
         pretrained=False,
-        num_classes=num_classes,
         in_channels=in_channels,
         drop_rate=drop_rate,
         drop_path_rate=drop_path_rate,

@@ -505,9 +505,9 @@ def preact_resnet_cifar(depth, block=None, **kwargs):
     return net
 
 
-# The registered entry points, each written out with MindCV's and timm's signature. register_model reads the
-# function's name and this module's default_cfgs (MindCV's register_model does too), so a model's cfg is defined
-# before its function.
+# The registered entry points, each written out with MindCV's and timm's signature, num_classes defaulting to
+# the model's default cfg. register_model reads the function's name and this module's default_cfgs (MindCV's
+# register_model does too), so a model's cfg is defined before its function.
 @register_model
 def resnetv2_50(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """ResNetV2-50 in MindCV's layout: loads MindCV's published checkpoints (25,553,064 trainable parameters)."""
@@ -557,37 +557,37 @@ def preact_resnet200(pretrained=False, num_classes=1000, in_channels=3, **kwargs
 
 
 @register_model
-def preact_resnet20_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+def preact_resnet20_cifar(pretrained=False, num_classes=10, in_channels=3, **kwargs):
     """Small CIFAR ResNetV2 (basic units, n=3) for quick runs."""
     return _build_cifar(20, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet29_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+def preact_resnet29_cifar(pretrained=False, num_classes=10, in_channels=3, **kwargs):
     """Small CIFAR ResNetV2 (bottleneck units, n=3) for quick runs."""
     return _build_cifar(29, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet56_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+def preact_resnet56_cifar(pretrained=False, num_classes=10, in_channels=3, **kwargs):
     """CIFAR ResNetV2-56 (basic units, n=9)."""
     return _build_cifar(56, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet110_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+def preact_resnet110_cifar(pretrained=False, num_classes=10, in_channels=3, **kwargs):
     """The paper's CIFAR ResNet-110 (basic units, n=18): 6.37% CIFAR-10 error."""
     return _build_cifar(110, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet164_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+def preact_resnet164_cifar(pretrained=False, num_classes=10, in_channels=3, **kwargs):
     """The paper's CIFAR ResNet-164 (bottleneck units, n=18): 5.46% CIFAR-10 error."""
     return _build_cifar(164, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet1001_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+def preact_resnet1001_cifar(pretrained=False, num_classes=10, in_channels=3, **kwargs):
     """The paper's CIFAR ResNet-1001 (bottleneck units, n=111): 4.92% CIFAR-10 error."""
     return _build_cifar(1001, pretrained, num_classes, in_channels, **kwargs)
 

@@ -12,7 +12,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
-from .registry import TIMM_NAMES, _natural_key, create_model, get_default_cfg, list_models
+from .registry import TIMM_NAMES, _natural_key, create_model, list_models
 from .resnetv2 import dummy_input
 
 
@@ -117,7 +117,7 @@ def model_table(pattern="*", flops=True):
     ]
     for name in list_models(pattern):
         with _uninitialised_parameters():  # counts and FLOPs need shapes only; drawing 900M random values takes long
-            net = create_model(name, num_classes=get_default_cfg(name)["num_classes"])
+            net = create_model(name)  # its default cfg's class count
         gflops = "-"
         if flops:
             for param in net.get_parameters():  # zeros instead: FLOPs are counted by a forward pass, which needs data
