@@ -42,7 +42,8 @@ from .layers import DropPath, symmetric_padding
 from .norm_act import BatchNormAct2d, norm_act_layer
 from .pooling import AvgPool2x2Ceil, MaxPool3x3Pad1, ZeroPadMaxPool3x3
 from .std_conv import BIT_EPS, StdConv2d
-from .registry import load_pretrained, register_model
+from .pretrained import load_pretrained
+from .registry import register_model
 
 _logger = logging.getLogger(__name__)
 
@@ -343,7 +344,7 @@ class ResNetV2(nn.Cell):
         return self
 
     def checkpoint_entries(self, entries, source):
-        """`entries` of a checkpoint under this network's names (registry.create_model calls it before loading).
+        """`entries` of a checkpoint under this network's names (pretrained.checkpoint_entries calls it before loading).
 
         A BiT network with timm's names reads the checkpoints of MindCV's BiT_resnet* (see _from_mindcv_bit_names);
         any other file is returned as it is, for the strict load to judge.
