@@ -12,7 +12,7 @@ from mindcv_resnetv2.checkpoint import CheckpointError, load_checkpoint, read_ch
 from mindcv_resnetv2.convert import convert_bit_npz, convert_timm_checkpoint, timm_name_to_ours
 from mindcv_resnetv2.convert.__main__ import main
 from mindcv_resnetv2.models import create_model
-from mindcv_resnetv2.models.registry import model_for_timm_weights
+from mindcv_resnetv2.convert.timm import model_for_timm_weights
 
 TIMM_TSV = os.path.join(
     os.path.dirname(__file__), "reference", "timm_resnetv2_50_state_dict.tsv"

@@ -7,7 +7,7 @@ import pytest
 from reference_nets import require_oracles
 
 from mindcv_resnetv2.mindcv import register_with_mindcv
-from mindcv_resnetv2.models import ResNetV2, create_model, list_models, model_entrypoint
+from mindcv_resnetv2.models import ResNetV2, create_model, get_default_cfg, list_models, model_entrypoint
 
 # One model per family (MindCV layout, paper layout, CIFAR) with its input size and number of feature levels.
 FAMILIES = [("resnetv2_50", 64, 5), ("preact_resnet18", 64, 5), ("preact_resnet20_cifar", 32, 4),
@@ -45,7 +45,8 @@ def test_every_entry_point_has_the_signature_both_ecosystems_use(mindcv_models):
     for name in list_models():
         builder = model_entrypoint(name)
         params = list(inspect.signature(builder).parameters.values())
-        assert [(p.name, p.default) for p in params[:3]] == [("pretrained", False), ("num_classes", 1000),
+        num_classes = get_default_cfg(name)["num_classes"]  # 1000, or 10 for the CIFAR nets
+        assert [(p.name, p.default) for p in params[:3]] == [("pretrained", False), ("num_classes", num_classes),
                                                              ("in_channels", 3)], name
         assert params[3].kind is inspect.Parameter.VAR_KEYWORD, name
         if name not in ("resnetv2_50", "resnetv2_101") and not name.startswith("BiT_"):  # MindCV keeps its own

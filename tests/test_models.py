@@ -1,4 +1,5 @@
 """The model zoo: every registered model builds and runs, counts and names are exact, options take effect."""
+import inspect
 import math
 import os
 
@@ -56,6 +57,21 @@ def test_unknown_model_names_the_closest():
     assert "Unknown model 'resnetv2_5O'" in str(err.value)
     with pytest.raises(ValueError, match="preact_resnet50"):
         model_entrypoint("preact_resnet_50")
+
+
+def test_every_entry_point_defaults_to_its_default_cfgs_class_count():
+    for name in list_models():
+        default = inspect.signature(model_entrypoint(name)).parameters["num_classes"].default
+        assert default == get_default_cfg(name)["num_classes"], name
+
+
+@pytest.mark.parametrize("name, classes", [("preact_resnet20_cifar", 10), ("preact_resnet29_cifar", 10),
+                                           ("preact_resnet18", 1000), ("resnetv2_18d", 1000)])
+def test_create_model_without_num_classes_builds_the_default_cfgs_count(name, classes):
+    assert get_default_cfg(name)["num_classes"] == classes
+    assert create_model(name).classifier.out_channels == classes
+    assert model_entrypoint(name)().classifier.out_channels == classes
+    assert create_model(name, num_classes=1000).classifier.out_channels == 1000  # an explicit count is kept
 
 
 @pytest.mark.parametrize("name", sorted(TRAINABLE))

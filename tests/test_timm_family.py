@@ -27,7 +27,7 @@ from reference_nets import random_inputs, relative_error, require_oracles, run_t
 
 from mindcv_resnetv2.convert import convert_bit_npz, convert_timm_checkpoint
 from mindcv_resnetv2.models import create_model
-from mindcv_resnetv2.models.registry import TIMM_NAMES
+from mindcv_resnetv2.convert.timm import TIMM_NAMES
 from mindcv_resnetv2.models.summary import count_parameters
 
 _logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ PLAIN = "resnetv2_50x1_bit_plain_convs"
 
 def resnetv2_50x1_bit_plain_convs(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """resnetv2_50x1_bit with plain convolutions instead of weight-standardised ones (for this measurement only)."""
-    depth, preset, _ = resnetv2.TIMM_VARIANTS["resnetv2_50x1_bit"]
+    depth, preset = 50, resnetv2.BIT_LAYOUT  # resnetv2_50x1_bit's (width factor 1)
     return resnetv2._build("resnetv2_50x1_bit", depth, dict(preset, std_conv=False), pretrained, num_classes,
                            in_channels, **kwargs)
 

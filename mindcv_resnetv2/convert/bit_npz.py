@@ -14,6 +14,7 @@ import numpy as np
 
 from ..checkpoint import CheckpointError
 from .common import check_output, classifier_weight, save_converted
+from .timm import model_for_timm_weights
 
 PREFIX = "resnet/"
 _CONV = "standardized_conv2d/kernel"
@@ -102,8 +103,6 @@ def convert_bit_npz(input_path, output_path, model_name=None, overwrite=False):
     """Convert a BiT .npz to a checkpoint of our resnetv2_*_bit model (read from the file; if `model_name` is
     given, it must be that model, by timm's name or ours). An existing output is replaced only with `overwrite`,
     the input never. Returns the output path."""
-    from ..models.registry import model_for_timm_weights
-
     check_output(input_path, output_path, overwrite)
     ours = read_bit_npz(input_path)
     found = bit_model_name(ours, input_path)

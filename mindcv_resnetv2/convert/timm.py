@@ -1,15 +1,37 @@
 """timm's ResNetV2 weights (safetensors as timm publishes them, or PyTorch state dicts) -> our MindSpore checkpoints.
 
-Every model of timm's ResNetV2 family has a counterpart here with the same tensors under our names (the table is
-`models.registry.TIMM_NAMES`). safetensors files are read with the `safetensors` package's numpy API (no PyTorch);
-.pth/.pt/.bin files need PyTorch. The converted weights go through the same strict `load_state_dict` as any
-checkpoint (names and shapes checked against the target model), then are saved atomically.
+Every model of timm's ResNetV2 family has a counterpart here with the same tensors under our names (TIMM_NAMES,
+the table `python -m mindcv_resnetv2.models --timm` prints). safetensors files are read with the `safetensors`
+package's numpy API (no PyTorch); .pth/.pt/.bin files need PyTorch. The converted weights go through the same
+strict `load_state_dict` as any checkpoint (names and shapes checked against the target model), then are saved
+atomically.
 """
 import os
 import re
 
 from ..checkpoint import CheckpointError
+from ..models.registry import is_model, unknown_model_error
 from .common import check_output, classifier_weight, save_converted
+
+# Every model name of timm's ResNetV2 family (timm 1.0.31, timm/models/resnetv2.py) -> ours. timm's resnetv2_18 ...
+# resnetv2_152 are the paper's design, our preact_resnet*: our resnetv2_50 / resnetv2_101 keep MindCV's layout (and
+# its checkpoints), so those timm names point elsewhere. timm's other names are ours too.
+TIMM_NAMES = {
+    "resnetv2_18": "preact_resnet18",
+    "resnetv2_34": "preact_resnet34",
+    "resnetv2_50": "preact_resnet50",
+    "resnetv2_101": "preact_resnet101",
+    "resnetv2_152": "preact_resnet152",
+    **{
+        name: name
+        for name in (
+            "resnetv2_18d", "resnetv2_34d", "resnetv2_50d", "resnetv2_101d", "resnetv2_152d", "resnetv2_50t",
+            "resnetv2_50d_gn", "resnetv2_50d_evos", "resnetv2_50d_frn",
+            "resnetv2_50x1_bit", "resnetv2_50x3_bit", "resnetv2_101x1_bit", "resnetv2_101x3_bit",
+            "resnetv2_152x2_bit", "resnetv2_152x4_bit",
+        )
+    },
+}
 
 # timm norm field -> ours: BatchNorm's four, GroupNorm's affine pair, EvoNorm-S0's v, FRN's tau.
 _NORM_FIELDS = {
@@ -36,6 +58,17 @@ _FINAL_NORM = re.compile(r"^norm\.(?P<field>\w+)$")
 _DROPPED_FIELD = "num_batches_tracked"
 _REQUIRED_KEYS = {"classifier.weight": "head.fc.weight", "conv1.weight": "stem.conv.weight' or 'stem.conv1.weight"}
 PYTORCH_EXTENSIONS = (".pth", ".pt", ".bin")
+
+
+def model_for_timm_weights(name):
+    """Our model that holds the weights of timm's `name` (a timm name, with or without a pretrained tag such as
+    '.goog_in21k', or one of ours). timm's names win where both exist: 'resnetv2_50' here means timm's."""
+    architecture = name.split(".", 1)[0]
+    if architecture in TIMM_NAMES:
+        return TIMM_NAMES[architecture]
+    if is_model(architecture):
+        return architecture
+    raise unknown_model_error(name, extra=sorted(TIMM_NAMES))
 
 
 def timm_name_to_ours(name):
@@ -130,8 +163,6 @@ def convert_timm_checkpoint(input_path, output_path, model_name="preact_resnet50
     timm's and so our preact_resnet50) or ours. An existing output is replaced only with `overwrite`, the input
     never. Returns the output path.
     """
-    from ..models.registry import model_for_timm_weights
-
     check_output(input_path, output_path, overwrite)
     target = model_for_timm_weights(model_name)
     ours = map_timm_state_dict(read_timm_weights(input_path))

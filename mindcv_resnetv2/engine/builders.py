@@ -14,7 +14,7 @@ from ..checkpoint import CheckpointError, load_state_dict, read_checkpoint
 from ..data import create_dataset, create_loader, create_transforms, download_dataset, read_class_names
 from ..errors import InvalidInputError
 from ..models import create_model, get_default_cfg
-from ..models.registry import checkpoint_entries, pretrained_weights_path
+from ..models.pretrained import checkpoint_entries, pretrained_weights_path
 from ..optim import create_loss, create_optimizer, create_scheduler
 from ..optim.fine_tune_lr import large_fine_tune_lr_warning
 from ..utils.backend import warn_once

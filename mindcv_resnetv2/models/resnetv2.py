@@ -42,7 +42,8 @@ from .layers import DropPath, symmetric_padding
 from .norm_act import BatchNormAct2d, norm_act_layer
 from .pooling import AvgPool2x2Ceil, MaxPool3x3Pad1, ZeroPadMaxPool3x3
 from .std_conv import BIT_EPS, StdConv2d
-from .registry import load_pretrained, register_model
+from .pretrained import load_pretrained
+from .registry import register_model
 
 _logger = logging.getLogger(__name__)
 
@@ -343,7 +344,7 @@ class ResNetV2(nn.Cell):
         return self
 
     def checkpoint_entries(self, entries, source):
-        """`entries` of a checkpoint under this network's names (registry.create_model calls it before loading).
+        """`entries` of a checkpoint under this network's names (pretrained.checkpoint_entries calls it before loading).
 
         A BiT network with timm's names reads the checkpoints of MindCV's BiT_resnet* (see _from_mindcv_bit_names);
         any other file is returned as it is, for the strict load to judge.
@@ -505,6 +506,9 @@ def preact_resnet_cifar(depth, block=None, **kwargs):
     return net
 
 
+# The registered entry points, each written out with MindCV's and timm's signature, num_classes defaulting to
+# the model's default cfg. register_model reads the function's name and this module's default_cfgs (MindCV's
+# register_model does too), so a model's cfg is defined before its function.
 @register_model
 def resnetv2_50(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
     """ResNetV2-50 in MindCV's layout: loads MindCV's published checkpoints (25,553,064 trainable parameters)."""
@@ -554,37 +558,37 @@ def preact_resnet200(pretrained=False, num_classes=1000, in_channels=3, **kwargs
 
 
 @register_model
-def preact_resnet20_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+def preact_resnet20_cifar(pretrained=False, num_classes=10, in_channels=3, **kwargs):
     """Small CIFAR ResNetV2 (basic units, n=3) for quick runs."""
     return _build_cifar(20, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet29_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+def preact_resnet29_cifar(pretrained=False, num_classes=10, in_channels=3, **kwargs):
     """Small CIFAR ResNetV2 (bottleneck units, n=3) for quick runs."""
     return _build_cifar(29, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet56_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+def preact_resnet56_cifar(pretrained=False, num_classes=10, in_channels=3, **kwargs):
     """CIFAR ResNetV2-56 (basic units, n=9)."""
     return _build_cifar(56, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet110_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+def preact_resnet110_cifar(pretrained=False, num_classes=10, in_channels=3, **kwargs):
     """The paper's CIFAR ResNet-110 (basic units, n=18): 6.37% CIFAR-10 error."""
     return _build_cifar(110, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet164_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+def preact_resnet164_cifar(pretrained=False, num_classes=10, in_channels=3, **kwargs):
     """The paper's CIFAR ResNet-164 (bottleneck units, n=18): 5.46% CIFAR-10 error."""
     return _build_cifar(164, pretrained, num_classes, in_channels, **kwargs)
 
 
 @register_model
-def preact_resnet1001_cifar(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+def preact_resnet1001_cifar(pretrained=False, num_classes=10, in_channels=3, **kwargs):
     """The paper's CIFAR ResNet-1001 (bottleneck units, n=111): 4.92% CIFAR-10 error."""
     return _build_cifar(1001, pretrained, num_classes, in_channels, **kwargs)
 
@@ -613,25 +617,9 @@ def _bit_cfg(name):
                 note=BIT_NOTE.format(name, npz_name))
 
 
-# name: (depth, preset options, one-line description)
-TIMM_VARIANTS = {
-    "resnetv2_50x1_bit": (50, dict(BIT_LAYOUT, width_factor=1), "BiT-R50x1"),
-    "resnetv2_50x3_bit": (50, dict(BIT_LAYOUT, width_factor=3), "BiT-R50x3 (3x wider)"),
-    "resnetv2_101x1_bit": (101, dict(BIT_LAYOUT, width_factor=1), "BiT-R101x1"),
-    "resnetv2_101x3_bit": (101, dict(BIT_LAYOUT, width_factor=3), "BiT-R101x3 (3x wider)"),
-    "resnetv2_152x2_bit": (152, dict(BIT_LAYOUT, width_factor=2), "BiT-R152x2 (2x wider)"),
-    "resnetv2_152x4_bit": (152, dict(BIT_LAYOUT, width_factor=4), "BiT-R152x4 (4x wider)"),
-    "resnetv2_18d": (18, D_LAYOUT, "ResNetV2-18 with deep stem and average-down shortcuts"),
-    "resnetv2_34d": (34, D_LAYOUT, "ResNetV2-34 with deep stem and average-down shortcuts"),
-    "resnetv2_50d": (50, D_LAYOUT, "ResNetV2-50 with deep stem and average-down shortcuts"),
-    "resnetv2_101d": (101, D_LAYOUT, "ResNetV2-101 with deep stem and average-down shortcuts"),
-    "resnetv2_152d": (152, D_LAYOUT, "ResNetV2-152 with deep stem and average-down shortcuts"),
-    "resnetv2_50t": (50, TIERED_LAYOUT, "ResNetV2-50 with tiered stem (24, 32, 64) and average-down shortcuts"),
-    "resnetv2_50d_gn": (50, dict(D_LAYOUT, norm="groupnorm"), "ResNetV2-50d with GroupNorm (32 groups) + ReLU"),
-    "resnetv2_50d_evos": (50, dict(D_LAYOUT, norm="evonorm_s0"), "ResNetV2-50d with EvoNorm-S0"),
-    "resnetv2_50d_frn": (50, dict(D_LAYOUT, norm="frn"), "ResNetV2-50d with filter response norm + TLU"),
-}
-default_cfgs.update({name: _bit_cfg(name) for name in TIMM_VARIANTS if name.endswith("_bit")})
+default_cfgs.update({name: _bit_cfg(name) for name in (
+    "resnetv2_50x1_bit", "resnetv2_50x3_bit", "resnetv2_101x1_bit",
+    "resnetv2_101x3_bit", "resnetv2_152x2_bit", "resnetv2_152x4_bit")})
 default_cfgs.update({
     "resnetv2_18d": _timm_cfg("paper, deep stem", "timm/resnetv2_18d.ra4_e3600_r224_in1k", interpolation="bicubic", crop_pct=0.9),
     "resnetv2_34d": _timm_cfg("paper, deep stem", "timm/resnetv2_34d.ra4_e3600_r224_in1k", interpolation="bicubic", crop_pct=0.9),
@@ -643,21 +631,136 @@ default_cfgs.update({
 })
 
 
+@register_model
+def resnetv2_50x1_bit(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """BiT-R50x1, as timm's resnetv2_50x1_bit."""
+    return _build("resnetv2_50x1_bit", 50, dict(BIT_LAYOUT, width_factor=1), pretrained, num_classes, in_channels,
+                  **kwargs)
+
+
+@register_model
+def resnetv2_50x3_bit(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """BiT-R50x3 (3x wider), as timm's resnetv2_50x3_bit."""
+    return _build("resnetv2_50x3_bit", 50, dict(BIT_LAYOUT, width_factor=3), pretrained, num_classes, in_channels,
+                  **kwargs)
+
+
+@register_model
+def resnetv2_101x1_bit(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """BiT-R101x1, as timm's resnetv2_101x1_bit."""
+    return _build("resnetv2_101x1_bit", 101, dict(BIT_LAYOUT, width_factor=1), pretrained, num_classes, in_channels,
+                  **kwargs)
+
+
+@register_model
+def resnetv2_101x3_bit(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """BiT-R101x3 (3x wider), as timm's resnetv2_101x3_bit."""
+    return _build("resnetv2_101x3_bit", 101, dict(BIT_LAYOUT, width_factor=3), pretrained, num_classes, in_channels,
+                  **kwargs)
+
+
+@register_model
+def resnetv2_152x2_bit(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """BiT-R152x2 (2x wider), as timm's resnetv2_152x2_bit."""
+    return _build("resnetv2_152x2_bit", 152, dict(BIT_LAYOUT, width_factor=2), pretrained, num_classes, in_channels,
+                  **kwargs)
+
+
+@register_model
+def resnetv2_152x4_bit(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """BiT-R152x4 (4x wider), as timm's resnetv2_152x4_bit."""
+    return _build("resnetv2_152x4_bit", 152, dict(BIT_LAYOUT, width_factor=4), pretrained, num_classes, in_channels,
+                  **kwargs)
+
+
+@register_model
+def resnetv2_18d(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """ResNetV2-18 with deep stem and average-down shortcuts, as timm's resnetv2_18d."""
+    return _build("resnetv2_18d", 18, D_LAYOUT, pretrained, num_classes, in_channels, **kwargs)
+
+
+@register_model
+def resnetv2_34d(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """ResNetV2-34 with deep stem and average-down shortcuts, as timm's resnetv2_34d."""
+    return _build("resnetv2_34d", 34, D_LAYOUT, pretrained, num_classes, in_channels, **kwargs)
+
+
+@register_model
+def resnetv2_50d(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """ResNetV2-50 with deep stem and average-down shortcuts, as timm's resnetv2_50d."""
+    return _build("resnetv2_50d", 50, D_LAYOUT, pretrained, num_classes, in_channels, **kwargs)
+
+
+@register_model
+def resnetv2_101d(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """ResNetV2-101 with deep stem and average-down shortcuts, as timm's resnetv2_101d."""
+    return _build("resnetv2_101d", 101, D_LAYOUT, pretrained, num_classes, in_channels, **kwargs)
+
+
+@register_model
+def resnetv2_152d(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """ResNetV2-152 with deep stem and average-down shortcuts, as timm's resnetv2_152d."""
+    return _build("resnetv2_152d", 152, D_LAYOUT, pretrained, num_classes, in_channels, **kwargs)
+
+
+@register_model
+def resnetv2_50t(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """ResNetV2-50 with tiered stem (24, 32, 64) and average-down shortcuts, as timm's resnetv2_50t."""
+    return _build("resnetv2_50t", 50, TIERED_LAYOUT, pretrained, num_classes, in_channels, **kwargs)
+
+
+@register_model
+def resnetv2_50d_gn(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """ResNetV2-50d with GroupNorm (32 groups) + ReLU, as timm's resnetv2_50d_gn."""
+    return _build("resnetv2_50d_gn", 50, dict(D_LAYOUT, norm="groupnorm"), pretrained, num_classes, in_channels,
+                  **kwargs)
+
+
+@register_model
+def resnetv2_50d_evos(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """ResNetV2-50d with EvoNorm-S0, as timm's resnetv2_50d_evos."""
+    return _build("resnetv2_50d_evos", 50, dict(D_LAYOUT, norm="evonorm_s0"), pretrained, num_classes, in_channels,
+                  **kwargs)
+
+
+@register_model
+def resnetv2_50d_frn(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """ResNetV2-50d with filter response norm + TLU, as timm's resnetv2_50d_frn."""
+    return _build("resnetv2_50d_frn", 50, dict(D_LAYOUT, norm="frn"), pretrained, num_classes, in_channels, **kwargs)
+
+
 # MindCV 0.3.0's BiT networks (mindcv/models/bit.py) under its names, parameter for parameter: BiT's layout with
 # its names (block norms gn1..gn3, final norm gn), its classifier (a 1x1 convolution with bias) and the epsilon
 # its StdConv2d adds to the kernel variance, so MindCV's checkpoints load unchanged and give MindCV's outputs.
 MINDCV_BIT_EPS = 1e-10
 MINDCV_BIT_LAYOUT = dict(BIT_LAYOUT, norm_prefix="gn", final_norm_name="gn", conv_head=True, std_eps=MINDCV_BIT_EPS)
 MINDCV_BIT_DOWNLOADS = "https://download.mindspore.cn/toolkits/mindcv/bit/"
-MINDCV_BIT_VARIANTS = {
-    "BiT_resnet50": (50, dict(MINDCV_BIT_LAYOUT, width_factor=1), "BiT-R50x1", "1e4795a4"),
-    "BiT_resnet50x3": (50, dict(MINDCV_BIT_LAYOUT, width_factor=3), "BiT-R50x3 (3x wider)", "a960f91f"),
-    "BiT_resnet101": (101, dict(MINDCV_BIT_LAYOUT, width_factor=1), "BiT-R101x1", "2efa9106"),
-}
 default_cfgs.update({
     name: _cfg(url=f"{MINDCV_BIT_DOWNLOADS}{name}-{digest}.ckpt", layout="BiT, MindCV's names")
-    for name, (_, _, _, digest) in MINDCV_BIT_VARIANTS.items()
+    for name, digest in (("BiT_resnet50", "1e4795a4"), ("BiT_resnet50x3", "a960f91f"), ("BiT_resnet101", "2efa9106"))
 })
+
+
+@register_model
+def BiT_resnet50(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """BiT-R50x1, as MindCV's BiT_resnet50 (its names)."""
+    return _build("BiT_resnet50", 50, dict(MINDCV_BIT_LAYOUT, width_factor=1), pretrained, num_classes, in_channels,
+                  **kwargs)
+
+
+@register_model
+def BiT_resnet50x3(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """BiT-R50x3 (3x wider), as MindCV's BiT_resnet50x3 (its names)."""
+    return _build("BiT_resnet50x3", 50, dict(MINDCV_BIT_LAYOUT, width_factor=3), pretrained, num_classes, in_channels,
+                  **kwargs)
+
+
+@register_model
+def BiT_resnet101(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
+    """BiT-R101x1, as MindCV's BiT_resnet101 (its names)."""
+    return _build("BiT_resnet101", 101, dict(MINDCV_BIT_LAYOUT, width_factor=1), pretrained, num_classes, in_channels,
+                  **kwargs)
+
 
 # MindCV's BiT names -> timm's (ours): block norms gnK -> bnK, final norm gn -> norm; also under a prefix (ema.,
 # optimizer slots).
@@ -689,20 +792,3 @@ def _from_mindcv_bit_names(entries, source):
         "(about 1e-5 relative); the models BiT_resnet50/50x3/101 give MindCV's exactly.", source, BIT_EPS,
         MINDCV_BIT_EPS)
     return renamed
-
-
-def _register_variant(name, depth, preset, description):
-    """Register `name` as a builder of the preset, with the same signature as every other entry point."""
-
-    def entrypoint(pretrained=False, num_classes=1000, in_channels=3, **kwargs):
-        return _build(name, depth, preset, pretrained, num_classes, in_channels, **kwargs)
-
-    entrypoint.__name__ = entrypoint.__qualname__ = name
-    entrypoint.__doc__ = description
-    return register_model(entrypoint)
-
-
-globals().update({name: _register_variant(name, depth, preset, f"{description}, as timm's {name}.")
-                  for name, (depth, preset, description) in TIMM_VARIANTS.items()})
-globals().update({name: _register_variant(name, depth, preset, f"{description}, as MindCV's {name} (its names).")
-                  for name, (depth, preset, description, _) in MINDCV_BIT_VARIANTS.items()})

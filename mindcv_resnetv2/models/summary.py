@@ -12,7 +12,9 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
-from .registry import TIMM_NAMES, _natural_key, create_model, get_default_cfg, list_models
+from ..convert.timm import TIMM_NAMES
+from .model_factory import create_model
+from .registry import list_models, natural_key
 from .resnetv2 import dummy_input
 
 
@@ -107,7 +109,7 @@ def _uninitialised_parameters():
 
 
 def model_table(pattern="*", flops=True):
-    """Markdown table of every registered model: its timm name (registry.TIMM_NAMES), trainable and total
+    """Markdown table of every registered model: its timm name (convert.timm.TIMM_NAMES), trainable and total
     parameters, GFLOPs at its default input (flops=False: "-", which skips the forward pass: the widest BiT nets
     then take a fraction of a second instead of up to 40 s)."""
     timm_names = {ours: timm for timm, ours in TIMM_NAMES.items()}
@@ -117,7 +119,7 @@ def model_table(pattern="*", flops=True):
     ]
     for name in list_models(pattern):
         with _uninitialised_parameters():  # counts and FLOPs need shapes only; drawing 900M random values takes long
-            net = create_model(name, num_classes=get_default_cfg(name)["num_classes"])
+            net = create_model(name)  # its default cfg's class count
         gflops = "-"
         if flops:
             for param in net.get_parameters():  # zeros instead: FLOPs are counted by a forward pass, which needs data
@@ -136,7 +138,7 @@ def model_table(pattern="*", flops=True):
 def timm_table():
     """Markdown table: every timm ResNetV2 name and the model of ours that holds its weights."""
     rows = ["| timm name | ours |", "|---|---|"]
-    rows += [f"| {timm} | {ours} |" for timm, ours in sorted(TIMM_NAMES.items(), key=lambda kv: _natural_key(kv[0]))]
+    rows += [f"| {timm} | {ours} |" for timm, ours in sorted(TIMM_NAMES.items(), key=lambda kv: natural_key(kv[0]))]
     return "\n".join(rows)
 
 
