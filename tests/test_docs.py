@@ -193,6 +193,32 @@ def test_measured_figures_live_in_docs_only():
     assert found == [], "move these to docs/measurements.md and link there:\n" + "\n".join(found)
 
 
+def measurement_sections(text):
+    """{heading: body} of the `## ` sections of docs/measurements.md."""
+    parts = re.split(r"^## (.+)$", text, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+def undated_measurements(text):
+    """Headings of the sections that lack a date, the machine, the MindSpore version or the command."""
+    return [heading for heading, body in measurement_sections(text).items()
+            if not re.match(r"\d{4}-\d{2}-\d{2}: ", heading) or "\n- Machine" not in body
+            or "\n- Command" not in body or not re.search(r"MindSpore \d+\.\d+", body)]
+
+
+def test_every_measurement_says_when_where_with_what_and_how_to_rerun_it():
+    text = _read(os.path.join(ROOT, "docs", "measurements.md"))
+    assert len(measurement_sections(text)) > 10
+    assert undated_measurements(text) == []
+
+
+def test_an_undated_measurement_is_found():
+    text = ("## 2026-12-04: good\n\n- Machine: 2-core VM, MindSpore 2.8.0\n- Command: `x`\n\n"
+            "## someday: no date\n\n- Machine: MindSpore 2.8.0\n- Command: `x`\n\n"
+            "## 2026-12-04: no command\n\n- Machine: MindSpore 2.8.0\n")
+    assert undated_measurements(text) == ["someday: no date", "2026-12-04: no command"]
+
+
 def test_the_figure_scan_finds_figures_in_docstrings_comments_and_text(tmp_path):
     module = tmp_path / "m.py"
     module.write_text('"""Fast.\n\nMeasured 406.9 img/s."""\nx = "12 ms/step"  # 91.05% top-1 here\n\n\n'
