@@ -3,7 +3,7 @@
 MindSpore 2.8's decoders kill the process on some damaged JPEGs (``image_bytes``), so no such file may reach them.
 Checking in the pipeline costs a Python op per image, which holds the GIL and slows every map worker; checking the
 split's files here costs two small reads and a few microseconds of parsing per file, in threads, and the run then
-stops before any pipeline starts (no MindSpore start-up race, see README). Files found good are remembered in a
+stops before any pipeline starts (no MindSpore start-up race, see docs/data.md). Files found good are remembered in a
 cache keyed by path, size and modification time (``$MINDCV_RESNETV2_CACHE``, default
 ``~/.cache/mindcv_resnetv2``), so the next run, the other ranks of a node and the validation of a finished run
 check only files that changed. The cache is an optimisation: when it cannot be written, every build checks again.

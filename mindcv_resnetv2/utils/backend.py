@@ -38,7 +38,7 @@ def warn_once(key, message, *args):
 
 
 def check_cpu_convolution_speed():
-    """Warn once when a slow-convolution MindSpore release runs on CPU (see README, 'Supported MindSpore')."""
+    """Warn once when a slow-convolution MindSpore release runs on CPU (docs/performance.md, 'MindSpore releases on CPU')."""
     if device_target() == "CPU" and mindspore_version()[:2] >= FIRST_SLOW_CPU_VERSION:
         warn_once(
             "slow_cpu_conv",
