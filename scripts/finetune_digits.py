@@ -1,7 +1,7 @@
 """Fine-tuning on CPU, measured: the quick start's Fashion-MNIST network taken to scikit-learn's handwritten digits
 four ways (linear probe, stem + 2 stages frozen, full fine-tune, and the same recipe from scratch), each a
 `python train.py` run of configs/resnetv2/preact_resnet_digits_finetune_cpu.yaml; prints a Markdown table of
-the validation top-1 and the wall time of each (README, "Fine-tuning on CPU: measured").
+the validation top-1 and the wall time of each (docs/fine_tuning.md; the figures are in docs/measurements.md).
 
     pip install -e ".[cpu,digits]"
     python scripts/finetune_digits.py                         # trains the source first (1 epoch, 12,000 images)

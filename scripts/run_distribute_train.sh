@@ -4,7 +4,7 @@
 #   bash scripts/run_distribute_train.sh CONFIG DATA_DIR [train.py options...]
 #   e.g. bash scripts/run_distribute_train.sh configs/resnetv2/resnetv2_50_ascend.yaml /data/imagenet
 #
-# The recipe's lr is for its global batch, batch_size x WORKERS (README, "Distributed training").
+# The recipe's lr is for its global batch, batch_size x WORKERS (docs/distributed.md).
 # Environment: WORKERS (8), MASTER_PORT (8118), LOG_DIR (./msrun_log), BIND_CORE (True).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/msrun_common.sh"

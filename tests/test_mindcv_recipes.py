@@ -9,7 +9,7 @@ from mindcv_resnetv2.config.__main__ import main
 from mindcv_resnetv2.mindcv.recipes import MINDCV_KEYS, is_our_key, mindcv_incompatibilities
 
 RECIPES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "resnetv2")
-# recipe -> the entries MindCV 0.3.0 would reject or misread (the README's recipes table says the same)
+# recipe -> the entries MindCV 0.3.0 would reject or misread (configs/resnetv2/README.md says the same)
 EXPECTED = {
     "resnetv2_50_ascend.yaml": [],
     "resnetv2_101_ascend.yaml": [],

@@ -271,6 +271,6 @@ def test_flop_count_from_real_shapes():
 @pytest.mark.parametrize("name", ["resnetv2_50", "preact_resnet18", "resnetv2_50d_evos", "resnetv2_50t",
                                   "resnetv2_50x1_bit"])
 def test_flops_scaled_from_32_pixels_equal_the_full_count(name):
-    """The README table scales a 32 px count by area; each family's stem, pools and head must allow it."""
+    """The model table (docs/models.md) scales a 32 px count by area; each family's stem, pools and head must allow it."""
     net = create_model(name, num_classes=1000)
     assert default_input_flops(net) == count_flops(net)

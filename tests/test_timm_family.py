@@ -14,7 +14,7 @@ Google's BiT .npz path: an npz written here in Google's key layout (BiT-M-R50x1.
 loader (`load_pretrained`) for the reference logits, and by our `convert bit` for ours.
 
 The four widest BiT nets (217M-937M parameters; 40 s to 4.5 min and up to 10.9 GB each here) run only when
-MINDCV_RESNETV2_BIG_ORACLES is 1 (all) or lists them by name; the README records their results.
+MINDCV_RESNETV2_BIG_ORACLES is 1 (all) or lists them by name; docs/measurements.md records their results.
 """
 import gc
 import logging
@@ -47,7 +47,7 @@ def _sizes(name):
 def big_selected():
     """The widest nets to check: MINDCV_RESNETV2_BIG_ORACLES=1 for all four, or a comma-separated list of names
     (then only those run: one per run keeps within a 24 GB machine; resnetv2_152x4_bit's oracle peaked at 10.9 GB,
-    see the README's "The widest BiT nets")."""
+    see docs/measurements.md, "the widest BiT nets")."""
     chosen = os.environ.get(BIG_ORACLES_ENV, "")
     return BIG if chosen == "1" else BIG & set(chosen.split(","))
 

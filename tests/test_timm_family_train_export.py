@@ -3,7 +3,7 @@
 Training: one graph-mode step of the project's TrainStep with SGD momentum on a tiny batch; the loss is finite and
 every kind of trainable tensor moves: weight-standardised kernels (the standardisation is in the graph) and each
 norm's parameters. The four widest BiT nets (217M-937M parameters) run only with MINDCV_RESNETV2_BIG_ORACLES (their
-measured peaks are in the README); resnetv2_152x4_bit is skipped unless the machine has the memory its step needs.
+measured peaks are in docs/measurements.md); resnetv2_152x4_bit is skipped unless the machine has the memory its step needs.
 
 Export: one net of each family (BiT, deep stem, tiered stem, each non-BN norm) and the paper layout, whose padded
 max-pool MindSpore 2.8 cannot convert to ONNX: `make_onnx_exportable` switches the pools to their exportable form.

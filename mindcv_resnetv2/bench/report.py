@@ -1,4 +1,4 @@
-"""The benchmark's figures as a markdown table (for the terminal and README) and as JSON."""
+"""The benchmark's figures as a markdown table (for the terminal and docs/measurements.md) and as JSON."""
 import json
 
 from ..utils.files import write_text_atomic

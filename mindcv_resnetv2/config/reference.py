@@ -1,4 +1,4 @@
-"""The keys reference as markdown, generated from the schema so README and docs cannot drift from the code."""
+"""The keys reference as markdown, generated from the schema so docs/configuration.md cannot drift from the code."""
 from .parser import format_value
 from .schema import ALIAS, GROUPS, KEYS, REFUSED
 

@@ -3,7 +3,7 @@
 MindSpore 2.8's ONNX exporter has no converter for a max-pool with explicit padding (MaxPool3DWithArgmax) or
 for a ceil-mode average pool (AvgPool3D). Each such cell here has a second, exportable form built from ops the
 exporter converts (Pad, valid pools, arithmetic), computing the same outputs. Training keeps MindSpore's own
-pools (the exportable max-pool measured about 3x slower, forward and backward); `make_onnx_exportable(net)`
+pools (the exportable max-pool is slower: docs/measurements.md); `make_onnx_exportable(net)`
 switches every such cell of a network to its exportable form before `mindspore.export(..., "ONNX")`.
 """
 import numpy as np

@@ -22,10 +22,8 @@ class StdConv2d(nn.Conv2d):
     The standardisation is MindSpore's LayerNorm kernel over the kernel's rows (unit scale, zero shift; last
     axis, the only LayerNorm MindSpore 2.8 exports to ONNX), computed when the convolution's input is ready and
     recomputed for the backward instead of kept from the forward (graph mode; PyNative gives the same
-    gradients). MindSpore 2.8's CPU graph mode otherwise holds kernel-sized tensors for the whole step. One step
-    of the 217M-parameter resnetv2_50x3_bit at 32 px, batch 2: 15.3 GB with the formula written as sums,
-    differences and products, 5.7 GB as one LayerNorm, 4.4 GB as now (only recomputing: 5.0 GB; only waiting for
-    the input: 5.7 GB), 4.0 GB with plain convolutions. Recomputing costs about 5-10% of a step (README).
+    gradients). MindSpore 2.8's CPU graph mode otherwise holds kernel-sized tensors for the whole step; what
+    each form costs in memory and time is in docs/measurements.md ("cost of weight standardisation").
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, eps=BIT_EPS):

@@ -1,7 +1,7 @@
-"""Parameter and FLOP counts of registered models, and the README model table built from them.
+"""Parameter and FLOP counts of registered models, and the model tables built from them (README, docs/models.md).
 
 FLOPs are counted from the real convolution and matmul shapes seen in one forward pass (PyNative hooks),
-not from constants, so the benchmark's achieved-GFLOP/s figure and the README table share one source.
+not from constants, so the benchmark's achieved-GFLOP/s figure and the model tables share one source.
 One multiply-add counts as 2 FLOPs.
 """
 import argparse
@@ -111,7 +111,7 @@ def _uninitialised_parameters():
 def model_table(pattern="*", flops=True):
     """Markdown table of every registered model: its timm name (convert.timm.TIMM_NAMES), trainable and total
     parameters, GFLOPs at its default input (flops=False: "-", which skips the forward pass: the widest BiT nets
-    then take a fraction of a second instead of up to 40 s)."""
+    then take a fraction of a second instead of many seconds)."""
     timm_names = {ours: timm for timm, ours in TIMM_NAMES.items()}
     rows = [
         "| model | timm name | layout | input | trainable params | params incl. BN stats | GFLOPs |",
