@@ -444,7 +444,7 @@ def test_a_file_without_a_record_still_loads(tmp_path, capfd):
 
 
 def test_resume_auto_skips_a_damaged_newest_checkpoint(tmp_path, caplog):
-    from mindcv_resnetv2.engine.run_folder import find_latest
+    from mindcv_resnetv2.engine.run_state import find_latest
 
     net, optimizer, ema = training_objects(seed=0)
     for epoch in (1, 2):
@@ -508,7 +508,7 @@ def test_loading_nonfinite_weights_is_refused_naming_them(tmp_path):
 
 
 def test_resume_auto_skips_a_checkpoint_with_nonfinite_weights(tmp_path, caplog):
-    from mindcv_resnetv2.engine.run_folder import find_latest
+    from mindcv_resnetv2.engine.run_state import find_latest
 
     net, optimizer, ema = training_objects(seed=0)
     save_training_checkpoint(str(tmp_path / "m-1_3.ckpt"), net, optimizer, ema, train_state={"epoch": 1})

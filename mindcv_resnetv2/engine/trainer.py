@@ -36,8 +36,8 @@ from . import per_class
 from .evaluation import average_statistics_over_ranks, copy_weights
 from .metrics import STEP_FIELDS, STEP_LOSS_FILE, MetricsFile, finite_mean, interval_rows, plot_metrics
 from .progress import Progress
-from .run_folder import (RECIPE_FILE, CheckpointKeeper, ResumeError, RunFolderLock, check_fresh_directory,
-                         check_resume_matches, find_latest, resolve_resume)
+from .run_state import (RECIPE_FILE, CheckpointKeeper, ResumeError, RunFolderLock, check_fresh_directory,
+                        check_resume_matches, find_latest, resolve_resume)
 from .runtime import ctrl_c_as_keyboard_interrupt, log_to_files, setup_logging, setup_runtime
 from .summary import TensorBoardLog
 
