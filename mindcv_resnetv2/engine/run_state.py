@@ -1,12 +1,18 @@
-"""The run folder's policy: whether a folder may take a new run, which checkpoints a run keeps and resumes from.
+"""A training run's state on disk: its folder, what its checkpoints hold, and where a resumed run starts.
 
-(`mindcv_resnetv2.checkpoint` is the other half: the file format and strict loading of one checkpoint.)
+(`mindcv_resnetv2.checkpoint` owns the checkpoint *file*: format, record, reading, strict loading, atomic save.)
 
-Files are `<model>-<epoch>_<steps per epoch>.ckpt` (MindCV's naming) plus `<model>_best.ckpt`, each holding the
-weights, optimizer state, EMA weights and the run's state (see `checkpoint.save_training_checkpoint`). What a file
-is (its epoch, its validation accuracy) is read from inside it, never parsed from its name, so renamed, `_best`
-and hash-named files resume correctly. The keep policy counts files that earlier runs left in the folder too.
-One run at a time trains into a folder: `RunFolderLock`.
+The run folder: files are `<model>-<epoch>_<steps per epoch>.ckpt` (MindCV's naming) plus `<model>_best.ckpt`.
+What a file is (its epoch, its validation accuracy) is read from inside it, never parsed from its name, so
+renamed, `_best` and hash-named files resume correctly. The keep policy counts files that earlier runs left in
+the folder too. One run at a time trains into a folder: `RunFolderLock`.
+
+A training checkpoint (`save_training_checkpoint`) is one file with every part a resume needs:
+    <param name>               model parameters and BN statistics, exactly as `save_checkpoint(net)` writes them
+    <optimizer param name>     the optimizer's own parameters (`global_step`, `learning_rate`, `moments.<param>`)
+    ema.<param name>           EMA copy of the model, if any (the names MindCV's TrainStep gives its EMA weights)
+    train_state.<key>          scalars of the run: epoch, step, loss scale, best metric, seed ...
+Such a file loads into a bare network with `checkpoint.load_checkpoint` like any weights file.
 """
 import contextlib
 import datetime
@@ -19,7 +25,11 @@ import os
 import re
 import socket
 
-from ..checkpoint import read_checkpoint, read_record, record_path, split_checkpoint
+import numpy as np
+
+from ..checkpoint import (EMA_PREFIX, TRAIN_STATE_PREFIX, CheckpointError, assign_checked, is_learning_rate,
+                          is_optimizer_slot, name_list, named_values, read_checkpoint, read_record, record_path,
+                          save_checkpoint, scalar_value, split_checkpoint)
 from ..config import load_recipe
 from ..errors import InvalidInputError, UserError
 
@@ -120,6 +130,76 @@ def _locked_message(directory, path, holder):
     return (f"ckpt_save_dir '{directory}' is in use by another training run ({who}); two runs in one folder would "
             f"mix their checkpoints, recipe and metrics. Wait for it to end, or choose another --ckpt_save_dir "
             f"(if no such run exists, delete '{path}').")
+
+
+def _ema_named_values(ema):
+    """EMA parameters under `ema.<param name>`, from an EMA copy of the net or MindCV-style `ema.`-named Parameters."""
+    return {
+        (name if name.startswith(EMA_PREFIX) else EMA_PREFIX + name): value
+        for name, value in named_values(ema).items()
+    }
+
+
+def _state_values(net, optimizer=None, ema=None):
+    """{file name: Parameter} for every part of a training checkpoint: net, EMA, optimizer (minus the net's)."""
+    values = named_values(net)
+    if ema is not None:
+        values.update(_ema_named_values(ema))
+    if optimizer is not None:
+        values.update({name: p for name, p in named_values(optimizer).items() if name not in values})
+    return values
+
+
+def save_training_checkpoint(path, net, optimizer=None, ema=None, train_state=None):
+    """One atomic file with everything needed to resume: weights, optimizer state, EMA weights, run scalars.
+
+    optimizer: the optimizer (or the train-step cell: any Cell whose extra parameters are training state).
+    ema: an EMA copy of the net (Cell) or MindCV-style `ema.`-named Parameters.
+    train_state: {key: int/float/bool}, e.g. epoch, step, loss_scale, best_metric, seed.
+    """
+    extra = {}
+    for key, value in (train_state or {}).items():
+        if not isinstance(value, (bool, int, float, np.integer, np.floating)):
+            raise TypeError(f"train_state['{key}'] = {value!r}: only int, float and bool values can be saved.")
+        extra[TRAIN_STATE_PREFIX + key] = np.asarray(value)
+    record = {"train_state": {key: scalar_value(value) for key, value in (train_state or {}).items()}}
+    return save_checkpoint(_state_values(net, optimizer, ema), path, extra=extra, record=record)
+
+
+def restore_training_checkpoint(path, net, optimizer=None, ema=None):
+    """Restore what `save_training_checkpoint` wrote into the same objects; returns the train_state dict.
+
+    Strict both ways: every part asked for must be in the file with matching shapes, and the file may hold
+    nothing else (apart from the learning rate, rebuilt from the recipe, and the run's scalars); all checks
+    pass before any value is assigned, so a bad file leaves net, optimizer and EMA untouched.
+    """
+    path = os.fspath(path)
+    entries = read_checkpoint(path)
+    # The lr schedules (one per parameter group with layer_decay) are rebuilt from the recipe (their position is
+    # global_step), so a run may be resumed with a longer epoch_size; every other part must match.
+    targets = {name: p for name, p in _state_values(net, optimizer, ema).items() if not is_learning_rate(name)}
+    saved = {name for name in entries if not is_learning_rate(name) and not name.startswith(TRAIN_STATE_PREFIX)}
+    names = saved | set(targets)
+
+    def by_role(name):  # model weights before optimizer slots: they say best which network the file is for
+        return is_optimizer_slot(name, names), name
+
+    missing = sorted(set(targets) - saved, key=by_role)
+    unexpected = sorted(saved - set(targets), key=by_role)
+    if missing or unexpected:
+        found = [f"it lacks {len(missing)} entries the run needs: {name_list(missing)}"] if missing else []
+        if unexpected:
+            found.append(f"it has {len(unexpected)} unexpected entries the run does not: {name_list(unexpected)}")
+        raise CheckpointError(
+            f"Cannot resume from '{path}': {'; '.join(found)}. A run resumes only from a checkpoint of the same "
+            "model, class count, optimizer, freezing (freeze_backbone, freeze_stages), EMA and gradient-accumulation "
+            "settings (strict); to start from its weights with other settings, use --ckpt_path instead of --resume."
+        )
+    values = {name: entries[name] for name in targets}
+    assign_checked(targets, values, path)
+    train_state = split_checkpoint(entries).train_state
+    _logger.info("Resumed %d entries from '%s': %s", len(values), path, train_state)
+    return train_state
 
 
 def is_run_folder(directory):

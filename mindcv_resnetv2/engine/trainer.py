@@ -24,7 +24,6 @@ import time
 
 import mindspore as ms
 
-from ..checkpoint import restore_training_checkpoint, save_training_checkpoint
 from ..config import save_config
 from ..errors import UserError
 from ..models.summary import count_parameters
@@ -37,7 +36,8 @@ from .evaluation import average_statistics_over_ranks, copy_weights
 from .metrics import STEP_FIELDS, STEP_LOSS_FILE, MetricsFile, finite_mean, interval_rows, plot_metrics
 from .progress import Progress
 from .run_state import (RECIPE_FILE, CheckpointKeeper, ResumeError, RunFolderLock, check_fresh_directory,
-                        check_resume_matches, find_latest, resolve_resume)
+                        check_resume_matches, find_latest, resolve_resume, restore_training_checkpoint,
+                        save_training_checkpoint)
 from .runtime import ctrl_c_as_keyboard_interrupt, log_to_files, setup_logging, setup_runtime
 from .summary import TensorBoardLog
 
