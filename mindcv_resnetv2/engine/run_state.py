@@ -15,12 +15,14 @@ A training checkpoint (`save_training_checkpoint`) is one file with every part a
 Such a file loads into a bare network with `checkpoint.load_checkpoint` like any weights file.
 """
 import contextlib
+import dataclasses
 import datetime
 import errno
 import fcntl
 import glob
 import json
 import logging
+import math
 import os
 import re
 import socket
@@ -38,6 +40,11 @@ _logger = logging.getLogger("mindcv_resnetv2")
 RECIPE_FILE = "recipe.yaml"
 LOCK_FILE = ".train.lock"
 EPOCH_FILE = re.compile(r"^(?P<model>.+)-(?P<epoch>\d+)_(?P<steps>\d+)\.ckpt$")
+
+# train_state keys of a checkpoint that hold its epoch's metrics.csv row: the values a run reproduces, not its
+# timings, so that a resumed run writes checkpoints identical to the uninterrupted run's.
+METRICS_PREFIX = "metrics."
+CHECKPOINTED_METRICS = ("train_loss", "lr", "val_loss", "val_top1", "val_top5")
 
 
 class ResumeError(InvalidInputError):
@@ -132,6 +139,23 @@ def _locked_message(directory, path, holder):
             f"(if no such run exists, delete '{path}').")
 
 
+def is_run_folder(directory):
+    """Whether `directory` is a training run's folder (train.py wrote its RECIPE_FILE there)."""
+    return os.path.isfile(os.path.join(directory, RECIPE_FILE))
+
+
+def check_fresh_directory(directory, overwrite):
+    """Refuse a folder holding another run's epoch checkpoints unless `overwrite` (resume skips this check)."""
+    existing = epoch_checkpoints(directory) if os.path.isdir(directory) else []
+    if existing and not overwrite:
+        raise RunDirectoryError(
+            f"ckpt_save_dir '{directory}' already holds {len(existing)} checkpoint(s) of another run "
+            f"(e.g. {os.path.basename(sorted(existing)[0])}). Continue that run with --resume auto, choose another "
+            f"--ckpt_save_dir, or pass --overwrite True to start anew there (old files then count towards "
+            f"keep_checkpoint_max and may be deleted)."
+        )
+
+
 def _ema_named_values(ema):
     """EMA parameters under `ema.<param name>`, from an EMA copy of the net or MindCV-style `ema.`-named Parameters."""
     return {
@@ -202,9 +226,33 @@ def restore_training_checkpoint(path, net, optimizer=None, ema=None):
     return train_state
 
 
-def is_run_folder(directory):
-    """Whether `directory` is a training run's folder (train.py wrote its RECIPE_FILE there)."""
-    return os.path.isfile(os.path.join(directory, RECIPE_FILE))
+def epoch_train_state(epoch, step, loss_scale, best_top1, seed, num_classes, val_top1, metrics_row):
+    """The train_state saved after `epoch` (counted from 1): the counters a resume continues from, the run's
+    identity (seed, class count) and the epoch's metrics.csv row (`metrics_row`, its CHECKPOINTED_METRICS)."""
+    state = {
+        "epoch": epoch,
+        "step": step,
+        "loss_scale": loss_scale,
+        "best_top1": best_top1 if math.isfinite(best_top1) else -1.0,
+        "seed": seed,
+        "num_classes": num_classes,
+    }
+    if val_top1 is not None:
+        state["val_top1"] = val_top1
+    state.update({METRICS_PREFIX + key: metrics_row[key] for key in CHECKPOINTED_METRICS
+                  if metrics_row[key] is not None})
+    return state
+
+
+def save_epoch_checkpoints(directory, model, steps_per_epoch, net, train_step, ema, state, best):
+    """Write `<model>-<epoch>_<steps per epoch>.ckpt` holding `state`, and `<model>_best.ckpt` too when `best`;
+    returns the epoch file's path."""
+    path = os.path.join(directory, f"{model}-{state['epoch']}_{steps_per_epoch}.ckpt")
+    save_training_checkpoint(path, net, train_step, ema, train_state=state)
+    if best:
+        save_training_checkpoint(os.path.join(directory, f"{model}_best.ckpt"), net, train_step, ema,
+                                 train_state=state)
+    return path
 
 
 def read_train_state(path):
@@ -239,18 +287,6 @@ def epoch_checkpoints(directory):
     return found
 
 
-def check_fresh_directory(directory, overwrite):
-    """Refuse a folder holding another run's epoch checkpoints unless `overwrite` (resume skips this check)."""
-    existing = epoch_checkpoints(directory) if os.path.isdir(directory) else []
-    if existing and not overwrite:
-        raise RunDirectoryError(
-            f"ckpt_save_dir '{directory}' already holds {len(existing)} checkpoint(s) of another run "
-            f"(e.g. {os.path.basename(sorted(existing)[0])}). Continue that run with --resume auto, choose another "
-            f"--ckpt_save_dir, or pass --overwrite True to start anew there (old files then count towards "
-            f"keep_checkpoint_max and may be deleted)."
-        )
-
-
 def _epoch_of(path):
     """The epoch stored in a checkpoint (or its summary); None, with a warning, for an unreadable file."""
     try:
@@ -275,44 +311,6 @@ def find_latest(directory):
             continue
         return path
     return None
-
-
-def check_resume_matches(resume_path, directory, model, num_classes):
-    """Refuse to resume a run of another model or class count, naming both, before anything is written.
-
-    The run folder's recipe.yaml says which model trained there; the checkpoint's own run state says how many
-    classes it was trained with.
-    """
-    recipe = os.path.join(directory, RECIPE_FILE)
-    if is_run_folder(directory):
-        saved_model = load_recipe(recipe).get("model")
-        if saved_model and saved_model != model:
-            raise ResumeError(
-                f"resume: run folder '{directory}' holds a run of model {saved_model} (its {RECIPE_FILE}), but this "
-                f"run is model {model}. Continue that run with `python train.py -c {recipe} --resume auto`, or "
-                f"train {model} in another --ckpt_save_dir."
-            )
-    saved_classes = read_train_state(resume_path).get("num_classes")
-    if saved_classes is not None and int(saved_classes) != num_classes:
-        raise ResumeError(
-            f"resume: checkpoint '{resume_path}' was trained with {int(saved_classes)} classes, but this run has "
-            f"{num_classes}. Resume it on the data it was trained on, or fine-tune from it in another "
-            f"--ckpt_save_dir with --ckpt_path {resume_path} (the classifier is then re-initialised)."
-        )
-
-
-def resolve_resume(resume, directory):
-    """The file to resume from: `resume` itself, or with "auto" the latest in `directory` (None: fresh start)."""
-    if not resume:
-        return None
-    if resume == "auto":
-        path = find_latest(directory) if os.path.isdir(directory) else None
-        if path is None:
-            _logger.info("resume: auto found no checkpoint in %s; starting a new run.", directory)
-        return path
-    if not os.path.isfile(resume):
-        raise ResumeError(f"resume: checkpoint '{resume}' does not exist. Give an existing file or 'auto'.")
-    return resume
 
 
 class CheckpointKeeper:
@@ -344,3 +342,88 @@ class CheckpointKeeper:
             remove_checkpoint(path)
             _logger.info("Removed checkpoint %s (%s keeps %d)", path, self.policy, self.keep_max)
         return removed
+
+
+def resolve_resume(resume, directory):
+    """The file to resume from: `resume` itself, or with "auto" the latest in `directory` (None: fresh start)."""
+    if not resume:
+        return None
+    if resume == "auto":
+        path = find_latest(directory) if os.path.isdir(directory) else None
+        if path is None:
+            _logger.info("resume: auto found no checkpoint in %s; starting a new run.", directory)
+        return path
+    if not os.path.isfile(resume):
+        raise ResumeError(f"resume: checkpoint '{resume}' does not exist. Give an existing file or 'auto'.")
+    return resume
+
+
+def check_resume_matches(resume_path, directory, model, num_classes):
+    """Refuse to resume a run of another model or class count, naming both, before anything is written.
+
+    The run folder's recipe.yaml says which model trained there; the checkpoint's own run state says how many
+    classes it was trained with.
+    """
+    recipe = os.path.join(directory, RECIPE_FILE)
+    if is_run_folder(directory):
+        saved_model = load_recipe(recipe).get("model")
+        if saved_model and saved_model != model:
+            raise ResumeError(
+                f"resume: run folder '{directory}' holds a run of model {saved_model} (its {RECIPE_FILE}), but this "
+                f"run is model {model}. Continue that run with `python train.py -c {recipe} --resume auto`, or "
+                f"train {model} in another --ckpt_save_dir."
+            )
+    saved_classes = read_train_state(resume_path).get("num_classes")
+    if saved_classes is not None and int(saved_classes) != num_classes:
+        raise ResumeError(
+            f"resume: checkpoint '{resume_path}' was trained with {int(saved_classes)} classes, but this run has "
+            f"{num_classes}. Resume it on the data it was trained on, or fine-tune from it in another "
+            f"--ckpt_save_dir with --ckpt_path {resume_path} (the classifier is then re-initialised)."
+        )
+
+
+@dataclasses.dataclass
+class StartPoint:
+    """Where a run starts training: epoch 0 of a new run, or where its resume checkpoint left off."""
+
+    epoch: int = 0
+    step: int = 0  # optimizer updates made before `epoch`: the position in the learning-rate schedule
+    best_top1: float = float("-inf")
+    metrics_row: dict = dataclasses.field(default_factory=dict)  # the resumed epoch's metrics.csv row, as saved
+
+
+def resume_from(path, net, train_step, ema, updates_per_epoch, settings):
+    """Restore weights, optimizer state, loss scale and EMA from the training checkpoint `path` into the run's
+    objects; the StartPoint the run continues from. `settings` says what fixes `updates_per_epoch`, for the
+    refusal of a resume whose schedule would not line up (`check_same_schedule`)."""
+    state = restore_training_checkpoint(path, net, train_step, ema)
+    check_same_schedule(path, state, updates_per_epoch, settings)
+    return StartPoint(epoch=int(state["epoch"]), step=int(state.get("step", 0)),
+                      best_top1=float(state.get("best_top1", float("-inf"))),
+                      metrics_row={key[len(METRICS_PREFIX):]: value for key, value in state.items()
+                                   if key.startswith(METRICS_PREFIX)})
+
+
+def check_same_schedule(path, state, updates_per_epoch, settings):
+    """The learning rate is rebuilt from the recipe and indexed by the optimizer's step: a resume with another
+    number of updates per epoch (batch size, devices, accumulation, num_samples) would silently follow
+    another schedule, so it is refused."""
+    epoch, steps = int(state["epoch"]), state.get("step")
+    if steps is None or epoch == 0 or int(steps) == epoch * updates_per_epoch:
+        return
+    raise ResumeError(
+        f"resume: '{path}' was saved after {int(steps)} optimizer updates in {epoch} epoch(s) "
+        f"({int(steps) // epoch} per epoch), but this run makes {updates_per_epoch} per epoch ({settings}), so its "
+        f"learning-rate schedule would not line up. Resume with the settings of the run that wrote it (its "
+        f"{RECIPE_FILE}), or start from its weights with --ckpt_path in a new --ckpt_save_dir."
+    )
+
+
+def interrupted_message(directory):
+    """What an interrupted run tells its user: the checkpoint it can continue from, and how."""
+    latest = find_latest(directory) if os.path.isdir(directory) else None
+    if latest is None:
+        return f"interrupted before the first checkpoint; nothing to resume in {directory}"
+    recipe = os.path.join(directory, RECIPE_FILE)
+    return (f"interrupted; the last checkpoint is {latest}: continue with "
+            f"`python train.py -c {recipe} --resume auto`")

@@ -35,18 +35,13 @@ from . import per_class
 from .evaluation import average_statistics_over_ranks, copy_weights
 from .metrics import STEP_FIELDS, STEP_LOSS_FILE, MetricsFile, finite_mean, interval_rows, plot_metrics
 from .progress import Progress
-from .run_state import (RECIPE_FILE, CheckpointKeeper, ResumeError, RunFolderLock, check_fresh_directory,
-                        check_resume_matches, find_latest, resolve_resume, restore_training_checkpoint,
-                        save_training_checkpoint)
+from .run_state import (RECIPE_FILE, CheckpointKeeper, RunFolderLock, StartPoint, check_fresh_directory,
+                        check_resume_matches, epoch_train_state, interrupted_message, resolve_resume, resume_from,
+                        save_epoch_checkpoints)
 from .runtime import ctrl_c_as_keyboard_interrupt, log_to_files, setup_logging, setup_runtime
 from .summary import TensorBoardLog
 
 _logger = logging.getLogger("mindcv_resnetv2")
-
-# train_state keys of a checkpoint that hold its epoch's metrics.csv row: the values a run reproduces, not its
-# timings, so that a resumed run writes checkpoints identical to the uninterrupted run's.
-METRICS_PREFIX = "metrics."
-CHECKPOINTED_METRICS = ("train_loss", "lr", "val_loss", "val_top1", "val_top5")
 
 
 class TrainingDiverged(RuntimeError, UserError):
@@ -117,33 +112,14 @@ class Trainer:
     def _restore(self):
         """Start at epoch 0, or where the resume checkpoint left off (weights, optimizer, loss scale, EMA)."""
         cfg = self.cfg
-        self.start_epoch, self.best_top1, self.global_step = 0, float("-inf"), 0
-        self.resumed_row = {}
+        start = StartPoint()
         if self.resume_path:
-            state = restore_training_checkpoint(self.resume_path, self.net, self.step, self.ema)
-            self.start_epoch = int(state["epoch"])
-            self.best_top1 = float(state.get("best_top1", float("-inf")))
-            self.global_step = int(state.get("step", 0))
-            self._check_same_schedule(state)
-            self.resumed_row = {key[len(METRICS_PREFIX):]: value for key, value in state.items()
-                                if key.startswith(METRICS_PREFIX)}
-            _logger.info("Resuming from %s at epoch %d of %d", self.resume_path, self.start_epoch, cfg.epoch_size)
-
-    def _check_same_schedule(self, state):
-        """The learning rate is rebuilt from the recipe and indexed by the optimizer's step: a resume with another
-        number of updates per epoch (batch size, devices, accumulation, num_samples) would silently follow
-        another schedule, so it is refused."""
-        epoch, steps = int(state["epoch"]), state.get("step")
-        if steps is None or epoch == 0 or int(steps) == epoch * self.updates_per_epoch:
-            return
-        raise ResumeError(
-            f"resume: '{self.resume_path}' was saved after {int(steps)} optimizer updates in {epoch} epoch(s) "
-            f"({int(steps) // epoch} per epoch), but this run makes {self.updates_per_epoch} per epoch (batch_size "
-            f"{self.cfg.batch_size} x {self.runtime.group_size} device(s), gradient_accumulation_steps "
-            f"{self.accumulate}, num_samples {self.cfg.num_samples}), so its learning-rate schedule would not line "
-            f"up. Resume with the settings of the run that wrote it (its {RECIPE_FILE}), or start from its weights "
-            f"with --ckpt_path in a new --ckpt_save_dir."
-        )
+            settings = (f"batch_size {cfg.batch_size} x {self.runtime.group_size} device(s), "
+                        f"gradient_accumulation_steps {self.accumulate}, num_samples {cfg.num_samples}")
+            start = resume_from(self.resume_path, self.net, self.step, self.ema, self.updates_per_epoch, settings)
+            _logger.info("Resuming from %s at epoch %d of %d", self.resume_path, start.epoch, cfg.epoch_size)
+        self.start_epoch, self.global_step, self.best_top1 = start.epoch, start.step, start.best_top1
+        self.resumed_row = start.metrics_row
 
     def summary(self):
         cfg, rt = self.cfg, self.runtime
@@ -265,22 +241,11 @@ class Trainer:
     def _save(self, epoch, metrics, row):
         """Write epoch `epoch`'s checkpoint (and the best one); `row`, its metrics.csv row, travels inside it."""
         cfg = self.cfg
-        state = {
-            "epoch": epoch + 1,
-            "step": self.global_step,
-            "loss_scale": self.last_read.loss_scale,
-            "best_top1": self.best_top1 if math.isfinite(self.best_top1) else -1.0,
-            "seed": cfg.seed,
-            "num_classes": self.num_classes,
-        }
-        if metrics:
-            state["val_top1"] = metrics["top1"]
-        state.update({METRICS_PREFIX + key: row[key] for key in CHECKPOINTED_METRICS if row[key] is not None})
-        path = os.path.join(self.directory, f"{cfg.model}-{epoch + 1}_{self.steps_per_epoch}.ckpt")
-        save_training_checkpoint(path, self.net, self.step, self.ema, train_state=state)
-        if metrics and metrics["top1"] >= self.best_top1:
-            best = os.path.join(self.directory, f"{cfg.model}_best.ckpt")
-            save_training_checkpoint(best, self.net, self.step, self.ema, train_state=state)
+        state = epoch_train_state(epoch + 1, step=self.global_step, loss_scale=self.last_read.loss_scale,
+                                  best_top1=self.best_top1, seed=cfg.seed, num_classes=self.num_classes,
+                                  val_top1=metrics["top1"] if metrics else None, metrics_row=row)
+        path = save_epoch_checkpoints(self.directory, cfg.model, self.steps_per_epoch, self.net, self.step, self.ema,
+                                      state, best=bool(metrics) and metrics["top1"] >= self.best_top1)
         CheckpointKeeper(self.directory, cfg.ckpt_save_policy, cfg.keep_checkpoint_max).prune()
         return path
 
@@ -289,21 +254,13 @@ class Trainer:
             with ctrl_c_as_keyboard_interrupt():
                 return self._run()
         except KeyboardInterrupt:
-            raise TrainingInterrupted(self._interrupted_message()) from None
+            raise TrainingInterrupted(interrupted_message(self.directory)) from None
         except Exception as exc:
             log_to_files("train.py: error: %s", exc)  # a late failure belongs in the run's log too
             raise
         finally:
             self.tensorboard.close()
             self.release()
-
-    def _interrupted_message(self):
-        latest = find_latest(self.directory) if os.path.isdir(self.directory) else None
-        if latest is None:
-            return f"interrupted before the first checkpoint; nothing to resume in {self.directory}"
-        recipe = os.path.join(self.directory, RECIPE_FILE)
-        return (f"interrupted; the last checkpoint is {latest}: continue with "
-                f"`python train.py -c {recipe} --resume auto`")
 
     def _run(self):
         cfg = self.cfg
