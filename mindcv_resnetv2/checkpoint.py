@@ -11,15 +11,12 @@ path into a network gets the same guarantees:
 * a different class count in the classifier (fine-tuning) drops the checkpoint's classifier, and a first
   convolution of another input channel count is adapted when the caller names it (`adapt_first_conv`);
 * a save never leaves a truncated file under the final name and the file stays writable by its owner;
-* every save records the file's sha256 in `<file>.json` beside it (with a training checkpoint's run state), and
-  every read checks the file against that record when there is one; .ckpt files also carry MindSpore's CRC.
+* every save records the file's sha256 in `<file>.json` beside it (with whatever the caller adds: a training
+  checkpoint's run state), and every read checks the file against that record when there is one; .ckpt files
+  also carry MindSpore's CRC.
 
-File layout of a training checkpoint written by `save_training_checkpoint` (one file, all parts):
-    <param name>               model parameters and BN statistics, exactly as `save_checkpoint(net)` writes them
-    <optimizer param name>     the optimizer's own parameters (`global_step`, `learning_rate`, `moments.<param>`)
-    ema.<param name>           EMA copy of the model, if any (the names MindCV's TrainStep gives its EMA weights)
-    train_state.<key>          scalars of the run: epoch, step, loss scale, best metric, seed ...
-Such a file loads into a bare network with `load_checkpoint` like any weights file.
+What a training checkpoint holds besides the weights (optimizer, EMA, `train_state.*`) is the run's business:
+`engine.run_state` writes and restores it; this module only recognises those entries as not being weights.
 """
 import contextlib
 import dataclasses
@@ -86,7 +83,7 @@ class CheckpointParts:
     unknown: dict
 
 
-def _name_list(names):
+def name_list(names):
     """Names for an error message, in the order given: all of them up to a limit, then how many more."""
     names = list(names)
     shown = ", ".join(names[:_MAX_LISTED_NAMES])
@@ -195,7 +192,7 @@ def read_checkpoint(path, verify_hash=True):
     nonfinite = nonfinite_names(entries)
     if nonfinite:
         raise CheckpointError(
-            f"Checkpoint '{path}' holds NaN/Inf values in {len(nonfinite)} tensors: {_name_list(nonfinite)}. It was "
+            f"Checkpoint '{path}' holds NaN/Inf values in {len(nonfinite)} tensors: {name_list(nonfinite)}. It was "
             "saved after its training diverged; use a checkpoint from before that (an earlier epoch's)."
         )
     return entries
@@ -206,7 +203,7 @@ def is_learning_rate(name):
     return bool(_LEARNING_RATE.match(name))
 
 
-def _is_optimizer_slot(name, weight_names):
+def is_optimizer_slot(name, weight_names):
     """True for a per-parameter optimizer slot: '<slot>.<weight name>', e.g. 'moments.layer1.0.conv1.weight'."""
     slot, _, weight_name = name.partition(".")
     return bool(slot) and weight_name in weight_names
@@ -220,7 +217,7 @@ def split_checkpoint(entries, model_names=None):
     """
     ema = {name[len(EMA_PREFIX):]: value for name, value in entries.items() if name.startswith(EMA_PREFIX)}
     train_state = {
-        name[len(TRAIN_STATE_PREFIX):]: _scalar(value)
+        name[len(TRAIN_STATE_PREFIX):]: scalar_value(value)
         for name, value in entries.items()
         if name.startswith(TRAIN_STATE_PREFIX)
     }
@@ -234,7 +231,7 @@ def split_checkpoint(entries, model_names=None):
     for name, value in rest.items():
         if model_names is not None and name in weight_names:
             model[name] = value
-        elif name in TRAINING_SCALAR_NAMES or is_learning_rate(name) or _is_optimizer_slot(name, weight_names):
+        elif name in TRAINING_SCALAR_NAMES or is_learning_rate(name) or is_optimizer_slot(name, weight_names):
             optimizer[name] = value
         elif model_names is None:
             model[name] = value
@@ -243,15 +240,16 @@ def split_checkpoint(entries, model_names=None):
     return CheckpointParts(model=model, ema=ema, optimizer=optimizer, train_state=train_state, unknown=unknown)
 
 
-def _scalar(value):
+def scalar_value(value):
     """A saved 0-d/1-element array back as a Python int, float or bool."""
     if isinstance(value, str):
         return value
     return np.asarray(value).reshape(()).item()
 
 
-def _check_shapes(targets, values, source):
-    """Error naming every parameter whose saved shape differs from the network's, with both shapes."""
+def assign_checked(targets, values, source):
+    """Copy `values` into the parameters `targets` {name: Parameter}, cast to each one's dtype, after checking every
+    shape: a mismatch is an error naming each parameter with both shapes, and nothing is assigned."""
     mismatched = [
         f"{name}: checkpoint {tuple(np.shape(values[name]))} vs network {tuple(targets[name].shape)}"
         for name in sorted(values)
@@ -261,10 +259,6 @@ def _check_shapes(targets, values, source):
         listed = "; ".join(mismatched[:_MAX_LISTED_NAMES])
         more = f"; ... ({len(mismatched) - _MAX_LISTED_NAMES} more)" if len(mismatched) > _MAX_LISTED_NAMES else ""
         raise CheckpointError(f"Shape mismatch loading '{source}' ({len(mismatched)} parameters): {listed}{more}.")
-
-
-def _assign(targets, values):
-    """Copy already-validated values into parameters, cast to each parameter's dtype."""
     for name, value in values.items():
         param = targets[name]
         param.set_data(ms.Tensor(np.asarray(value), dtype=param.dtype))
@@ -361,12 +355,11 @@ def load_state_dict(
             "Non-strict load of '%s': %d missing (%s), %d unexpected (%s).",
             source,
             len(missing),
-            _name_list(missing),
+            name_list(missing),
             len(unexpected),
-            _name_list(unexpected),
+            name_list(unexpected),
         )
-    _check_shapes(targets, values, source)
-    _assign(targets, values)
+    assign_checked(targets, values, source)
     if dropped:
         _logger.warning(
             "Checkpoint classifier '%s' has %d classes, the network %d: dropped %s from '%s'; "
@@ -396,7 +389,7 @@ def _ema_values(parts, targets, source):
             "'%s' has no EMA copy of %d parameters (%s): using their raw values.",
             source,
             len(from_raw),
-            _name_list(sorted(from_raw)),
+            name_list(sorted(from_raw)),
         )
         values.update({name: parts.model[name] for name in from_raw})
     return values
@@ -406,9 +399,9 @@ def _strict_message(source, missing, unexpected, parts, use_ema):
     """The strict-load error: every missing and unexpected name (truncated), plus the likely cause."""
     lines = [f"Checkpoint '{source}' does not match the network (strict load)."]
     if missing:
-        lines.append(f"Missing from the checkpoint ({len(missing)}): {_name_list(missing)}.")
+        lines.append(f"Missing from the checkpoint ({len(missing)}): {name_list(missing)}.")
     if unexpected:
-        lines.append(f"Unexpected in the checkpoint ({len(unexpected)}): {_name_list(unexpected)}.")
+        lines.append(f"Unexpected in the checkpoint ({len(unexpected)}): {name_list(unexpected)}.")
     if missing and not parts.model and parts.ema and not use_ema:
         lines.append(f"The file holds only '{EMA_PREFIX}' weights: pass use_ema=True.")
     elif missing and not unexpected:
@@ -452,7 +445,7 @@ def _as_tensor(value):
     return ms.Tensor(np.asarray(value))
 
 
-def _named_values(params):
+def named_values(params):
     """{name: value} from a Cell, a dict, or an iterable of Parameters (e.g. a ParameterTuple)."""
     if isinstance(params, ms.nn.Cell):
         return {p.name: p for p in params.get_parameters()}
@@ -479,7 +472,7 @@ def save_checkpoint(params, path, extra=None, record=None):
     """
     path = os.fspath(path)
     fmt = checkpoint_format(path)
-    values = _named_values(params)
+    values = named_values(params)
     for name, value in (extra or {}).items():
         if name in values:
             raise ValueError(f"Extra checkpoint entry '{name}' collides with a parameter of the same name.")
@@ -489,7 +482,7 @@ def save_checkpoint(params, path, extra=None, record=None):
     if nonfinite:
         raise CheckpointError(
             f"Refusing to save checkpoint '{path}': {len(nonfinite)} tensors hold NaN/Inf values "
-            f"({_name_list(nonfinite)}): the weights diverged. Nothing was written and earlier checkpoints are kept; "
+            f"({name_list(nonfinite)}): the weights diverged. Nothing was written and earlier checkpoints are kept; "
             "lower lr, enable clip_grad, use a warm-up, or check the data."
         )
 
@@ -526,74 +519,3 @@ def _without_mindspore_failure_line(name):
         yield
     finally:
         logger.removeFilter(keep)
-
-
-def _ema_named_values(ema):
-    """EMA parameters under `ema.<param name>`, from an EMA copy of the net or MindCV-style `ema.`-named Parameters."""
-    return {
-        (name if name.startswith(EMA_PREFIX) else EMA_PREFIX + name): value
-        for name, value in _named_values(ema).items()
-    }
-
-
-def _state_values(net, optimizer=None, ema=None):
-    """{file name: Parameter} for every part of a training checkpoint: net, EMA, optimizer (minus the net's)."""
-    values = _named_values(net)
-    if ema is not None:
-        values.update(_ema_named_values(ema))
-    if optimizer is not None:
-        values.update({name: p for name, p in _named_values(optimizer).items() if name not in values})
-    return values
-
-
-def save_training_checkpoint(path, net, optimizer=None, ema=None, train_state=None):
-    """One atomic file with everything needed to resume: weights, optimizer state, EMA weights, run scalars.
-
-    optimizer: the optimizer (or the train-step cell: any Cell whose extra parameters are training state).
-    ema: an EMA copy of the net (Cell) or MindCV-style `ema.`-named Parameters.
-    train_state: {key: int/float/bool}, e.g. epoch, step, loss_scale, best_metric, seed.
-    """
-    extra = {}
-    for key, value in (train_state or {}).items():
-        if not isinstance(value, (bool, int, float, np.integer, np.floating)):
-            raise TypeError(f"train_state['{key}'] = {value!r}: only int, float and bool values can be saved.")
-        extra[TRAIN_STATE_PREFIX + key] = np.asarray(value)
-    record = {"train_state": {key: _scalar(value) for key, value in (train_state or {}).items()}}
-    return save_checkpoint(_state_values(net, optimizer, ema), path, extra=extra, record=record)
-
-
-def restore_training_checkpoint(path, net, optimizer=None, ema=None):
-    """Restore what `save_training_checkpoint` wrote into the same objects; returns the train_state dict.
-
-    Strict both ways: every part asked for must be in the file with matching shapes, and the file may hold
-    nothing else (apart from the learning rate, rebuilt from the recipe, and the run's scalars); all checks
-    pass before any value is assigned, so a bad file leaves net, optimizer and EMA untouched.
-    """
-    path = os.fspath(path)
-    entries = read_checkpoint(path)
-    # The lr schedules (one per parameter group with layer_decay) are rebuilt from the recipe (their position is
-    # global_step), so a run may be resumed with a longer epoch_size; every other part must match.
-    targets = {name: p for name, p in _state_values(net, optimizer, ema).items() if not is_learning_rate(name)}
-    saved = {name for name in entries if not is_learning_rate(name) and not name.startswith(TRAIN_STATE_PREFIX)}
-    names = saved | set(targets)
-
-    def by_role(name):  # model weights before optimizer slots: they say best which network the file is for
-        return _is_optimizer_slot(name, names), name
-
-    missing = sorted(set(targets) - saved, key=by_role)
-    unexpected = sorted(saved - set(targets), key=by_role)
-    if missing or unexpected:
-        found = [f"it lacks {len(missing)} entries the run needs: {_name_list(missing)}"] if missing else []
-        if unexpected:
-            found.append(f"it has {len(unexpected)} unexpected entries the run does not: {_name_list(unexpected)}")
-        raise CheckpointError(
-            f"Cannot resume from '{path}': {'; '.join(found)}. A run resumes only from a checkpoint of the same "
-            "model, class count, optimizer, freezing (freeze_backbone, freeze_stages), EMA and gradient-accumulation "
-            "settings (strict); to start from its weights with other settings, use --ckpt_path instead of --resume."
-        )
-    values = {name: entries[name] for name in targets}
-    _check_shapes(targets, values, path)
-    _assign(targets, values)
-    train_state = split_checkpoint(entries).train_state
-    _logger.info("Resumed %d entries from '%s': %s", len(values), path, train_state)
-    return train_state

@@ -248,7 +248,7 @@ def test_resume_auto_skips_a_corrupt_newest_checkpoint_even_with_a_newer_summary
     with open(newest, "r+b") as handle:
         handle.truncate(os.path.getsize(newest) // 2)
     os.utime(newest + ".json")  # the summary is newer than the damaged file
-    from mindcv_resnetv2.engine.run_folder import resolve_resume
+    from mindcv_resnetv2.engine.run_state import resolve_resume
 
     assert resolve_resume("auto", folder) == os.path.join(folder, f"{MODEL}-1_3.ckpt")
     result = run_entry("train.py", tiny_recipe_args(data_dir, folder, epochs=2) + ["--resume", "auto"])

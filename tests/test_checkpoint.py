@@ -1,4 +1,5 @@
-"""Checkpoint loading and saving as train, validate and create_model rely on it."""
+"""Checkpoint files (loading, saving, records) as train, validate and create_model rely on them, and the training
+checkpoints of engine.run_state written in them."""
 import errno
 import hashlib
 import logging
@@ -16,11 +17,10 @@ from mindcv_resnetv2.checkpoint import (
     load_checkpoint,
     load_state_dict,
     read_checkpoint,
-    restore_training_checkpoint,
     save_checkpoint,
-    save_training_checkpoint,
     split_checkpoint,
 )
+from mindcv_resnetv2.engine.run_state import find_latest, restore_training_checkpoint, save_training_checkpoint
 from mindcv_resnetv2.utils.files import file_digest
 from mindcv_resnetv2.models import create_model
 from mindcv_resnetv2.utils.files import WriteError
@@ -444,8 +444,6 @@ def test_a_file_without_a_record_still_loads(tmp_path, capfd):
 
 
 def test_resume_auto_skips_a_damaged_newest_checkpoint(tmp_path, caplog):
-    from mindcv_resnetv2.engine.run_folder import find_latest
-
     net, optimizer, ema = training_objects(seed=0)
     for epoch in (1, 2):
         save_training_checkpoint(str(tmp_path / f"m-{epoch}_3.ckpt"), net, optimizer, ema,
@@ -508,8 +506,6 @@ def test_loading_nonfinite_weights_is_refused_naming_them(tmp_path):
 
 
 def test_resume_auto_skips_a_checkpoint_with_nonfinite_weights(tmp_path, caplog):
-    from mindcv_resnetv2.engine.run_folder import find_latest
-
     net, optimizer, ema = training_objects(seed=0)
     save_training_checkpoint(str(tmp_path / "m-1_3.ckpt"), net, optimizer, ema, train_state={"epoch": 1})
     _nonfinite_file(tmp_path)

@@ -20,7 +20,7 @@ from msrun_utils import (THIS_FILE as MSRUN_UTILS, msrun_worker_pids, run_launch
                          run_two_nodes)
 
 from mindcv_resnetv2.checkpoint import read_checkpoint
-from mindcv_resnetv2.engine.run_folder import read_train_state
+from mindcv_resnetv2.engine.run_state import read_train_state
 
 pytestmark = pytest.mark.slow
 

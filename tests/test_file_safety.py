@@ -142,7 +142,7 @@ def test_convert_checks_its_output_before_reading_the_input(tmp_path, capsys, mo
 # One run per run folder (issue 25 item 2) ----------------------------------------------------------------------
 
 HOLD_LOCK = ("import sys, time\n"
-             "from mindcv_resnetv2.engine.run_folder import RunFolderLock\n"
+             "from mindcv_resnetv2.engine.run_state import RunFolderLock\n"
              "lock = RunFolderLock(sys.argv[1])\n"
              "print('held', flush=True)\n"
              "time.sleep(600)\n")
@@ -156,7 +156,7 @@ def _holder(folder):
 
 
 def test_a_run_folder_held_by_a_live_run_is_refused_naming_the_folder_and_the_holder(tmp_path):
-    from mindcv_resnetv2.engine.run_folder import RunFolderLock, RunFolderLockedError
+    from mindcv_resnetv2.engine.run_state import RunFolderLock, RunFolderLockedError
 
     holder = _holder(tmp_path)
     try:
@@ -171,7 +171,7 @@ def test_a_run_folder_held_by_a_live_run_is_refused_naming_the_folder_and_the_ho
 
 
 def test_a_released_lock_leaves_nothing_in_the_folder_and_frees_it(tmp_path):
-    from mindcv_resnetv2.engine.run_folder import RunFolderLock
+    from mindcv_resnetv2.engine.run_state import RunFolderLock
 
     lock = RunFolderLock(str(tmp_path))
     assert os.listdir(tmp_path) != []

@@ -5,8 +5,8 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from mindcv_resnetv2.checkpoint import restore_training_checkpoint, save_training_checkpoint
 from mindcv_resnetv2.config import parse_args
+from mindcv_resnetv2.engine.run_state import restore_training_checkpoint, save_training_checkpoint
 from mindcv_resnetv2.models import ResNetV2, create_model
 from mindcv_resnetv2.optim import create_optimizer, create_scheduler
 

@@ -7,7 +7,7 @@ functions of (seed, epoch, rank) alone: a resumed run starts the loader at its r
 batches the uninterrupted run saw; with the optimizer state, loss scale and EMA restored from the checkpoint, it
 ends with the same weights. Rank 0 alone writes checkpoints, the resolved recipe, metrics, the plots and, after the
 last validation, the per-class accuracy and confusion matrix (engine.per_class); every rank logs to its own file in
-ckpt_save_dir.
+ckpt_save_dir. What the run folder and its checkpoints hold, and where a resumed run starts, is engine.run_state's.
 
 Dataset sink mode (Ascend/GPU): one `ms.data_sink` per run, created at the first epoch the run trains and under
 that epoch's seed; each call trains one whole epoch (sink_size = batches per epoch). Inside the sink MindSpore runs
@@ -24,7 +24,6 @@ import time
 
 import mindspore as ms
 
-from ..checkpoint import restore_training_checkpoint, save_training_checkpoint
 from ..config import save_config
 from ..errors import UserError
 from ..models.summary import count_parameters
@@ -36,17 +35,13 @@ from . import per_class
 from .evaluation import average_statistics_over_ranks, copy_weights
 from .metrics import STEP_FIELDS, STEP_LOSS_FILE, MetricsFile, finite_mean, interval_rows, plot_metrics
 from .progress import Progress
-from .run_folder import (RECIPE_FILE, CheckpointKeeper, ResumeError, RunFolderLock, check_fresh_directory,
-                         check_resume_matches, find_latest, resolve_resume)
+from .run_state import (RECIPE_FILE, CheckpointKeeper, RunFolderLock, StartPoint, check_fresh_directory,
+                        check_resume_matches, epoch_train_state, interrupted_message, resolve_resume, resume_from,
+                        save_epoch_checkpoints)
 from .runtime import ctrl_c_as_keyboard_interrupt, log_to_files, setup_logging, setup_runtime
 from .summary import TensorBoardLog
 
 _logger = logging.getLogger("mindcv_resnetv2")
-
-# train_state keys of a checkpoint that hold its epoch's metrics.csv row: the values a run reproduces, not its
-# timings, so that a resumed run writes checkpoints identical to the uninterrupted run's.
-METRICS_PREFIX = "metrics."
-CHECKPOINTED_METRICS = ("train_loss", "lr", "val_loss", "val_top1", "val_top5")
 
 
 class TrainingDiverged(RuntimeError, UserError):
@@ -57,9 +52,45 @@ class TrainingInterrupted(RuntimeError):
     """Ctrl-C: the message says which checkpoint the run can continue from."""
 
 
-class Trainer:
-    """Holds everything a run needs; `run()` trains from the start (or resume) epoch to epoch_size."""
+def train(cfg):
+    """Train as the recipe says; returns the last epoch's metrics."""
+    try:
+        with ctrl_c_as_keyboard_interrupt():
+            trainer = Trainer(cfg)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted("interrupted while the run was being set up; nothing was trained") from None
+    return trainer.run()
 
+
+def _first_missing_folder(directory):
+    """The outermost folder of `directory` that does not exist yet (None if it exists): what a run would create."""
+    directory, missing = os.path.abspath(directory), None
+    while not os.path.exists(directory):
+        directory, missing = os.path.dirname(directory), directory
+    return missing
+
+
+def _discard_log(log_file, created, main):
+    """Close and delete this rank's log, then the folders the run created, up to `created`, if they are empty."""
+    setup_logging(console=main)
+    with contextlib.suppress(OSError):
+        os.remove(log_file)
+    folder = os.path.dirname(os.path.abspath(log_file))
+    while True:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+        if folder == created:
+            return
+        folder = os.path.dirname(folder)
+
+
+class Trainer:
+    """Holds everything a run needs, and reads in the run's order: set up (`__init__`: run folder, inputs, network
+    and loaders, start point), the epochs (`run`), one epoch's steps (`train_epoch`), finish (`release`)."""
+
+    # Set up
     def __init__(self, cfg):
         self.cfg = cfg
         self.runtime = setup_runtime(cfg)
@@ -76,16 +107,12 @@ class Trainer:
         try:
             self._check_inputs()
             self._build()
+            self._restore_start_point()
         except BaseException:
             self.release()
             if created:  # a run that failed before its work leaves no empty run folder behind
                 _discard_log(log_file, created, self.main)
             raise
-
-    def release(self):
-        """Give the run folder free (run() does so when it ends; a caller driving train_epoch itself must)."""
-        if self.lock is not None:
-            self.lock.release()
 
     def _check_inputs(self):
         """Everything the run will read, checked before the first step: resume file, data splits, classes."""
@@ -101,6 +128,7 @@ class Trainer:
         self.global_batch = cfg.batch_size * self.runtime.group_size
 
     def _build(self):
+        """The network, its step cells, optimizer, EMA and evaluator, and the loaders (`builders.build_run`)."""
         parts = build_run(self.cfg, self.runtime, self.num_classes,
                           initial_weights=None if self.resume_path else self.cfg.ckpt_path)
         self.steps_per_epoch, self.updates_per_epoch = parts.steps_per_epoch, parts.updates_per_epoch
@@ -112,40 +140,21 @@ class Trainer:
         self.train_loader, self.val_loader, self.sink_step = parts.train_loader, parts.val_loader, None
         self.device_reads = DeviceReads(self.optimizer, self.scaling, self.net)
         self.last_read = None
-        self._restore()
 
-    def _restore(self):
+    def _restore_start_point(self):
         """Start at epoch 0, or where the resume checkpoint left off (weights, optimizer, loss scale, EMA)."""
         cfg = self.cfg
-        self.start_epoch, self.best_top1, self.global_step = 0, float("-inf"), 0
-        self.resumed_row = {}
+        start = StartPoint()
         if self.resume_path:
-            state = restore_training_checkpoint(self.resume_path, self.net, self.step, self.ema)
-            self.start_epoch = int(state["epoch"])
-            self.best_top1 = float(state.get("best_top1", float("-inf")))
-            self.global_step = int(state.get("step", 0))
-            self._check_same_schedule(state)
-            self.resumed_row = {key[len(METRICS_PREFIX):]: value for key, value in state.items()
-                                if key.startswith(METRICS_PREFIX)}
-            _logger.info("Resuming from %s at epoch %d of %d", self.resume_path, self.start_epoch, cfg.epoch_size)
-
-    def _check_same_schedule(self, state):
-        """The learning rate is rebuilt from the recipe and indexed by the optimizer's step: a resume with another
-        number of updates per epoch (batch size, devices, accumulation, num_samples) would silently follow
-        another schedule, so it is refused."""
-        epoch, steps = int(state["epoch"]), state.get("step")
-        if steps is None or epoch == 0 or int(steps) == epoch * self.updates_per_epoch:
-            return
-        raise ResumeError(
-            f"resume: '{self.resume_path}' was saved after {int(steps)} optimizer updates in {epoch} epoch(s) "
-            f"({int(steps) // epoch} per epoch), but this run makes {self.updates_per_epoch} per epoch (batch_size "
-            f"{self.cfg.batch_size} x {self.runtime.group_size} device(s), gradient_accumulation_steps "
-            f"{self.accumulate}, num_samples {self.cfg.num_samples}), so its learning-rate schedule would not line "
-            f"up. Resume with the settings of the run that wrote it (its {RECIPE_FILE}), or start from its weights "
-            f"with --ckpt_path in a new --ckpt_save_dir."
-        )
+            settings = (f"batch_size {cfg.batch_size} x {self.runtime.group_size} device(s), "
+                        f"gradient_accumulation_steps {self.accumulate}, num_samples {cfg.num_samples}")
+            start = resume_from(self.resume_path, self.net, self.step, self.ema, self.updates_per_epoch, settings)
+            _logger.info("Resuming from %s at epoch %d of %d", self.resume_path, start.epoch, cfg.epoch_size)
+        self.start_epoch, self.global_step, self.best_top1 = start.epoch, start.step, start.best_top1
+        self.resumed_row = start.metrics_row
 
     def summary(self):
+        """The run as set up, one line per part, for the log's start-of-training summary."""
         cfg, rt = self.cfg, self.runtime
         lines = [
             f"device {rt.device}, mode {'graph' if cfg.mode == 0 else 'pynative'}"
@@ -173,6 +182,113 @@ class Trainer:
             lines.append(f"resume from {self.resume_path} at epoch {self.start_epoch}")
         return "\n".join("  " + line for line in lines)
 
+    # The epochs
+    def run(self):
+        """Train from the start point to epoch_size; the last epoch's metrics. However the run ends, the run folder
+        is freed; after Ctrl-C the error says which checkpoint to continue from."""
+        try:
+            with ctrl_c_as_keyboard_interrupt():
+                return self._train_epochs()
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(interrupted_message(self.directory)) from None
+        except Exception as exc:
+            log_to_files("train.py: error: %s", exc)  # a late failure belongs in the run's log too
+            raise
+        finally:
+            self.tensorboard.close()
+            self.release()
+
+    def _train_epochs(self):
+        """Every epoch from the start point to epoch_size, then the run's reports; the last epoch's metrics."""
+        metrics_file = MetricsFile(os.path.join(self.directory, self.cfg.metrics_file))
+        step_file = MetricsFile(os.path.join(self.directory, STEP_LOSS_FILE), STEP_FIELDS)
+        if self.main:
+            self._open_run_folder(metrics_file, step_file)
+        run_start, last = time.time(), {}
+        for epoch in range(self.start_epoch, self.cfg.epoch_size):
+            last = self._train_validate_save(epoch, run_start, metrics_file, step_file)
+        if self.main:
+            self._write_reports(last, metrics_file, step_file)
+        return last
+
+    def _open_run_folder(self, metrics_file, step_file):
+        """Rank 0, before the first epoch: the resolved recipe and class names, metrics.csv and the step losses cut
+        back to the start point (a resume drops the rows of epochs it trains again), TensorBoard, the summary."""
+        cfg = self.cfg
+        os.makedirs(self.directory, exist_ok=True)
+        save_config(cfg, os.path.join(self.directory, RECIPE_FILE))
+        write_text_atomic(os.path.join(self.directory, "class_names.txt"), "\n".join(self.class_names) + "\n",
+                          what="class names")
+        resumed = dict(self.resumed_row, epoch=self.start_epoch) if self.resumed_row else None
+        metrics_file.resume_at(self.start_epoch, resumed)
+        step_file.resume_at(self.start_epoch)
+        self.tensorboard.open(self.start_epoch * self.steps_per_epoch + 1, self.start_epoch + 1)
+        if self.start_epoch < cfg.epoch_size:
+            _logger.info("Training %s\n%s", cfg.model, self.summary())
+        else:
+            _logger.info("nothing to train: %s holds all %d epochs of this recipe (%s); give a larger epoch_size "
+                         "to train on", self.directory, cfg.epoch_size, self.resume_path)
+
+    def _train_validate_save(self, epoch, run_start, metrics_file, step_file):
+        """Epoch `epoch`: train it, validate when due, log it, and (rank 0) record it; its metrics."""
+        cfg = self.cfg
+        start = time.time()
+        losses = self.train_epoch(epoch)
+        epoch_time = time.time() - start
+        train_loss = finite_mean(losses)
+        # Every rank: BN running statistics are per rank; validate and save their mean (a collective).
+        average_statistics_over_ranks(self.net, self.runtime)
+        metrics = None
+        is_last = epoch + 1 == cfg.epoch_size
+        if self.evaluator is not None and ((epoch + 1) % cfg.val_interval == 0 or is_last):
+            metrics = self._validate()
+            self.best_top1 = max(self.best_top1, metrics["top1"])
+        throughput = self.steps_per_epoch * self.global_batch / epoch_time
+        done = epoch + 1 - self.start_epoch
+        eta = (time.time() - run_start) / done * (cfg.epoch_size - epoch - 1)
+        message = f"epoch {epoch + 1}/{cfg.epoch_size}: train loss {train_loss:.4f}"
+        if metrics:
+            message += (f", val top-1 {metrics['top1']:.2f}% top-5 {metrics['top5']:.2f}% loss "
+                        f"{metrics['loss']:.4f} ({metrics['num_samples']} images)")
+        _logger.info("%s, %.1f s, %.1f img/s, ETA %.0f s", message, epoch_time, throughput, eta)
+        row = dict(train_loss=train_loss, lr=self.lr_at(self.last_read.optimizer_step), epoch_time_s=epoch_time,
+                   img_per_s=throughput,
+                   val_loss=metrics and metrics["loss"], val_top1=metrics and metrics["top1"],
+                   val_top5=metrics and metrics["top5"])
+        if self.main:
+            # Before the checkpoint: a resume from the previous one drops these rows and trains them again.
+            step_file.extend(interval_rows(losses, epoch + 1, self.steps_per_epoch, cfg.log_interval))
+            self.tensorboard.epoch(epoch + 1, row)
+            # The checkpoint lands first: metrics.csv never lists an epoch whose checkpoint failed to save.
+            if (epoch + 1) % cfg.ckpt_save_interval == 0 or is_last:
+                self._save_checkpoints(epoch, metrics, row)
+            metrics_file.append(epoch=epoch + 1, **row)
+        return dict(metrics or {}, train_loss=train_loss, epoch=epoch + 1)
+
+    def _validate(self):
+        """The validation metrics of the EMA weights when the run keeps an EMA, else of the trained weights."""
+        if self.ema is not None:
+            copy_weights(self.ema, self.eval_net)
+            # The EMA's BN statistics are per rank too (the trained network's were averaged after the epoch).
+            average_statistics_over_ranks(self.eval_net, self.runtime)
+        elif self.eval_net is not self.net:  # another val_amp_level: same weights, other precision
+            copy_weights(self.net.get_parameters(), self.eval_net)
+        result = self.evaluator(self.val_loader, self.runtime)
+        self.net.set_train(True)
+        return result
+
+    def _save_checkpoints(self, epoch, metrics, row):
+        """Write epoch `epoch`'s checkpoint (and the best one); `row`, its metrics.csv row, travels inside it."""
+        cfg = self.cfg
+        state = epoch_train_state(epoch + 1, step=self.global_step, loss_scale=self.last_read.loss_scale,
+                                  best_top1=self.best_top1, seed=cfg.seed, num_classes=self.num_classes,
+                                  val_top1=metrics["top1"] if metrics else None, metrics_row=row)
+        path = save_epoch_checkpoints(self.directory, cfg.model, self.steps_per_epoch, self.net, self.step, self.ema,
+                                      state, best=bool(metrics) and metrics["top1"] >= self.best_top1)
+        CheckpointKeeper(self.directory, cfg.ckpt_save_policy, cfg.keep_checkpoint_max).prune()
+        return path
+
+    # One epoch's steps
     def train_epoch(self, epoch):
         """Train one epoch; its losses, one per step (one per epoch in sink mode). Its duration is the epoch's
         "img/s" in the log and metrics.csv (the benchmark's --train_loop times it too).
@@ -226,15 +342,6 @@ class Trainer:
         self.last_read = read
         return losses
 
-    def _check_weights(self, read, epoch):
-        if not read.weights_finite:
-            raise TrainingDiverged(
-                f"the network's weights became NaN/Inf in epoch {epoch + 1} while the loss was "
-                f"{read.losses[-1]:.4g}; stopping. The checkpoints in {self.directory} from before this epoch are "
-                f"kept (none with non-finite weights is written). Lower lr, enable clip_grad, use a warm-up, or "
-                f"check the data."
-            )
-
     def _sink(self, epoch):
         """The run's one dataset sink, created at its first epoch with the run's jit level; each call trains the
         next whole epoch on the device (sink mode has no gradient accumulation, so the steps of an epoch are all its
@@ -247,157 +354,34 @@ class Trainer:
                                               jit_config=jit_config)
         return self.sink_step
 
+    def _check_weights(self, read, epoch):
+        """Stop when a device read finds NaN/Inf in the weights, before any checkpoint of them is written."""
+        if not read.weights_finite:
+            raise TrainingDiverged(
+                f"the network's weights became NaN/Inf in epoch {epoch + 1} while the loss was "
+                f"{read.losses[-1]:.4g}; stopping. The checkpoints in {self.directory} from before this epoch are "
+                f"kept (none with non-finite weights is written). Lower lr, enable clip_grad, use a warm-up, or "
+                f"check the data."
+            )
+
     def lr_at(self, optimizer_step):
         """The learning rate the optimizer applies at its step `optimizer_step` (skipped updates do not count)."""
         return self.lr[min(int(optimizer_step), len(self.lr) - 1)]
 
-    def _validate(self):
-        if self.ema is not None:
-            copy_weights(self.ema, self.eval_net)
-            # The EMA's BN statistics are per rank too (the trained network's were averaged after the epoch).
-            average_statistics_over_ranks(self.eval_net, self.runtime)
-        elif self.eval_net is not self.net:  # another val_amp_level: same weights, other precision
-            copy_weights(self.net.get_parameters(), self.eval_net)
-        result = self.evaluator(self.val_loader, self.runtime)
-        self.net.set_train(True)
-        return result
-
-    def _save(self, epoch, metrics, row):
-        """Write epoch `epoch`'s checkpoint (and the best one); `row`, its metrics.csv row, travels inside it."""
+    # Finish
+    def _write_reports(self, last, metrics_file, step_file):
+        """Rank 0, after the last epoch: its per-class accuracy and confusion matrix, and the learning curves."""
         cfg = self.cfg
-        state = {
-            "epoch": epoch + 1,
-            "step": self.global_step,
-            "loss_scale": self.last_read.loss_scale,
-            "best_top1": self.best_top1 if math.isfinite(self.best_top1) else -1.0,
-            "seed": cfg.seed,
-            "num_classes": self.num_classes,
-        }
-        if metrics:
-            state["val_top1"] = metrics["top1"]
-        state.update({METRICS_PREFIX + key: row[key] for key in CHECKPOINTED_METRICS if row[key] is not None})
-        path = os.path.join(self.directory, f"{cfg.model}-{epoch + 1}_{self.steps_per_epoch}.ckpt")
-        save_training_checkpoint(path, self.net, self.step, self.ema, train_state=state)
-        if metrics and metrics["top1"] >= self.best_top1:
-            best = os.path.join(self.directory, f"{cfg.model}_best.ckpt")
-            save_training_checkpoint(best, self.net, self.step, self.ema, train_state=state)
-        CheckpointKeeper(self.directory, cfg.ckpt_save_policy, cfg.keep_checkpoint_max).prune()
-        return path
-
-    def run(self):
-        try:
-            with ctrl_c_as_keyboard_interrupt():
-                return self._run()
-        except KeyboardInterrupt:
-            raise TrainingInterrupted(self._interrupted_message()) from None
-        except Exception as exc:
-            log_to_files("train.py: error: %s", exc)  # a late failure belongs in the run's log too
-            raise
-        finally:
-            self.tensorboard.close()
-            self.release()
-
-    def _interrupted_message(self):
-        latest = find_latest(self.directory) if os.path.isdir(self.directory) else None
-        if latest is None:
-            return f"interrupted before the first checkpoint; nothing to resume in {self.directory}"
-        recipe = os.path.join(self.directory, RECIPE_FILE)
-        return (f"interrupted; the last checkpoint is {latest}: continue with "
-                f"`python train.py -c {recipe} --resume auto`")
-
-    def _run(self):
-        cfg = self.cfg
-        metrics_file = MetricsFile(os.path.join(self.directory, cfg.metrics_file))
-        step_file = MetricsFile(os.path.join(self.directory, STEP_LOSS_FILE), STEP_FIELDS)
-        if self.main:
-            os.makedirs(self.directory, exist_ok=True)
-            save_config(cfg, os.path.join(self.directory, RECIPE_FILE))
-            write_text_atomic(os.path.join(self.directory, "class_names.txt"), "\n".join(self.class_names) + "\n",
-                              what="class names")
-            resumed = dict(self.resumed_row, epoch=self.start_epoch) if self.resumed_row else None
-            metrics_file.resume_at(self.start_epoch, resumed)
-            step_file.resume_at(self.start_epoch)
-            self.tensorboard.open(self.start_epoch * self.steps_per_epoch + 1, self.start_epoch + 1)
-            if self.start_epoch < cfg.epoch_size:
-                _logger.info("Training %s\n%s", cfg.model, self.summary())
-            else:
-                _logger.info("nothing to train: %s holds all %d epochs of this recipe (%s); give a larger epoch_size "
-                             "to train on", self.directory, cfg.epoch_size, self.resume_path)
-        run_start = time.time()
-        last = {}
-        for epoch in range(self.start_epoch, cfg.epoch_size):
-            start = time.time()
-            losses = self.train_epoch(epoch)
-            epoch_time = time.time() - start
-            train_loss = finite_mean(losses)
-            # Every rank: BN running statistics are per rank; validate and save their mean (a collective).
-            average_statistics_over_ranks(self.net, self.runtime)
-            metrics = None
-            is_last = epoch + 1 == cfg.epoch_size
-            if self.evaluator is not None and ((epoch + 1) % cfg.val_interval == 0 or is_last):
-                metrics = self._validate()
-                self.best_top1 = max(self.best_top1, metrics["top1"])
-            throughput = self.steps_per_epoch * self.global_batch / epoch_time
-            done = epoch + 1 - self.start_epoch
-            eta = (time.time() - run_start) / done * (cfg.epoch_size - epoch - 1)
-            message = f"epoch {epoch + 1}/{cfg.epoch_size}: train loss {train_loss:.4f}"
-            if metrics:
-                message += (f", val top-1 {metrics['top1']:.2f}% top-5 {metrics['top5']:.2f}% loss "
-                            f"{metrics['loss']:.4f} ({metrics['num_samples']} images)")
-            _logger.info("%s, %.1f s, %.1f img/s, ETA %.0f s", message, epoch_time, throughput, eta)
-            row = dict(train_loss=train_loss, lr=self.lr_at(self.last_read.optimizer_step), epoch_time_s=epoch_time,
-                       img_per_s=throughput,
-                       val_loss=metrics and metrics["loss"], val_top1=metrics and metrics["top1"],
-                       val_top5=metrics and metrics["top5"])
-            if self.main:
-                # Before the checkpoint: a resume from the previous one drops these rows and trains them again.
-                step_file.extend(interval_rows(losses, epoch + 1, self.steps_per_epoch, cfg.log_interval))
-                self.tensorboard.epoch(epoch + 1, row)
-                # The checkpoint lands first: metrics.csv never lists an epoch whose checkpoint failed to save.
-                if (epoch + 1) % cfg.ckpt_save_interval == 0 or is_last:
-                    self._save(epoch, metrics, row)
-                metrics_file.append(epoch=epoch + 1, **row)
-            last = dict(metrics or {}, train_loss=train_loss, epoch=epoch + 1)
-        if self.main and "top1" in last:  # the last epoch always validates (with val_while_train)
+        if "top1" in last:  # the last epoch always validates (with val_while_train)
             per_class.report(last, self.class_names, self.directory, f"{cfg.model} after epoch {last['epoch']} on "
                              f"{cfg.val_split}{' (EMA)' if self.ema is not None else ''}", plot=cfg.plot)
-        if self.main and cfg.plot and os.path.isfile(metrics_file.path):
+        if cfg.plot and os.path.isfile(metrics_file.path):
             png = plot_metrics(metrics_file.path, os.path.join(self.directory, "learning_curves.png"), cfg.model,
                                step_file.path)
             if png:
                 _logger.info("Learning curves: %s", png)
-        return last
 
-
-def _first_missing_folder(directory):
-    """The outermost folder of `directory` that does not exist yet (None if it exists): what a run would create."""
-    directory, missing = os.path.abspath(directory), None
-    while not os.path.exists(directory):
-        directory, missing = os.path.dirname(directory), directory
-    return missing
-
-
-def _discard_log(log_file, created, main):
-    """Close and delete this rank's log, then the folders the run created, up to `created`, if they are empty."""
-    setup_logging(console=main)
-    with contextlib.suppress(OSError):
-        os.remove(log_file)
-    folder = os.path.dirname(os.path.abspath(log_file))
-    while True:
-        try:
-            os.rmdir(folder)
-        except OSError:
-            return
-        if folder == created:
-            return
-        folder = os.path.dirname(folder)
-
-
-def train(cfg):
-    """Train as the recipe says; returns the last epoch's metrics."""
-    try:
-        with ctrl_c_as_keyboard_interrupt():
-            trainer = Trainer(cfg)
-    except KeyboardInterrupt:
-        raise TrainingInterrupted("interrupted while the run was being set up; nothing was trained") from None
-    return trainer.run()
+    def release(self):
+        """Give the run folder free (run() does so when it ends; a caller driving train_epoch itself must)."""
+        if self.lock is not None:
+            self.lock.release()

@@ -10,7 +10,7 @@ from ..utils.launcher import launched_by_msrun
 from . import per_class
 from .builders import build_evaluation_network, build_val_loader, resolve_classes, weights_path
 from .evaluation import Evaluator
-from .run_folder import RECIPE_FILE, is_run_folder
+from .run_state import RECIPE_FILE, is_run_folder
 from .runtime import setup_logging, setup_runtime
 
 _logger = logging.getLogger("mindcv_resnetv2")
