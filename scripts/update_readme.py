@@ -59,14 +59,15 @@ FILES = {
 }
 
 
-def _pattern(name):
+def block_pattern(name):
+    """The generated part `name` of a file: (its start marker, its body, its end marker)."""
     return re.compile(rf"(<!-- generated: {name} -->\n)(.*?)(<!-- end generated: {name} -->)", re.S)
 
 
 def render(text, names):
     """`text` with the named generated parts replaced by fresh output."""
     for name in names:
-        pattern = _pattern(name)
+        pattern = block_pattern(name)
         if not pattern.search(text):
             raise ValueError(f"no '<!-- generated: {name} -->' ... '<!-- end generated: {name} -->' block")
         body = GENERATORS[name]().rstrip("\n") + "\n"

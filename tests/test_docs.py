@@ -3,6 +3,7 @@ and measured figures live only in docs/ (docs/measurements.md), where each has a
 import ast
 import glob
 import importlib.util
+import io
 import os
 import re
 import tokenize
@@ -27,9 +28,12 @@ def _read(path):
 
 
 def _rows(text, block):
-    start, end = f"<!-- generated: {block} -->", f"<!-- end generated: {block} -->"
-    inside = text[text.index(start) + len(start):text.index(end)]
-    return [line for line in inside.splitlines() if line.startswith("| ")]
+    return [line for line in docs.block_pattern(block).search(text).group(2).splitlines() if line.startswith("| ")]
+
+
+def _without_gflops(row):
+    """A model-table row without its last column (GFLOPs), up to and including the separator before it."""
+    return row[:row.rstrip(" |").rindex("| ")]
 
 
 def test_every_generated_part_has_its_block_in_its_file():
@@ -50,8 +54,8 @@ def test_readmes_short_model_table_is_current():
     assert [row.split(" | ")[0][2:] for row in rows] == ["model"] + list(docs.SHORT_MODELS), \
         "run: python scripts/update_readme.py"
     expected = docs.short_table(flops=False).splitlines()
-    assert [row[:row.rstrip(" |").rindex("| ")] for row in rows[1:]] == \
-        [row[:row.rstrip(" |").rindex("| ")] for row in expected[2:]], "run: python scripts/update_readme.py"
+    assert [_without_gflops(row) for row in rows[1:]] == [_without_gflops(row) for row in expected[2:]], \
+        "run: python scripts/update_readme.py"
 
 
 @pytest.mark.slow
@@ -71,7 +75,7 @@ def test_full_model_table_is_current():
     for row, name in zip(rows[1:], list_models()):
         expected = model_table(name, flops=name not in BIG).splitlines()[-1]
         if name in BIG:
-            row = row[:row.rstrip(" |").rindex("| ")] + "| - |"
+            row = _without_gflops(row) + "| - |"
         assert row == expected, "run: python scripts/update_readme.py"
 
 
@@ -154,8 +158,7 @@ FIGURE = re.compile(r"\d+(?:\.\d+)? ?(?:img/s|images/s|ms/step|s/step)\b|\d+(?:\
 
 def python_prose(path):
     """(line, text) of every docstring and comment of a Python file."""
-    with open(path, encoding="utf-8") as handle:
-        source = handle.read()
+    source = _read(path)
     prose = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
@@ -163,9 +166,8 @@ def python_prose(path):
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and \
                     isinstance(first.value.value, str):
                 prose.append((first.lineno, first.value.value))
-    with open(path, encoding="utf-8") as handle:
-        prose += [(tok.start[0], tok.string) for tok in tokenize.generate_tokens(handle.readline)
-                  if tok.type == tokenize.COMMENT]
+    prose += [(tok.start[0], tok.string) for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+              if tok.type == tokenize.COMMENT]
     return prose
 
 
